@@ -1,0 +1,71 @@
+/**
+ * Every error wsq reports to a peer has a stable string code. This file is the one table
+ * that maps each code to its wire outcome; handlers look outcomes up here and never invent
+ * their own. docs/errors.md is kept in step with it by a test.
+ */
+
+/** WebSocket close codes used by wsq (RFC 6455 section 7.4 plus 1013 "try again later"). */
+export const CLOSE = {
+  NORMAL: 1000,
+  GOING_AWAY: 1001,
+  INVALID_PAYLOAD: 1007,
+  POLICY: 1008,
+  TOO_LARGE: 1009,
+  INTERNAL: 1011,
+  TRY_AGAIN: 1013,
+} as const;
+export type CloseCode = (typeof CLOSE)[keyof typeof CLOSE];
+
+/** Codes carried by `error` frames of the wsq.v1 protocol (DESIGN section 3.2). */
+export const FRAME_ERRORS = {
+  BAD_FRAME: 'the frame is not valid JSON or not a valid wsq.v1 frame',
+  BAD_TOPIC: 'the topic or subscription pattern is not valid',
+  FORBIDDEN: 'the user may not publish or subscribe there',
+  TOO_LARGE: 'the message is larger than the configured limit',
+  RATE_LIMITED: 'the connection publishes faster than its rate limit',
+  LIMIT_EXCEEDED: 'a per-connection limit (such as subscriptions) is reached',
+  UNAVAILABLE: 'the message queue cannot take the message right now; retry later',
+  INTERNAL: 'an unexpected server error',
+} as const;
+export type FrameErrorCode = keyof typeof FRAME_ERRORS;
+
+export const FRAME_ERROR_CODES = Object.keys(FRAME_ERRORS) as FrameErrorCode[];
+
+/** HTTP outcomes of upgrade and plain requests. */
+export const HTTP_ERRORS = {
+  UNAUTHORIZED: { status: 401, text: 'missing or wrong credentials' },
+  FORBIDDEN_ORIGIN: { status: 403, text: 'origin not allowed' },
+  NOT_FOUND: { status: 404, text: 'no such path' },
+  NOT_WEBSOCKET: { status: 400, text: 'this path only accepts WebSocket upgrades' },
+  BAD_SUBPROTOCOL: { status: 400, text: 'unsupported WebSocket subprotocol' },
+  METHOD_NOT_ALLOWED: { status: 405, text: 'method not allowed' },
+  OVERLOADED: { status: 503, text: 'too many connections' },
+} as const;
+export type HttpErrorCode = keyof typeof HTTP_ERRORS;
+
+/**
+ * A fault in what a peer sent. `code` is what the peer sees; the message is for humans and
+ * logs only (tests and handlers never branch on it).
+ */
+export class ProtocolError extends Error {
+  readonly code: FrameErrorCode;
+  /** The request id to echo in the error frame, when the frame had one. */
+  readonly id: string | undefined;
+  constructor(code: FrameErrorCode, message: string, id?: string) {
+    super(message);
+    this.name = 'ProtocolError';
+    this.code = code;
+    this.id = id;
+  }
+}
+
+/** Invalid configuration: names the field, and main.ts exits 2 with it. */
+export class ConfigError extends Error {
+  readonly code = 'BAD_CONFIG';
+  readonly field: string;
+  constructor(field: string, message: string) {
+    super(`${field}: ${message}`);
+    this.name = 'ConfigError';
+    this.field = field;
+  }
+}

@@ -1,0 +1,44 @@
+/** The public surface of @wsq/core, re-exported by name. */
+export { CLOSE, FRAME_ERRORS, FRAME_ERROR_CODES, HTTP_ERRORS, ProtocolError, ConfigError } from './errors.js';
+export type { CloseCode, FrameErrorCode, HttpErrorCode } from './errors.js';
+export { MAX_TOPIC_LENGTH, isValidTopic, isValidPattern, matchesPattern, patternCovers } from './topics.js';
+export { TopicIndex } from './topic-index.js';
+export { decodeLegacy, encodeLegacy, dataToContent, contentToData } from './legacy.js';
+export type { LegacyMessage } from './legacy.js';
+export {
+  V1_PROTOCOL,
+  MAX_ID_LENGTH,
+  CLIENT_OPS,
+  decodeClientFrame,
+  decodeServerFrame,
+  encodeAck,
+  encodeSubscribed,
+  encodeUnsubscribed,
+  encodeMsg,
+  encodeError,
+} from './v1.js';
+export type { ClientFrame, PubFrame, SubFrame, UnsubFrame, ServerFrame, AckFrame, SubscribedFrame, UnsubscribedFrame, MsgFrame, ErrorFrame } from './v1.js';
+export { LINK_PROTOCOL, MAX_CONSUMER_NAME_LENGTH, decodeLinkRequest, decodeLinkReply, encodeLink } from './link.js';
+export type { LinkRequest, LinkReply, LinkAppendItem, LinkMessage } from './link.js';
+export { parseObject, isNonNegativeInt } from './json.js';
+export { loadConfig, resolveValues, coerce, printableConfig, flagName, envName } from './config.js';
+export type { OptionSpec, OptionType, ConfigValues, LoadOptions, LoadResult } from './config.js';
+export { commonOptions, LINK_OPTIONS, LOG_LEVELS, DEMO_USER, DEMO_PASSWORD } from './options.js';
+export { loadTlsFiles, generateCerts, ensureCerts } from './tls.js';
+export type { TlsFiles, GeneratedCerts } from './tls.js';
+export { hashPassword, verifyPassword, parseUsersFile, readUsersFile, writeUsersFile, USER_NAME_PATTERN } from './users.js';
+export type { UsersFile, UserRecord } from './users.js';
+export { createAuthenticator, canPublish, canSubscribe } from './auth.js';
+export type { Authenticator, AuthOptions, Principal } from './auth.js';
+export { createLogger, connectionId } from './log.js';
+export type { Logger, LogOptions } from './log.js';
+export { createMetrics, LATENCY_BUCKETS } from './metrics.js';
+export type { BaseMetrics } from './metrics.js';
+export { createBackoff } from './backoff.js';
+export type { Backoff } from './backoff.js';
+export { originAllowed } from './origins.js';
+export { createServiceServer, sendHttpError } from './service-server.js';
+export type { ServiceServer, ServiceServerOptions, ServerLimits, WsRoute, ConnectionContext } from './service-server.js';
+export { runService } from './run.js';
+export type { ServiceHandle, RunOptions } from './run.js';
+export type { QueueMessage, AppendRequest, LinkState, QueueLinkEvents, QueueProducer, QueueConsumer, ReplayResult } from './queue.js';

@@ -1,0 +1,66 @@
+/**
+ * The queue behind publisher and subscriber (DESIGN section 5). The default implementation
+ * is the msgqueue service over the `wsq.link.v1` WebSocket link (see link-client.ts); a
+ * NATS JetStream implementation can plug in behind the same two interfaces.
+ */
+export interface QueueMessage {
+  /** Assigned by the queue, strictly increasing across the whole log. */
+  seq: number;
+  topic: string;
+  /** JSON text of the payload. */
+  data: string;
+  /** Milliseconds since the epoch when the publisher accepted it. */
+  ts: number;
+}
+
+export interface AppendRequest {
+  topic: string;
+  data: string;
+  ts: number;
+  /** Idempotency key: the same key within the dedupe window yields the original seq. */
+  pid?: string;
+}
+
+export type LinkState = 'connecting' | 'up' | 'down' | 'closed';
+
+export interface QueueLinkEvents {
+  /** Called whenever the link goes up or down (readiness follows it). */
+  onState?(state: LinkState, detail?: string): void;
+}
+
+/** What the publisher needs: append and learn seqs once the queue journaled the message. */
+export interface QueueProducer {
+  readonly state: LinkState;
+  /**
+   * Resolves with the message's seq once the queue has written it to its journal. While the
+   * queue is unreachable messages wait in a bounded outbox; past it this rejects with a
+   * ProtocolError of code UNAVAILABLE.
+   */
+  append(msg: AppendRequest): Promise<number>;
+  /** Messages accepted but not yet acknowledged by the queue. */
+  readonly outboxDepth: number;
+  close(): Promise<void>;
+}
+
+export interface ReplayResult {
+  messages: QueueMessage[];
+  /** Oldest retained seq: a replay from below it did not recover everything. */
+  firstSeq: number;
+  /** True when the range was cut by the limit; continue from the last seq + 1. */
+  more: boolean;
+}
+
+/** What the subscriber needs: a durable cursor streamed in order, plus range replays. */
+export interface QueueConsumer {
+  readonly state: LinkState;
+  /** The highest seq the queue has told us about (live head). */
+  readonly lastSeq: number;
+  /**
+   * Starts streaming from the durable cursor `name`. `onMessages` gets batches in seq
+   * order; call `ack(seq)` once they are handed to the clients.
+   */
+  start(onMessages: (batch: QueueMessage[]) => void): void;
+  ack(seq: number): void;
+  replay(from: number, to: number, pattern: string | undefined, limit: number): Promise<ReplayResult>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,161 @@
+/**
+ * The `wsq.v1` client protocol (DESIGN 3.2): one JSON object per text frame, discriminated
+ * by `op`. Pure codecs: no sockets, table-driven tests in core/test/v1.test.ts.
+ */
+import { ProtocolError, type FrameErrorCode } from './errors.js';
+import { isNonNegativeInt, parseObject, quote, type JsonObject } from './json.js';
+import { isValidPattern, isValidTopic } from './topics.js';
+
+export const V1_PROTOCOL = 'wsq.v1';
+export const MAX_ID_LENGTH = 128;
+
+export interface PubFrame {
+  op: 'pub';
+  topic: string;
+  /** The `data` value re-serialised as JSON text; the payload is never parsed again. */
+  data: string;
+  id?: string;
+}
+export interface SubFrame {
+  op: 'sub';
+  topic: string;
+  id?: string;
+  since?: number;
+}
+export interface UnsubFrame {
+  op: 'unsub';
+  topic: string;
+  id?: string;
+}
+export type ClientFrame = PubFrame | SubFrame | UnsubFrame;
+export const CLIENT_OPS = ['pub', 'sub', 'unsub'] as const satisfies readonly ClientFrame['op'][];
+
+export interface AckFrame {
+  op: 'ack';
+  id: string;
+  seq: number;
+}
+export interface SubscribedFrame {
+  op: 'subscribed';
+  id?: string;
+  topic: string;
+  seq: number;
+  recovered?: boolean;
+}
+export interface UnsubscribedFrame {
+  op: 'unsubscribed';
+  id?: string;
+  topic: string;
+}
+export interface MsgFrame {
+  op: 'msg';
+  topic: string;
+  seq: number;
+  data: unknown;
+  ts: number;
+}
+export interface ErrorFrame {
+  op: 'error';
+  id?: string;
+  code: FrameErrorCode;
+  message: string;
+}
+export type ServerFrame = AckFrame | SubscribedFrame | UnsubscribedFrame | MsgFrame | ErrorFrame;
+
+function readId(obj: JsonObject): string | undefined {
+  const id = obj.id;
+  if (id === undefined) return undefined;
+  if (typeof id !== 'string' || id.length === 0 || id.length > MAX_ID_LENGTH) {
+    throw new ProtocolError('BAD_FRAME', `id must be a string of 1-${MAX_ID_LENGTH} characters`);
+  }
+  return id;
+}
+
+function withId<T extends object>(frame: T, id: string | undefined): T & { id?: string } {
+  return id === undefined ? frame : { ...frame, id };
+}
+
+/** Decodes a client frame. Throws ProtocolError carrying the frame's id when it had a valid one. */
+export function decodeClientFrame(text: string): ClientFrame {
+  const obj = parseObject(text);
+  const id = readId(obj);
+  try {
+    return decodeOp(obj, id);
+  } catch (err) {
+    if (err instanceof ProtocolError && id !== undefined) {
+      throw new ProtocolError(err.code, err.message, id);
+    }
+    throw err;
+  }
+}
+
+function decodeOp(obj: JsonObject, id: string | undefined): ClientFrame {
+  const op = obj.op as ClientFrame['op'];
+  switch (op) {
+    case 'pub': {
+      if (!isValidTopic(obj.topic)) throw badTopic('topic');
+      if (!('data' in obj)) throw new ProtocolError('BAD_FRAME', 'pub needs data');
+      return withId({ op, topic: obj.topic, data: JSON.stringify(obj.data) }, id);
+    }
+    case 'sub': {
+      if (!isValidPattern(obj.topic)) throw badTopic('subscription pattern');
+      const frame: SubFrame = withId({ op, topic: obj.topic }, id);
+      if (obj.since !== undefined) {
+        if (!isNonNegativeInt(obj.since)) {
+          throw new ProtocolError('BAD_FRAME', 'since must be a non-negative integer');
+        }
+        frame.since = obj.since;
+      }
+      return frame;
+    }
+    case 'unsub': {
+      if (!isValidPattern(obj.topic)) throw badTopic('subscription pattern');
+      return withId({ op, topic: obj.topic }, id);
+    }
+    default:
+      throw new ProtocolError('BAD_FRAME', `unknown op ${JSON.stringify(obj.op) ?? 'undefined'}`);
+  }
+}
+
+function badTopic(what: string): ProtocolError {
+  return new ProtocolError(
+    'BAD_TOPIC',
+    `${what} must be 1-255 printable ASCII characters without spaces, tokens separated by "."`,
+  );
+}
+
+export function encodeAck(id: string, seq: number): string {
+  return `{"op":"ack","id":${quote(id)},"seq":${seq}}`;
+}
+
+export function encodeSubscribed(f: Omit<SubscribedFrame, 'op'>): string {
+  return JSON.stringify({ op: 'subscribed', ...f });
+}
+
+export function encodeUnsubscribed(f: Omit<UnsubscribedFrame, 'op'>): string {
+  return JSON.stringify({ op: 'unsubscribed', ...f });
+}
+
+/** `data` is already JSON text: it is spliced in, not re-encoded. */
+export function encodeMsg(topic: string, seq: number, data: string, ts: number): string {
+  return `{"op":"msg","topic":${quote(topic)},"seq":${seq},"data":${data},"ts":${ts}}`;
+}
+
+export function encodeError(code: FrameErrorCode, message: string, id?: string): string {
+  return JSON.stringify(id === undefined ? { op: 'error', code, message } : { op: 'error', id, code, message });
+}
+
+/** Decodes what a server sends (used by clientdemo, bench and tests). */
+export function decodeServerFrame(text: string): ServerFrame {
+  const obj = parseObject(text);
+  switch (obj.op) {
+    case 'ack':
+    case 'subscribed':
+    case 'unsubscribed':
+    case 'msg':
+    case 'error':
+      return obj as unknown as ServerFrame;
+    default:
+      throw new ProtocolError('BAD_FRAME', 'unknown server op');
+  }
+}

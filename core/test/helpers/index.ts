@@ -1,0 +1,187 @@
+/**
+ * Test helpers shared by every workspace (imported as '@wsq/core/testing'): TLS material
+ * generated once per test process, WebSocket and HTTPS clients that trust it, a frame reader
+ * that waits on events, and a log sink.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { WebSocket, type ClientOptions } from 'ws';
+import { generateCerts } from '../../src/tls.js';
+import { createLogger, type Logger } from '../../src/log.js';
+
+/** The part of a tap Test that helpers need: register cleanup right after creating something. */
+export interface Teardown {
+  teardown(fn: () => unknown): void;
+}
+
+export interface TestTls {
+  dir: string;
+  certPath: string;
+  keyPath: string;
+  caPath: string;
+  ca: Buffer;
+  cert: Buffer;
+  key: Buffer;
+}
+
+let tlsPromise: Promise<TestTls> | undefined;
+
+/** A CA and a localhost certificate, generated once per process into a temp dir. */
+export function testTls(): Promise<TestTls> {
+  tlsPromise ??= (async () => {
+    const c = await generateCerts(2);
+    const dir = mkdtempSync(join(tmpdir(), 'wsq-certs-'));
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    const paths = { certPath: join(dir, 'server.crt'), keyPath: join(dir, 'server.key'), caPath: join(dir, 'ca.crt') };
+    writeFileSync(paths.certPath, c.cert);
+    writeFileSync(paths.keyPath, c.key);
+    writeFileSync(paths.caPath, c.caCert);
+    return { dir, ...paths, ca: Buffer.from(c.caCert), cert: Buffer.from(c.cert), key: Buffer.from(c.key) };
+  })();
+  return tlsPromise;
+}
+
+export interface ConnectOptions {
+  ca?: Buffer;
+  user?: string;
+  password?: string;
+  protocol?: string;
+  headers?: Record<string, string>;
+  maxPayload?: number;
+}
+
+function clientOptions(o: ConnectOptions): ClientOptions {
+  const headers: Record<string, string> = { ...o.headers };
+  if (o.user !== undefined) {
+    headers.authorization = 'Basic ' + Buffer.from(`${o.user}:${o.password ?? ''}`).toString('base64');
+  }
+  return { ca: o.ca, headers, maxPayload: o.maxPayload ?? 100 * 1024 * 1024, perMessageDeflate: false };
+}
+
+/** Opens a WebSocket; rejects with `{ status }` when the server answers the upgrade with HTTP. */
+export function connectWs(url: string, o: ConnectOptions = {}): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, o.protocol ? [o.protocol] : [], clientOptions(o));
+    ws.once('open', () => resolve(ws));
+    ws.once('unexpected-response', (_req, res) => {
+      reject(Object.assign(new Error(`HTTP ${res.statusCode}`), { status: res.statusCode, headers: res.headers }));
+      res.resume();
+      ws.terminate();
+    });
+    ws.once('error', reject);
+  });
+}
+
+/** The HTTP status an upgrade attempt gets (101 when it succeeds; the socket is then closed). */
+export async function upgradeStatus(url: string, o: ConnectOptions = {}): Promise<{ status: number; headers: Record<string, unknown> }> {
+  try {
+    const ws = await connectWs(url, o);
+    ws.close();
+    return { status: 101, headers: {} };
+  } catch (err) {
+    const e = err as { status?: number; headers?: Record<string, unknown> };
+    if (e.status === undefined) throw err;
+    return { status: e.status, headers: e.headers ?? {} };
+  }
+}
+
+export interface HttpsResult {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+export function httpsRequest(url: string, o: ConnectOptions & { method?: string; body?: string } = {}): Promise<HttpsResult> {
+  const { headers } = clientOptions(o);
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: o.method ?? 'GET', ca: o.ca, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+    });
+    req.on('error', reject);
+    req.end(o.body);
+  });
+}
+
+/** Buffers a socket's text frames; next() waits for the following one. */
+export class FrameReader {
+  private readonly frames: string[] = [];
+  private waiters: { resolve: (s: string) => void; reject: (e: Error) => void }[] = [];
+  closed: { code: number; reason: string } | undefined;
+  private readonly closedWaiters: ((c: { code: number; reason: string }) => void)[] = [];
+
+  constructor(readonly ws: WebSocket) {
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      const text = isBinary ? data.toString('base64') : data.toString();
+      const w = this.waiters.shift();
+      if (w) w.resolve(text);
+      else this.frames.push(text);
+    });
+    ws.on('close', (code: number, reason: Buffer) => {
+      this.closed = { code, reason: reason.toString() };
+      for (const w of this.waiters) w.reject(new Error(`socket closed with ${code}`));
+      this.waiters = [];
+      for (const w of this.closedWaiters) w(this.closed);
+    });
+  }
+
+  next(): Promise<string> {
+    const f = this.frames.shift();
+    if (f !== undefined) return Promise.resolve(f);
+    if (this.closed) return Promise.reject(new Error(`socket closed with ${this.closed.code}`));
+    return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
+  }
+
+  async json(): Promise<Record<string, unknown>> {
+    return JSON.parse(await this.next()) as Record<string, unknown>;
+  }
+
+  /** Frames already received and not yet read. */
+  get pending(): number {
+    return this.frames.length;
+  }
+
+  waitClose(): Promise<{ code: number; reason: string }> {
+    if (this.closed) return Promise.resolve(this.closed);
+    return new Promise((resolve) => this.closedWaiters.push(resolve));
+  }
+}
+
+/** A logger writing JSON lines into memory. */
+export function logSink(service = 'test', level = 'debug'): { log: Logger; lines: () => Record<string, unknown>[]; text: () => string } {
+  const chunks: string[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      chunks.push(chunk.toString());
+      cb();
+    },
+  });
+  const log = createLogger({ service, level, stream });
+  const text = () => chunks.join('');
+  return {
+    log,
+    text,
+    lines: () =>
+      text()
+        .split('\n')
+        .filter((l) => l.length > 0)
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
+  };
+}
+
+/** Resolves once `predicate()` is true, re-checking whenever `emitter` emits `event`. */
+export function until(check: () => boolean, subscribe: (recheck: () => void) => () => void): Promise<void> {
+  return new Promise((resolve) => {
+    if (check()) return resolve();
+    const unsubscribe = subscribe(() => {
+      if (check()) {
+        unsubscribe();
+        resolve();
+      }
+    });
+  });
+}

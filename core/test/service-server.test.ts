@@ -1,0 +1,130 @@
+import t from 'tap';
+import { WebSocket } from 'ws';
+import { createAuthenticator } from '../src/auth.js';
+import { createMetrics } from '../src/metrics.js';
+import { createServiceServer, type ServerLimits } from '../src/service-server.js';
+import { V1_PROTOCOL } from '../src/v1.js';
+import { type Teardown, connectWs, FrameReader, httpsRequest, logSink, testTls, upgradeStatus } from './helpers/index.js';
+
+const limits: ServerLimits = {
+  host: '127.0.0.1',
+  port: 0,
+  maxPayloadBytes: 1024,
+  pingIntervalMs: 25000,
+  allowedOrigins: ['https://app.example.com', 'https://*.good.example'],
+  maxConnections: 100,
+  maxConnectionsPerUser: 3,
+  handshakeTimeoutMs: 10000,
+  metricsAuth: false,
+};
+
+async function start(t: Teardown, over: Partial<ServerLimits> = {}, ready = () => true) {
+  const tls = await testTls();
+  const auth = await createAuthenticator({ demo: true });
+  t.teardown(() => auth.close());
+  const { log } = logSink();
+  const server = createServiceServer({
+    service: 'test',
+    limits: { ...limits, ...over },
+    tls: { cert: tls.cert, key: tls.key, ca: tls.ca },
+    auth,
+    log,
+    metrics: createMetrics('test', { defaultMetrics: false }),
+    isReady: ready,
+    routes: [
+      {
+        path: '/echo',
+        protocols: [V1_PROTOCOL],
+        legacy: true,
+        onConnection(ws, ctx) {
+          ws.on('message', (d) => ws.send(`${ctx.principal.name}|${ctx.protocol}|${String(d)}`));
+        },
+      },
+    ],
+  });
+  const addr = await server.listen();
+  t.teardown(() => server.close());
+  return { server, base: `https://localhost:${addr.port}`, wsBase: `wss://localhost:${addr.port}`, ca: tls.ca };
+}
+
+
+t.test('healthz, readyz and metrics answer plain HTTPS', async (t) => {
+  let ready = false;
+  const { base, ca } = await start(t, {}, () => ready);
+  t.equal((await httpsRequest(`${base}/healthz`, { ca })).status, 200);
+  t.equal((await httpsRequest(`${base}/readyz`, { ca })).status, 503);
+  ready = true;
+  t.equal((await httpsRequest(`${base}/readyz`, { ca })).status, 200);
+  const m = await httpsRequest(`${base}/metrics`, { ca });
+  t.equal(m.status, 200);
+  t.match(m.body, /wsq_connections_open/);
+  t.equal((await httpsRequest(`${base}/nope`, { ca })).status, 404);
+});
+
+t.test('a plain request to a WebSocket path: 401 without credentials, 400 with them', async (t) => {
+  const { base, ca } = await start(t);
+  const anon = await httpsRequest(`${base}/echo`, { ca });
+  t.equal(anon.status, 401);
+  t.equal(anon.headers['www-authenticate'], 'Basic realm="wsq"');
+  t.equal((await httpsRequest(`${base}/echo`, { ca, user: 'hello', password: 'test' })).status, 400);
+});
+
+t.test('upgrade is authenticated before a WebSocket exists', async (t) => {
+  const { wsBase, ca } = await start(t);
+  const none = await upgradeStatus(`${wsBase}/echo`, { ca });
+  t.equal(none.status, 401);
+  t.equal(none.headers['www-authenticate'], 'Basic realm="wsq"');
+  t.equal((await upgradeStatus(`${wsBase}/echo`, { ca, user: 'hello', password: 'nope' })).status, 401);
+  t.equal((await upgradeStatus(`${wsBase}/echo`, { ca, user: 'nobody', password: 'test' })).status, 401);
+  t.equal((await upgradeStatus(`${wsBase}/other`, { ca, user: 'hello', password: 'test' })).status, 404);
+  t.equal((await upgradeStatus(`${wsBase}/echo`, { ca, user: 'hello', password: 'test', protocol: 'mqtt' })).status, 400);
+});
+
+t.test('legacy and v1 clients are told apart by subprotocol', async (t) => {
+  const { wsBase, ca } = await start(t);
+  const legacy = await connectWs(`${wsBase}/echo`, { ca, user: 'hello', password: 'test' });
+  t.teardown(() => legacy.close());
+  const r1 = new FrameReader(legacy);
+  legacy.send('x');
+  t.equal(await r1.next(), 'hello||x');
+  const v1 = await connectWs(`${wsBase}/echo`, { ca, user: 'hello', password: 'test', protocol: V1_PROTOCOL });
+  t.teardown(() => v1.close());
+  const r2 = new FrameReader(v1);
+  v1.send('y');
+  t.equal(await r2.next(), `hello|${V1_PROTOCOL}|y`);
+});
+
+t.test('origins are checked; requests without Origin pass', async (t) => {
+  const { wsBase, ca } = await start(t);
+  const creds = { ca, user: 'hello', password: 'test' };
+  t.equal((await upgradeStatus(`${wsBase}/echo`, { ...creds, headers: { origin: 'https://evil.example.com' } })).status, 403);
+  t.equal((await upgradeStatus(`${wsBase}/echo`, { ...creds, headers: { origin: 'https://app.example.com' } })).status, 101);
+  t.equal((await upgradeStatus(`${wsBase}/echo`, { ...creds, headers: { origin: 'https://x.good.example' } })).status, 101);
+  t.equal((await upgradeStatus(`${wsBase}/echo`, creds)).status, 101);
+});
+
+t.test('per-user connection limit answers 503 before the upgrade', async (t) => {
+  const { wsBase, ca } = await start(t, { maxConnectionsPerUser: 1 });
+  const a = await connectWs(`${wsBase}/echo`, { ca, user: 'hello', password: 'test' });
+  t.teardown(() => a.close());
+  t.equal((await upgradeStatus(`${wsBase}/echo`, { ca, user: 'hello', password: 'test' })).status, 503);
+});
+
+t.test('a frame over maxPayloadBytes closes with 1009', async (t) => {
+  const { wsBase, ca } = await start(t);
+  const ws = await connectWs(`${wsBase}/echo`, { ca, user: 'hello', password: 'test' });
+  const r = new FrameReader(ws);
+  ws.send('x'.repeat(2000));
+  t.equal((await r.waitClose()).code, 1009);
+});
+
+t.test('close() ends every socket with 1001 and turns readyz to 503 first', async (t) => {
+  const { server, wsBase, ca } = await start(t);
+  const ws = await connectWs(`${wsBase}/echo`, { ca, user: 'hello', password: 'test' });
+  const r = new FrameReader(ws);
+  const closing = server.close();
+  t.equal(server.accepting, false);
+  t.equal((await r.waitClose()).code, 1001);
+  await closing;
+  t.equal(ws.readyState, WebSocket.CLOSED);
+});
