@@ -94,7 +94,8 @@ export async function createAuthenticator(opts: AuthOptions): Promise<Authentica
     if (hit && hit.expires > Date.now()) return hit.principal;
     const rec = users.get(name);
     const ok = await verifyPassword(password, rec?.password ?? decoy);
-    if (!ok || rec === undefined || users.get(name) !== rec) return null;
+    // A reload during the await may have removed the user or changed the password.
+    if (!ok || rec === undefined || users.get(name)?.password !== rec.password) return null;
     const principal: Principal = Object.freeze({ name, publish: rec.publish, subscribe: rec.subscribe });
     if (verified.size >= MAX_CACHED) verified.delete(verified.keys().next().value!);
     verified.set(key, { principal, expires: Date.now() + cacheMs });

@@ -1,0 +1,140 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { envName, flagName, loadConfig, printableConfig, type OptionSpec } from '../src/config.js';
+import { commonOptions, LINK_OPTIONS } from '../src/options.js';
+
+const specs: OptionSpec[] = [...commonOptions(8081), ...LINK_OPTIONS];
+const base = { service: 'publisher', description: 'test' };
+
+function run(argv: string[], env: NodeJS.ProcessEnv = {}) {
+  return loadConfig(specs, { ...base, argv, env });
+}
+
+function values(argv: string[], env: NodeJS.ProcessEnv = {}) {
+  const r = run(argv, env);
+  if (r.kind !== 'run') throw new Error(`expected run, got exit ${r.code}: ${r.output}`);
+  return r.config;
+}
+
+t.test('names derive from keys', async (t) => {
+  t.equal(flagName('maxPayloadBytes'), '--max-payload-bytes');
+  t.equal(envName('maxPayloadBytes'), 'WSQ_MAX_PAYLOAD_BYTES');
+});
+
+t.test('defaults apply and the result is frozen', async (t) => {
+  const c = values([]);
+  t.equal(c.port, 8081);
+  t.equal(c.host, '127.0.0.1');
+  t.equal(c.maxPayloadBytes, 65536);
+  t.equal(c.maxBufferedBytes, 1048576);
+  t.equal(c.pingIntervalMs, 25000);
+  t.same(c.allowedOrigins, []);
+  t.equal(c.queue, 'wss://localhost:8080');
+  t.ok(Object.isFrozen(c));
+});
+
+t.test('precedence: flags > env > config file > defaults', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'wsq-config-'));
+  const file = join(dir, 'c.json');
+  writeFileSync(file, JSON.stringify({ port: 1001, maxPayloadBytes: 2000, host: '0.0.0.0', demo: true }));
+  const c = values(['--config', file, '--port', '1003'], { WSQ_PORT: '1002', WSQ_MAX_PAYLOAD_BYTES: '3000' });
+  t.equal(c.port, 1003, 'flag wins');
+  t.equal(c.maxPayloadBytes, 3000, 'env beats file');
+  t.equal(c.host, '0.0.0.0', 'file beats default');
+  t.equal(c.demo, true);
+  const viaEnv = values([], { WSQ_CONFIG: file });
+  t.equal(viaEnv.port, 1001, 'WSQ_CONFIG names the file');
+});
+
+t.test('lists and booleans from flags and env', async (t) => {
+  const c = values(['--allowed-origins', 'https://a.com, https://*.b.com', '--demo', '--insecure']);
+  t.same(c.allowedOrigins, ['https://a.com', 'https://*.b.com']);
+  t.equal(c.demo, true);
+  t.equal(c.insecure, true);
+  t.equal(values([], { WSQ_DEMO: 'false' }).demo, false);
+  t.equal(values([], { WSQ_DEMO: '1' }).demo, true);
+});
+
+t.test('invalid values exit 2 naming the field', async (t) => {
+  const cases: [string[], NodeJS.ProcessEnv, string][] = [
+    [['--port', 'abc'], {}, 'port'],
+    [['--port', '70000'], {}, 'port'],
+    [['--max-payload-bytes', '1'], {}, 'maxPayloadBytes'],
+    [['--log-level', 'loud'], {}, 'logLevel'],
+    [[], { WSQ_PING_INTERVAL_MS: 'soon' }, 'pingIntervalMs'],
+    [[], { WSQ_DEMO: 'maybe' }, 'demo'],
+  ];
+  for (const [argv, env, field] of cases) {
+    const r = run(argv, env);
+    t.equal(r.kind, 'exit', `${argv.join(' ')} ${JSON.stringify(env)}`);
+    if (r.kind === 'exit') {
+      t.equal(r.code, 2);
+      t.match(r.output, field);
+    }
+  }
+});
+
+t.test('config file errors name the field', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'wsq-config-'));
+  const bad = join(dir, 'bad.json');
+  writeFileSync(bad, '{"port": "x"}');
+  const unknown = join(dir, 'unknown.json');
+  writeFileSync(unknown, '{"colour": "blue"}');
+  const notObject = join(dir, 'array.json');
+  writeFileSync(notObject, '[1]');
+  for (const [file, field] of [
+    [bad, 'port'],
+    [unknown, 'colour'],
+    [notObject, 'config'],
+    [join(dir, 'missing.json'), 'config'],
+  ] as const) {
+    const r = run(['--config', file]);
+    t.equal(r.kind === 'exit' && r.code, 2, file);
+    t.match(r.kind === 'exit' ? r.output : '', field);
+  }
+});
+
+t.test('unknown flags and stray arguments exit 2; --help exits 0 listing defaults and units', async (t) => {
+  const unknown = run(['--frobnicate']);
+  t.equal(unknown.kind === 'exit' && unknown.code, 2);
+  const stray = run(['extra']);
+  t.equal(stray.kind === 'exit' && stray.code, 2);
+  const help = run(['--help']);
+  t.equal(help.kind, 'exit');
+  if (help.kind === 'exit') {
+    t.equal(help.code, 0);
+    t.match(help.output, '--max-payload-bytes');
+    t.match(help.output, 'default: 65536 bytes');
+    t.match(help.output, 'WSQ_MAX_PAYLOAD_BYTES');
+    t.match(help.output, '--queue-password');
+  }
+});
+
+t.test('--print-config masks secrets', async (t) => {
+  const r = run(['--print-config', '--queue-password', 's3cret!']);
+  t.equal(r.kind, 'run');
+  if (r.kind === 'run') {
+    t.equal(r.printConfig, true);
+    const text = printableConfig(specs, r.config);
+    t.notMatch(text, 's3cret!');
+    t.match(text, '"queuePassword": "********"');
+  }
+});
+
+t.test('finish() hook validates across fields', async (t) => {
+  const { ConfigError } = await import('../src/errors.js');
+  const r = loadConfig(specs, {
+    ...base,
+    argv: ['--reconnect-min-ms', '500', '--reconnect-max-ms', '100'],
+    env: {},
+    finish(v) {
+      if ((v.reconnectMinMs as number) > (v.reconnectMaxMs as number)) {
+        throw new ConfigError('reconnectMaxMs', 'must be >= reconnectMinMs');
+      }
+    },
+  });
+  t.equal(r.kind === 'exit' && r.code, 2);
+  t.match(r.kind === 'exit' ? r.output : '', 'reconnectMaxMs');
+});
