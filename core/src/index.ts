@@ -42,3 +42,9 @@ export type { ServiceServer, ServiceServerOptions, ServerLimits, WsRoute, Connec
 export { runService } from './run.js';
 export type { ServiceHandle, RunOptions } from './run.js';
 export type { QueueMessage, AppendRequest, LinkState, QueueLinkEvents, QueueProducer, QueueConsumer, ReplayResult } from './queue.js';
+export { createLinkClient, describeLinkError, LINK_MAX_PAYLOAD_BYTES } from './link-client.js';
+export type { LinkClient, LinkClientOptions, LinkHandlers } from './link-client.js';
+export { createQueueProducer, PRODUCER_DEFAULTS } from './queue-producer.js';
+export type { QueueProducerOptions } from './queue-producer.js';
+export { createQueueConsumer, CONSUMER_DEFAULTS, MAX_PENDING_REPLAYS } from './queue-consumer.js';
+export type { QueueConsumerOptions } from './queue-consumer.js';

@@ -10,7 +10,7 @@
  *   queue -> consumer   msgs     {msgs:[{seq,topic,data,ts}]}
  *   consumer -> queue   ack      {seq}                      cumulative; frees window and moves the cursor
  *   consumer -> queue   replay   {ref, from, to, pattern?, limit}
- *   queue -> consumer   replayed {ref, msgs, first, more}
+ *   queue -> consumer   replayed {ref, msgs, first, more, next}   next = first seq not yet scanned
  *   queue -> either     error    {ref?, code, message}
  */
 import { ProtocolError, type FrameErrorCode } from './errors.js';
@@ -45,7 +45,7 @@ export type LinkReply =
   | { op: 'appended'; ref: number; seqs: number[] }
   | { op: 'consuming'; name: string; next: number; first: number; last: number }
   | { op: 'msgs'; msgs: LinkMessage[] }
-  | { op: 'replayed'; ref: number; msgs: LinkMessage[]; first: number; more: boolean }
+  | { op: 'replayed'; ref: number; msgs: LinkMessage[]; first: number; more: boolean; next?: number }
   | { op: 'error'; ref?: number; code: FrameErrorCode; message: string };
 
 function bad(message: string): ProtocolError {

@@ -46,8 +46,14 @@ export interface ReplayResult {
   messages: QueueMessage[];
   /** Oldest retained seq: a replay from below it did not recover everything. */
   firstSeq: number;
-  /** True when the range was cut by the limit; continue from the last seq + 1. */
+  /** True when the range was cut short (by the limit or the queue's scan budget); continue from `next`. */
   more: boolean;
+  /**
+   * The first seq not yet looked at: where to continue when `more`. A pattern replay may be
+   * cut with no message matched yet, so "last seq + 1" is not enough. Optional for queue
+   * implementations; the msgqueue client always sets it.
+   */
+  next?: number;
 }
 
 /** What the subscriber needs: a durable cursor streamed in order, plus range replays. */

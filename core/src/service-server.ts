@@ -37,6 +37,8 @@ export interface ServerLimits {
   host: string;
   port: number;
   maxPayloadBytes: number;
+  /** Largest WebSocket frame; defaults to maxPayloadBytes. The msgqueue raises it for batched link frames. */
+  maxFrameBytes?: number;
   pingIntervalMs: number;
   allowedOrigins: readonly string[];
   maxConnections: number;
@@ -111,7 +113,7 @@ export function createServiceServer(opts: ServiceServerOptions): ServiceServer {
   });
   const wss = new WebSocketServer({
     noServer: true,
-    maxPayload: limits.maxPayloadBytes,
+    maxPayload: limits.maxFrameBytes ?? limits.maxPayloadBytes,
     perMessageDeflate: false,
     clientTracking: false,
     handleProtocols: (offered, req) => pickProtocol(offered, routeOf.get(req)),

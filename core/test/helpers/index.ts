@@ -185,3 +185,4 @@ export function until(check: () => boolean, subscribe: (recheck: () => void) => 
     });
   });
 }
+export * from './stub-queue.js';

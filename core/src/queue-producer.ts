@@ -1,0 +1,263 @@
+/**
+ * The default QueueProducer: appends go to the msgqueue's /pushmsg over wsq.link.v1.
+ *
+ * Every accepted message waits in a bounded outbox until the queue acknowledges it. Messages
+ * appended in one event-loop turn leave together in as few `append` frames as possible, with
+ * at most `maxInflightBatches` frames unanswered (flow control). After a reconnect every
+ * un-acknowledged message is sent again in the original order; each carries a `pid` (the
+ * caller's, or one generated per message) so the queue's dedupe makes re-sends harmless.
+ *
+ * Legacy link (a ws-go msgqueue, see link-client.ts): each message is one
+ * `{"Topic","Content"}` text frame. ws-go never acknowledges, so a message counts as taken
+ * once the socket accepted its bytes (ws's send callback) and its "seq" is a counter local to
+ * this producer (1, 2, …), not a queue position. Re-sends after a drop may duplicate there.
+ */
+import { randomBytes } from 'node:crypto';
+import { ProtocolError } from './errors.js';
+import { dataToContent, encodeLegacy } from './legacy.js';
+import { createLinkClient, type LinkClientOptions } from './link-client.js';
+import { decodeLinkReply, encodeLink, type LinkAppendItem } from './link.js';
+import type { AppendRequest, QueueProducer } from './queue.js';
+
+export interface QueueProducerOptions extends LinkClientOptions {
+  /** Max messages accepted but not yet acknowledged by the queue (default 10000). */
+  outboxMessages: number;
+  /** Max bytes (topic + data + pid) of those (default 8 MiB). */
+  outboxBytes: number;
+  /** Messages per append frame (default 512). */
+  maxBatchMessages?: number;
+  /** Bytes per append frame, beyond which a batch is cut (default 1 MiB; one message always fits). */
+  maxBatchBytes?: number;
+  /** Append frames sent and not yet answered (default 8). */
+  maxInflightBatches?: number;
+}
+
+export const PRODUCER_DEFAULTS = {
+  outboxMessages: 10_000,
+  outboxBytes: 8 * 1024 * 1024,
+  maxBatchMessages: 512,
+  maxBatchBytes: 1024 * 1024,
+  maxInflightBatches: 8,
+} as const;
+
+interface Entry {
+  item: LinkAppendItem;
+  bytes: number;
+  resolve(seq: number): void;
+  reject(err: ProtocolError): void;
+  done: boolean;
+}
+
+/** Codes after which the queue may take the same messages later: keep them and reconnect. */
+const RETRYABLE = new Set(['UNAVAILABLE', 'INTERNAL']);
+
+export function createQueueProducer(opts: QueueProducerOptions): QueueProducer {
+  const maxBatchMessages = opts.maxBatchMessages ?? PRODUCER_DEFAULTS.maxBatchMessages;
+  const maxBatchBytes = opts.maxBatchBytes ?? PRODUCER_DEFAULTS.maxBatchBytes;
+  const maxInflightBatches = opts.maxInflightBatches ?? PRODUCER_DEFAULTS.maxInflightBatches;
+  const log = opts.log.child({ component: 'queue-producer' });
+  const pidPrefix = `wsq:${randomBytes(9).toString('base64url')}:`;
+  let pidCounter = 0;
+
+  /** Un-acknowledged messages in append order: entries[head..] (done ones are skipped). */
+  let entries: Entry[] = [];
+  let head = 0;
+  /** entries[cursor..] are not sent on the current socket. */
+  let cursor = 0;
+  let depth = 0;
+  let bytes = 0;
+  let full = false;
+  let closed = false;
+  let flushScheduled: NodeJS.Immediate | undefined;
+  const inflight = new Map<number, Entry[]>();
+  let nextRef = 1;
+  /** Legacy link: sends whose callback has not fired, the socket generation, the local seq. */
+  let legacyInflight = 0;
+  let generation = 0;
+  let legacySeq = 0;
+
+  const link = createLinkClient(opts, '/pushmsg', {
+    onOpen() {
+      generation++;
+      link.markUp();
+    },
+    onUp: flush,
+    onText,
+    onDown() {
+      // Whatever was in flight may or may not have been taken: send it all again, in order.
+      generation++;
+      inflight.clear();
+      legacyInflight = 0;
+      cursor = head;
+    },
+  });
+  link.start();
+
+  function settle(e: Entry, seq: number | ProtocolError): void {
+    if (e.done) return;
+    e.done = true;
+    depth--;
+    bytes -= e.bytes;
+    if (typeof seq === 'number') e.resolve(seq);
+    else e.reject(seq);
+  }
+
+  function advanceHead(): void {
+    while (head < entries.length && entries[head]!.done) head++;
+    if (head > 1024 && head * 2 > entries.length) {
+      entries = entries.slice(head);
+      cursor = Math.max(0, cursor - head);
+      head = 0;
+    }
+    if (full && depth < opts.outboxMessages && bytes < opts.outboxBytes) {
+      full = false;
+      log.info({ depth }, 'queue outbox has room again');
+    }
+  }
+
+  function onText(text: string): void {
+    let reply;
+    try {
+      reply = decodeLinkReply(text);
+    } catch {
+      link.drop('bad frame from the msgqueue');
+      return;
+    }
+    switch (reply.op) {
+      case 'appended': {
+        const batch = inflight.get(reply.ref);
+        if (!batch) return; // an answer to a frame sent on a previous socket
+        inflight.delete(reply.ref);
+        if (!Array.isArray(reply.seqs) || reply.seqs.length !== batch.length) {
+          link.drop('appended reply does not match its batch');
+          return;
+        }
+        batch.forEach((e, i) => settle(e, reply.seqs[i]!));
+        advanceHead();
+        flush();
+        return;
+      }
+      case 'error': {
+        const batch = reply.ref === undefined ? undefined : inflight.get(reply.ref);
+        if (!batch || RETRYABLE.has(reply.code)) {
+          // Keep the messages; the reconnect sends them again in order.
+          link.drop(`msgqueue answered ${reply.code}`);
+          return;
+        }
+        inflight.delete(reply.ref!);
+        log.warn({ code: reply.code, messages: batch.length }, 'msgqueue refused an append batch');
+        for (const e of batch) settle(e, new ProtocolError(reply.code, reply.message));
+        advanceHead();
+        flush();
+        return;
+      }
+      case 'consuming':
+      case 'msgs':
+      case 'replayed':
+        link.drop(`unexpected ${reply.op} frame on the producer link`);
+        return;
+      default: {
+        const never: never = reply;
+        return never;
+      }
+    }
+  }
+
+  function scheduleFlush(): void {
+    flushScheduled ??= setImmediate(() => {
+      flushScheduled = undefined;
+      flush();
+    });
+  }
+
+  function flush(): void {
+    if (link.state !== 'up') return;
+    if (link.legacy) return flushLegacy();
+    while (inflight.size < maxInflightBatches && cursor < entries.length) {
+      const batch: Entry[] = [];
+      let size = 0;
+      while (cursor < entries.length && batch.length < maxBatchMessages) {
+        const e = entries[cursor]!;
+        if (e.done) {
+          cursor++;
+          continue;
+        }
+        if (batch.length > 0 && size + e.bytes > maxBatchBytes) break;
+        batch.push(e);
+        size += e.bytes;
+        cursor++;
+      }
+      if (batch.length === 0) return;
+      const ref = nextRef++;
+      inflight.set(ref, batch);
+      if (!link.send(encodeLink({ op: 'append', ref, msgs: batch.map((e) => e.item) }))) return;
+    }
+  }
+
+  function flushLegacy(): void {
+    const limit = maxInflightBatches * maxBatchMessages;
+    const gen = generation;
+    while (legacyInflight < limit && cursor < entries.length) {
+      const e = entries[cursor++]!;
+      if (e.done) continue;
+      legacyInflight++;
+      const sent = link.send(encodeLegacy(e.item.topic, dataToContent(e.item.data)), (err) => {
+        if (gen !== generation) return; // that socket is gone; the entry was queued again
+        legacyInflight--;
+        if (err) return;
+        settle(e, ++legacySeq);
+        advanceHead();
+        flush();
+      });
+      if (!sent) return;
+    }
+  }
+
+  return {
+    get state() {
+      return link.state;
+    },
+    get outboxDepth() {
+      return depth;
+    },
+    append(msg: AppendRequest): Promise<number> {
+      if (closed) return Promise.reject(new ProtocolError('UNAVAILABLE', 'the queue producer is closed'));
+      const pid = msg.pid ?? pidPrefix + (pidCounter++).toString(36);
+      const size = Buffer.byteLength(msg.data) + msg.topic.length + pid.length;
+      if (depth >= opts.outboxMessages || bytes + size > opts.outboxBytes) {
+        if (!full) {
+          full = true;
+          log.warn(
+            { depth, bytes, state: link.state },
+            'queue outbox full: refusing appends until the msgqueue catches up',
+          );
+        }
+        return Promise.reject(new ProtocolError('UNAVAILABLE', 'the queue outbox is full'));
+      }
+      return new Promise<number>((resolve, reject) => {
+        entries.push({
+          item: { topic: msg.topic, data: msg.data, ts: msg.ts, pid },
+          bytes: size,
+          resolve,
+          reject,
+          done: false,
+        });
+        depth++;
+        bytes += size;
+        scheduleFlush();
+      });
+    },
+    async close() {
+      if (closed) return link.close();
+      closed = true;
+      if (flushScheduled) clearImmediate(flushScheduled);
+      flushScheduled = undefined;
+      const err = new ProtocolError('UNAVAILABLE', 'the queue producer closed before the msgqueue took the message');
+      for (let i = head; i < entries.length; i++) settle(entries[i]!, err);
+      entries = [];
+      head = cursor = 0;
+      inflight.clear();
+      await link.close();
+    },
+  };
+}

@@ -1,0 +1,8 @@
+/** The public surface of @wsq/msgqueue. */
+export { createMsgqueue, JOURNAL_SUBDIR, CURSORS_SUBDIR } from './service.js';
+export type { Msgqueue, MsgqueueDeps } from './service.js';
+export { OPTIONS, FSYNC_MODES, toConfig } from './options.js';
+export type { MsgqueueConfig } from './options.js';
+export { PUSH_PATH, POP_PATH } from './queue-context.js';
+export { LEGACY_CONSUMER_NAME } from './legacy-link.js';
+export type { FsyncMode } from './journal.js';

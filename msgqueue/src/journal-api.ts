@@ -1,0 +1,107 @@
+// The journal's public contract: options and their defaults, the handle's interface, and
+// the limits that are constants. journal.ts re-exports all of it; import from there.
+
+import type { RecoveryReport } from './journal-recovery.js';
+import { JournalError, type StoredMessage } from './record.js';
+
+export type FsyncMode = 'always' | 'batch' | 'never';
+
+export interface JournalOptions {
+  /** Directory of the segment files; created if missing. */
+  dir: string;
+  /** always: fsync before append resolves; batch: background fsync every fsyncIntervalMs; never: leave it to the OS. */
+  fsync: FsyncMode;
+  fsyncIntervalMs: number;
+  /** A segment is rolled once it reaches this size (it may pass it by at most one append call). */
+  segmentBytes: number;
+  /** 0 = unlimited for the three retain* limits. Retention deletes whole sealed segments. */
+  retainMessages: number;
+  retainBytes: number;
+  retainMs: number;
+  /** Budget of the in-memory copy of the newest messages. */
+  cacheBytes: number;
+}
+
+export const JOURNAL_DEFAULTS: Omit<JournalOptions, 'dir'> = Object.freeze({
+  fsync: 'batch' as FsyncMode,
+  fsyncIntervalMs: 100,
+  segmentBytes: 64 * 1024 * 1024,
+  retainMessages: 10_000_000,
+  retainBytes: 1024 * 1024 * 1024,
+  retainMs: 7 * 24 * 60 * 60 * 1000,
+  cacheBytes: 64 * 1024 * 1024,
+});
+
+/** Most bytes handed to one write() call; larger backlogs go out in several groups. */
+export const JOURNAL_MAX_WRITE_BYTES = 8 * 1024 * 1024;
+/** Most bytes of appends waiting for the disk; past it append rejects with JOURNAL_OVERLOADED. */
+export const JOURNAL_MAX_PENDING_BYTES = 256 * 1024 * 1024;
+/** How often the retention timer looks for expired segments. */
+export const JOURNAL_RETENTION_INTERVAL_MS = 1000;
+
+export interface AppendInput {
+  topic: string;
+  /** Opaque JSON text. */
+  data: string;
+  ts: number;
+  /** Idempotency key. */
+  pid?: string;
+}
+
+export interface JournalStats {
+  /** write() system calls on segment files. */
+  writes: number;
+  /** fsyncs of segment files. */
+  fsyncs: number;
+  appendedMessages: number;
+  /** Read calls served (at least partly) from the tail cache / from a segment file. */
+  cacheReads: number;
+  diskReads: number;
+  deletedSegments: number;
+  unlinkErrors: number;
+}
+
+export interface Journal {
+  /** Oldest retained seq; lastSeq + 1 when empty. */
+  readonly firstSeq: number;
+  /** Newest committed seq; 0 when nothing was ever written. */
+  readonly lastSeq: number;
+  readonly stats: Readonly<JournalStats>;
+  readonly recovery: Readonly<RecoveryReport>;
+  /** Bytes dropped by recovery at open: torn tail cut plus unreadable bytes of older segments. */
+  readonly recoveredTruncatedBytes: number;
+  /** Assigns consecutive seqs in call order; appends of one event-loop turn share one write. */
+  append(items: readonly AppendInput[]): Promise<StoredMessage[]>;
+  /** Messages with seq >= max(fromSeq, firstSeq) in order; at least one if any exists. */
+  read(fromSeq: number, maxMessages: number, maxBytes: number): Promise<StoredMessage[]>;
+  sync(): Promise<void>;
+  /** Runs the retention check now (it also runs after appends and on a timer). */
+  applyRetention(): Promise<void>;
+  /** Flushes pending appends, fsyncs, closes files, stops timers. Idempotent. */
+  close(): Promise<void>;
+}
+
+export interface JournalDeps {
+  now?: () => number;
+}
+
+export function validateOptions(opts: JournalOptions): Readonly<JournalOptions> {
+  if (typeof opts?.dir !== 'string' || opts.dir === '') throw invalidOption('dir');
+  if (!['always', 'batch', 'never'].includes(opts.fsync)) throw invalidOption('fsync');
+  const positive = ['fsyncIntervalMs', 'segmentBytes'] as const;
+  const nonNegative = ['retainMessages', 'retainBytes', 'retainMs', 'cacheBytes'] as const;
+  for (const key of positive) if (!(Number.isSafeInteger(opts[key]) && opts[key] > 0)) throw invalidOption(key);
+  for (const key of nonNegative) if (!(Number.isSafeInteger(opts[key]) && opts[key] >= 0)) throw invalidOption(key);
+  return Object.freeze({ ...opts });
+}
+
+function invalidOption(key: string): JournalError {
+  return new JournalError('INVALID_ARGUMENT', `invalid journal option ${key}`);
+}
+
+/** Wraps a system error as JOURNAL_IO, keeping it as the cause; JournalErrors pass through. */
+export function asJournalError(err: unknown, what: string): JournalError {
+  if (err instanceof JournalError) return err;
+  const detail = err instanceof Error ? err.message : String(err);
+  return new JournalError('JOURNAL_IO', `${what}: ${detail}`, { cause: err });
+}

@@ -1,0 +1,261 @@
+// Group commit: appends queue up while the event loop turns (or while a write is in
+// flight) and go to the active segment as ONE write and, for fsync 'always', ONE fsync.
+// Only this module writes segment files; it never has more than one write in flight.
+
+import {
+  asJournalError,
+  JOURNAL_MAX_PENDING_BYTES,
+  JOURNAL_MAX_WRITE_BYTES,
+  type AppendInput,
+  type JournalOptions,
+  type JournalStats,
+} from './journal-api.js';
+import { createSegmentFile } from './journal-recovery.js';
+import { encodeRecordInto, JournalError, measureRecord, type RecordSizes, type StoredMessage } from './record.js';
+import type { Segment } from './segment.js';
+
+export interface WriterHooks {
+  /** A new active segment exists; the previous one is sealed and fsynced. */
+  onRoll(seg: Segment): void;
+  /** One message is committed (durable as the fsync mode promises, noted in its segment). */
+  onRecord(msg: StoredMessage, recordBytes: number): void;
+  /** A whole group is committed and its callers resolved. */
+  onGroupCommitted(): void;
+}
+
+interface PendingAppend {
+  items: readonly AppendInput[];
+  sizes: RecordSizes[];
+  bytes: number;
+  resolve: (msgs: StoredMessage[]) => void;
+  reject: (err: Error) => void;
+}
+
+export class JournalWriter {
+  private pending: PendingAppend[] = [];
+  private pendingBytes = 0;
+  /** Set while a drain of `pending` is scheduled or running. */
+  private draining: Promise<void> | undefined;
+  /** Sticky: after an fsync or unrecoverable write error nothing more is appended. */
+  private failure: JournalError | undefined;
+  private unsynced = false;
+  private syncing = false;
+
+  constructor(
+    private readonly opts: Readonly<JournalOptions>,
+    private activeSegment: Segment,
+    private readonly stats: JournalStats,
+    private readonly hooks: WriterHooks,
+  ) {}
+
+  get active(): Segment {
+    return this.activeSegment;
+  }
+
+  enqueue(items: readonly AppendInput[]): Promise<StoredMessage[]> {
+    if (this.failure) return Promise.reject(this.failure);
+    let sizes: RecordSizes[];
+    try {
+      sizes = measureItems(items);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (sizes.length === 0) return Promise.resolve([]);
+    const bytes = sizes.reduce((sum, s) => sum + s.recordBytes, 0);
+    if (this.pending.length > 0 && this.pendingBytes + bytes > JOURNAL_MAX_PENDING_BYTES) {
+      return Promise.reject(new JournalError('JOURNAL_OVERLOADED', 'too many bytes waiting for the disk'));
+    }
+    return new Promise((resolve, reject) => {
+      this.pending.push({ items, sizes, bytes, resolve, reject });
+      this.pendingBytes += bytes;
+      this.scheduleDrain();
+    });
+  }
+
+  /** Resolves once every append queued so far has been written or rejected. */
+  async drained(): Promise<void> {
+    while (this.draining) await this.draining;
+  }
+
+  /** fsyncs the active segment (sealed ones were fsynced when they were rolled). */
+  async sync(): Promise<void> {
+    const handle = this.activeSegment.handle;
+    if (!handle || this.failure) return;
+    this.unsynced = false;
+    try {
+      await handle.datasync();
+      this.stats.fsyncs++;
+    } catch (err) {
+      // After a failed fsync the kernel may have dropped the dirty pages: never trust the file again.
+      this.fail(err);
+      throw this.failure;
+    }
+  }
+
+  /** For the 'batch' timer: fsync if anything was written since the last one. */
+  async syncIfDirty(): Promise<void> {
+    if (!this.unsynced || this.syncing) return;
+    this.syncing = true;
+    try {
+      await this.sync();
+    } catch {
+      // Recorded as the sticky failure; the next append reports it.
+    } finally {
+      this.syncing = false;
+    }
+  }
+
+  /** Final fsync and close of the active segment; call after drained(). */
+  async closeActive(): Promise<void> {
+    const handle = this.activeSegment.handle;
+    this.activeSegment.handle = undefined;
+    if (!handle) return;
+    try {
+      if (!this.failure) {
+        await handle.datasync();
+        this.stats.fsyncs++;
+      }
+    } catch (err) {
+      throw asJournalError(err, 'journal fsync at close failed');
+    } finally {
+      await handle.close();
+    }
+  }
+
+  private scheduleDrain(): void {
+    if (this.draining) return;
+    // setImmediate, not a microtask: every append of this event-loop turn joins the group.
+    this.draining = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.drain());
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.pending.length > 0) await this.writeNextGroup();
+    } finally {
+      this.draining = undefined;
+    }
+  }
+
+  private async writeNextGroup(): Promise<void> {
+    if (!this.failure) await this.rollIfFull().catch((err: unknown) => this.fail(err));
+    if (this.failure) return rejectGroup(this.takeGroup(Infinity), this.failure);
+    const seg = this.activeSegment;
+    const group = this.takeGroup(Math.max(this.opts.segmentBytes - seg.size, 0));
+    const { buf, results } = encodeGroup(group, seg.nextSeq);
+    try {
+      await this.writeAll(seg, buf);
+    } catch (err) {
+      await this.undoPartialWrite(seg);
+      return rejectGroup(group, asJournalError(err, 'journal write failed'));
+    }
+    if (this.opts.fsync === 'always') {
+      // Visible to readers only once durable, so nothing is delivered that a crash could undo.
+      await this.sync().catch(() => undefined);
+      if (this.failure) return rejectGroup(group, this.failure);
+    } else {
+      this.unsynced = true;
+    }
+    this.commit(seg, group, results);
+  }
+
+  /** The oldest pending calls, whole, up to `roomBytes` (at least one call). */
+  private takeGroup(roomBytes: number): PendingAppend[] {
+    const limit = Math.min(roomBytes, JOURNAL_MAX_WRITE_BYTES);
+    let n = 0;
+    let bytes = 0;
+    while (n < this.pending.length && (n === 0 || bytes + this.pending[n].bytes <= limit)) {
+      bytes += this.pending[n].bytes;
+      n++;
+    }
+    this.pendingBytes -= bytes;
+    return this.pending.splice(0, n);
+  }
+
+  private async writeAll(seg: Segment, buf: Buffer): Promise<void> {
+    const handle = seg.handle;
+    if (!handle) throw new JournalError('JOURNAL_IO', 'active segment is not open');
+    for (let off = 0; off < buf.length;) {
+      const { bytesWritten } = await handle.write(buf, off, buf.length - off, null);
+      this.stats.writes++;
+      off += bytesWritten;
+    }
+  }
+
+  /** Cuts a half-written group off so the file ends on a record boundary again. */
+  private async undoPartialWrite(seg: Segment): Promise<void> {
+    try {
+      await seg.handle?.truncate(seg.size);
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  private commit(seg: Segment, group: PendingAppend[], results: StoredMessage[][]): void {
+    for (let g = 0; g < group.length; g++) {
+      const msgs = results[g];
+      for (let i = 0; i < msgs.length; i++) {
+        const size = group[g].sizes[i].recordBytes;
+        seg.noteRecord(msgs[i].seq, size, msgs[i].ts);
+        this.hooks.onRecord(msgs[i], size);
+      }
+      this.stats.appendedMessages += msgs.length;
+      group[g].resolve(msgs);
+    }
+    this.hooks.onGroupCommitted();
+  }
+
+  private async rollIfFull(): Promise<void> {
+    const old = this.activeSegment;
+    if (old.size < this.opts.segmentBytes || old.count === 0) return;
+    const handle = old.handle;
+    old.handle = undefined; // from here on the background sync leaves it alone
+    if (handle) {
+      // Always fsync a sealed segment: then only the active one can hold unsynced data.
+      await handle.datasync();
+      this.stats.fsyncs++;
+      await handle.close();
+    }
+    this.activeSegment = await createSegmentFile(this.opts.dir, old.nextSeq, this.opts.fsync !== 'never');
+    this.hooks.onRoll(this.activeSegment);
+  }
+
+  private fail(err: unknown): void {
+    this.failure ??= asJournalError(err, 'journal I/O failed');
+  }
+}
+
+function rejectGroup(group: PendingAppend[], err: Error): void {
+  for (const call of group) call.reject(err);
+}
+
+function measureItems(items: readonly AppendInput[]): RecordSizes[] {
+  if (!Array.isArray(items)) throw new JournalError('INVALID_ARGUMENT', 'append takes an array');
+  return items.map((item: AppendInput) => {
+    const ok =
+      typeof item?.topic === 'string' &&
+      typeof item.data === 'string' &&
+      Number.isFinite(item.ts) &&
+      (item.pid === undefined || typeof item.pid === 'string');
+    if (!ok)
+      throw new JournalError('INVALID_ARGUMENT', 'append item needs string topic/data, finite ts, optional string pid');
+    return measureRecord(item.topic, item.data, item.pid);
+  });
+}
+
+/** Assigns seqs from `firstSeq` in call order and encodes the whole group into one buffer. */
+function encodeGroup(group: PendingAppend[], firstSeq: number): { buf: Buffer; results: StoredMessage[][] } {
+  const buf = Buffer.allocUnsafe(group.reduce((sum, call) => sum + call.bytes, 0));
+  const results: StoredMessage[][] = [];
+  let seq = firstSeq;
+  let off = 0;
+  for (const call of group) {
+    const msgs = call.items.map((item, i) => {
+      const msg: StoredMessage = { seq: seq++, topic: item.topic, data: item.data, ts: item.ts };
+      if (item.pid !== undefined) msg.pid = item.pid;
+      off = encodeRecordInto(buf, off, msg, call.sizes[i]);
+      return msg;
+    });
+    results.push(msgs);
+  }
+  return { buf, results };
+}

@@ -1,0 +1,225 @@
+// The msgqueue's append-only message log. This file serves reads (tail cache first, then
+// disk), enforces retention and owns the lifecycle; group commit is in journal-writer.ts,
+// crash recovery in journal-recovery.ts, segment files in segment.ts, the record format
+// in record.ts, options and types in journal-api.ts.
+
+import { unlink } from 'node:fs/promises';
+import {
+  asJournalError,
+  JOURNAL_RETENTION_INTERVAL_MS,
+  validateOptions,
+  type AppendInput,
+  type Journal,
+  type JournalDeps,
+  type JournalOptions,
+  type JournalStats,
+} from './journal-api.js';
+import { recoverSegments, type RecoveryReport } from './journal-recovery.js';
+import { JournalWriter } from './journal-writer.js';
+import { JournalError, type StoredMessage } from './record.js';
+import { ReadBudget, readSegment, type Segment } from './segment.js';
+import { TailCache } from './tail-cache.js';
+
+export {
+  JOURNAL_DEFAULTS,
+  JOURNAL_MAX_PENDING_BYTES,
+  JOURNAL_MAX_WRITE_BYTES,
+  JOURNAL_RETENTION_INTERVAL_MS,
+  type AppendInput,
+  type FsyncMode,
+  type Journal,
+  type JournalDeps,
+  type JournalOptions,
+  type JournalStats,
+} from './journal-api.js';
+export { JournalError, JOURNAL_ERROR_CODES, type JournalErrorCode, type StoredMessage } from './record.js';
+export type { RecoveryReport } from './journal-recovery.js';
+
+/** Opens (creating if needed) the journal in opts.dir, running crash recovery first. */
+export async function openJournal(opts: JournalOptions, deps: JournalDeps = {}): Promise<Journal> {
+  const options = validateOptions(opts);
+  const { segments, report } = await recoverSegments(options.dir, options.fsync !== 'never').catch((err: unknown) => {
+    throw asJournalError(err, 'journal recovery failed');
+  });
+  return new FileJournal(options, segments, report, deps.now ?? Date.now);
+}
+
+class FileJournal implements Journal {
+  readonly stats: JournalStats = {
+    writes: 0,
+    fsyncs: 0,
+    appendedMessages: 0,
+    cacheReads: 0,
+    diskReads: 0,
+    deletedSegments: 0,
+    unlinkErrors: 0,
+  };
+  private readonly writer: JournalWriter;
+  private readonly cache: TailCache;
+  private closing: Promise<void> | undefined;
+  /** Messages and bytes in `segments`, kept up to date for the retention check. */
+  private retainedCount = 0;
+  private retainedBytes = 0;
+  private readonly unlinks = new Set<Promise<void>>();
+  private readonly timers: NodeJS.Timeout[] = [];
+
+  constructor(
+    private readonly opts: Readonly<JournalOptions>,
+    /** Ascending by firstSeq; the last one is the active segment. */
+    private readonly segments: Segment[],
+    readonly recovery: Readonly<RecoveryReport>,
+    private readonly now: () => number,
+  ) {
+    const active = segments[segments.length - 1];
+    for (const seg of segments) this.countRetained(seg, 1);
+    this.cache = new TailCache(opts.cacheBytes, active.nextSeq);
+    this.writer = new JournalWriter(opts, active, this.stats, {
+      onRoll: (seg) => this.segments.push(seg),
+      onRecord: (msg, recordBytes) => {
+        this.cache.push(msg, recordBytes);
+        this.retainedCount++;
+        this.retainedBytes += recordBytes;
+      },
+      onGroupCommitted: () => this.enforceRetention(),
+    });
+    this.startTimers();
+    this.enforceRetention();
+  }
+
+  get lastSeq(): number {
+    return this.writer.active.nextSeq - 1;
+  }
+
+  get firstSeq(): number {
+    for (const seg of this.segments) if (seg.count > 0) return seg.firstSeq;
+    return this.writer.active.nextSeq;
+  }
+
+  get recoveredTruncatedBytes(): number {
+    return this.recovery.truncatedBytes + this.recovery.skippedBytes;
+  }
+
+  append(items: readonly AppendInput[]): Promise<StoredMessage[]> {
+    if (this.closing) return Promise.reject(closedError());
+    return this.writer.enqueue(items);
+  }
+
+  async read(fromSeq: number, maxMessages: number, maxBytes: number): Promise<StoredMessage[]> {
+    if (this.closing) throw closedError();
+    if (!Number.isFinite(fromSeq) || Number.isNaN(maxMessages) || Number.isNaN(maxBytes)) {
+      throw new JournalError('INVALID_ARGUMENT', 'read needs numeric fromSeq, maxMessages and maxBytes');
+    }
+    const budget = new ReadBudget(maxMessages, maxBytes);
+    const last = this.lastSeq; // snapshot: appends committing meanwhile are left for the next read
+    let from = Math.max(Math.ceil(fromSeq), this.firstSeq);
+    while (!budget.full && from <= last) {
+      if (this.cache.collect(from, last, budget)) {
+        this.stats.cacheReads++;
+        break;
+      }
+      const seg = this.segmentFor(from);
+      if (!seg) break;
+      if (seg.firstSeq > from) {
+        from = seg.firstSeq; // a gap left by a corrupt older segment
+        continue;
+      }
+      const taken = await this.readFromDisk(seg, from, last, budget);
+      from = taken > 0 ? budget.out[budget.out.length - 1].seq + 1 : seg.nextSeq;
+      from = Math.max(from, this.firstSeq); // retention may have moved on while we read
+    }
+    return budget.out;
+  }
+
+  async sync(): Promise<void> {
+    if (this.closing) throw closedError();
+    await this.writer.sync();
+  }
+
+  async applyRetention(): Promise<void> {
+    if (this.closing) throw closedError();
+    this.enforceRetention();
+    await Promise.all(this.unlinks);
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  /** The segment holding `seq`, else the first one after it (there may be a gap), else none. */
+  private segmentFor(seq: number): Segment | undefined {
+    let lo = 0;
+    let hi = this.segments.length - 1;
+    let found = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.segments[mid].firstSeq <= seq) {
+        found = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    if (found >= 0 && this.segments[found].nextSeq > seq) return this.segments[found];
+    return this.segments[found + 1];
+  }
+
+  private async readFromDisk(seg: Segment, from: number, last: number, budget: ReadBudget): Promise<number> {
+    this.stats.diskReads++;
+    try {
+      return await readSegment(seg, from, last, budget);
+    } catch (err) {
+      // Retention may delete a segment while we read it: its messages are simply gone.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT' && !this.segments.includes(seg)) return 0;
+      throw asJournalError(err, 'journal read failed');
+    }
+  }
+
+  /** Drops expired sealed segments from the index now; their files are unlinked in the background. */
+  private enforceRetention(): void {
+    const { retainMessages, retainBytes, retainMs } = this.opts;
+    const cutoff = retainMs > 0 ? this.now() - retainMs : -Infinity;
+    while (this.segments.length > 1) {
+      const oldest = this.segments[0];
+      const overCount = retainMessages > 0 && this.retainedCount > retainMessages;
+      const overBytes = retainBytes > 0 && this.retainedBytes > retainBytes;
+      if (!overCount && !overBytes && !(oldest.maxTs < cutoff)) break;
+      this.segments.shift();
+      this.countRetained(oldest, -1);
+      this.unlinkInBackground(oldest);
+    }
+    this.cache.dropBefore(this.firstSeq);
+  }
+
+  private countRetained(seg: Segment, sign: 1 | -1): void {
+    this.retainedCount += sign * seg.count;
+    this.retainedBytes += sign * (seg.size + seg.garbageBytes);
+  }
+
+  private unlinkInBackground(seg: Segment): void {
+    const done: Promise<void> = unlink(seg.path).then(
+      () => void this.stats.deletedSegments++,
+      // The file stays; a restart recovers it and retention deletes it again.
+      () => void this.stats.unlinkErrors++,
+    );
+    this.unlinks.add(done);
+    void done.finally(() => this.unlinks.delete(done));
+  }
+
+  private startTimers(): void {
+    this.timers.push(setInterval(() => this.enforceRetention(), JOURNAL_RETENTION_INTERVAL_MS));
+    if (this.opts.fsync === 'batch') {
+      this.timers.push(setInterval(() => void this.writer.syncIfDirty(), this.opts.fsyncIntervalMs));
+    }
+    for (const timer of this.timers) timer.unref();
+  }
+
+  private async shutdown(): Promise<void> {
+    for (const timer of this.timers) clearInterval(timer);
+    await this.writer.drained(); // appends accepted before close are still written
+    await Promise.all(this.unlinks);
+    await this.writer.closeActive();
+  }
+}
+
+function closedError(): JournalError {
+  return new JournalError('JOURNAL_CLOSED', 'journal is closed');
+}

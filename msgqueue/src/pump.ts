@@ -1,0 +1,96 @@
+/**
+ * Moves messages from the journal to one consumer socket, from a position onwards, as long as
+ * the consumer has credit and the socket's unsent bytes stay under the limit. Past the limit
+ * it waits for the last batch to be written out (the send callback) instead of buffering:
+ * memory per consumer stays bounded by one batch plus maxBufferedBytes.
+ */
+import { WebSocket } from 'ws';
+import type { Journal, StoredMessage } from './journal.js';
+
+export interface PumpOptions {
+  journal: Journal;
+  ws: WebSocket;
+  /** First seq to deliver. */
+  from: number;
+  batchMessages: number;
+  batchBytes: number;
+  maxBufferedBytes: number;
+  /** Messages that may be sent now (window minus unacknowledged); Infinity when unbounded. */
+  credit(): number;
+  /** Sends the batch; must call `written` once its last frame has been handed to the OS. */
+  send(msgs: StoredMessage[], written: (err?: Error) => void): void;
+  /** Messages between `expected` and `got` were deleted by retention before being read. */
+  onGap?(expected: number, got: number): void;
+  onError(err: unknown): void;
+}
+
+export class Pump {
+  private nextSeq: number;
+  private running = false;
+  private waitingForDrain = false;
+  private stopped = false;
+
+  constructor(private readonly opts: PumpOptions) {
+    this.nextSeq = opts.from;
+  }
+
+  /** The next seq this pump will read. */
+  get next(): number {
+    return this.nextSeq;
+  }
+
+  /** Pumps if there is something to do and room to do it; a no-op while already pumping. */
+  wake(): void {
+    if (this.running || this.stopped || this.waitingForDrain) return;
+    this.running = true;
+    void this.run();
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+
+  // Every exit condition is re-checked after each await, and `running` is cleared in the same
+  // synchronous step that decides to stop, so a wake() that returned early is never lost.
+  private async run(): Promise<void> {
+    const { journal, ws } = this.opts;
+    try {
+      while (!this.stopped && !this.waitingForDrain && ws.readyState === WebSocket.OPEN) {
+        const credit = this.opts.credit();
+        if (credit <= 0) return;
+        const first = journal.firstSeq;
+        if (this.nextSeq < first) this.skipTo(first);
+        if (this.nextSeq > journal.lastSeq) return;
+        const msgs = await journal.read(this.nextSeq, Math.min(credit, this.opts.batchMessages), this.opts.batchBytes);
+        if (this.stopped || ws.readyState !== WebSocket.OPEN) return;
+        if (msgs.length === 0) return; // retention raced the read; the next wake retries
+        if (msgs[0].seq > this.nextSeq) this.skipTo(msgs[0].seq);
+        this.nextSeq = msgs[msgs.length - 1].seq + 1;
+        this.sendBatch(msgs);
+      }
+    } catch (err) {
+      if (!this.stopped) this.opts.onError(err);
+    } finally {
+      this.running = false;
+    }
+  }
+
+  /** Sends; past the buffer limit, pauses until this batch has been written out. */
+  private sendBatch(msgs: StoredMessage[]): void {
+    let waiting = false;
+    this.opts.send(msgs, (err) => {
+      if (!waiting) return;
+      this.waitingForDrain = false;
+      if (!err) this.wake();
+    });
+    if (this.opts.ws.bufferedAmount >= this.opts.maxBufferedBytes) {
+      waiting = true;
+      this.waitingForDrain = true;
+    }
+  }
+
+  private skipTo(seq: number): void {
+    this.opts.onGap?.(this.nextSeq, seq);
+    this.nextSeq = seq;
+  }
+}

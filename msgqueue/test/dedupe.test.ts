@@ -1,0 +1,151 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { createDedupeIndex, rebuildDedupe, type DedupeJournal } from '../src/dedupe.js';
+import { JOURNAL_DEFAULTS, openJournal, type AppendInput, type Journal, type JournalOptions } from '../src/journal.js';
+
+interface Teardown {
+  teardown(fn: () => unknown): void;
+}
+
+async function openTestJournal(t: Teardown, over: Partial<JournalOptions> = {}, dir?: string) {
+  if (dir === undefined) {
+    dir = await mkdtemp(join(tmpdir(), 'wsq-dedupe-'));
+    const created = dir;
+    t.teardown(() => rm(created, { recursive: true, force: true }));
+  }
+  const journal = await openJournal({ ...JOURNAL_DEFAULTS, fsync: 'never', retainMs: 0, ...over, dir });
+  t.teardown(() => journal.close());
+  return { journal, dir };
+}
+
+/** Counts the messages handed out, to tell a seek from a full scan. */
+function countingReads(journal: Journal): DedupeJournal & { returned: number } {
+  const view = {
+    returned: 0,
+    get firstSeq() {
+      return journal.firstSeq;
+    },
+    get lastSeq() {
+      return journal.lastSeq;
+    },
+    async read(from: number, max: number, maxBytes: number) {
+      const got = await journal.read(from, max, maxBytes);
+      view.returned += got.length;
+      return got;
+    },
+  };
+  return view;
+}
+
+t.test('a remembered pid is found with its seq', async (t) => {
+  const now = 1_000_000;
+  const index = createDedupeIndex({}, { now: () => now });
+  t.equal(index.lookup('p1'), undefined);
+  index.remember('p1', 7, now);
+  t.equal(index.lookup('p1'), 7);
+  t.equal(index.stats.hits, 1);
+  index.remember('p1', 9, now);
+  t.equal(index.lookup('p1'), 9, 'the newest seq wins');
+  t.equal(index.size, 1);
+});
+
+t.test('entries expire once the window has passed', async (t) => {
+  let now = 1_000_000;
+  const index = createDedupeIndex({ windowMs: 1000 }, { now: () => now });
+  index.remember('old', 1, now);
+  now += 500;
+  index.remember('new', 2, now);
+  now += 500;
+  t.equal(index.lookup('old'), 1, 'exactly at the window edge it is still known');
+  now += 1;
+  t.equal(index.lookup('old'), undefined);
+  t.equal(index.lookup('new'), 2);
+  t.equal(index.size, 1, 'the expired entry is gone from memory');
+  t.equal(index.stats.expired, 1);
+  now += 500;
+  t.equal(index.lookup('new'), undefined);
+  t.equal(index.size, 0);
+});
+
+t.test('the window starts when the pid is remembered, not at the message ts', async (t) => {
+  let now = 1_000_000;
+  const index = createDedupeIndex({ windowMs: 1000 }, { now: () => now });
+  // e.g. a message that waited in a publisher outbox for a while before it was appended
+  index.remember('delayed', 3, now - 5_000);
+  now += 999;
+  t.equal(index.lookup('delayed'), 3);
+  now += 2;
+  t.equal(index.lookup('delayed'), undefined);
+});
+
+t.test('past maxEntries the oldest ids are forgotten early', async (t) => {
+  const now = 1_000_000;
+  const index = createDedupeIndex({ maxEntries: 3 }, { now: () => now });
+  for (let i = 1; i <= 5; i++) index.remember(`p${i}`, i, now);
+  t.equal(index.size, 3);
+  t.equal(index.stats.evictedEarly, 2);
+  t.equal(index.lookup('p1'), undefined);
+  t.equal(index.lookup('p2'), undefined);
+  t.equal(index.lookup('p5'), 5);
+});
+
+t.test('windowMs 0 disables dedupe; bad options throw with a code', async (t) => {
+  const index = createDedupeIndex({ windowMs: 0 });
+  index.remember('p', 1, Date.now());
+  t.equal(index.lookup('p'), undefined);
+  t.equal(index.size, 0);
+  t.throws(() => createDedupeIndex({ maxEntries: 0 }), { code: 'INVALID_ARGUMENT' });
+  t.throws(() => createDedupeIndex({ windowMs: -1 }), { code: 'INVALID_ARGUMENT' });
+});
+
+t.test('rebuild after a restart remembers the pids inside the window', async (t) => {
+  const now = 10_000_000;
+  const { journal, dir } = await openTestJournal(t);
+  const items: AppendInput[] = [
+    { topic: 'a', data: '1', ts: now - 200_000, pid: 'too-old' },
+    { topic: 'a', data: '2', ts: now - 100_000, pid: 'recent-1' },
+    { topic: 'a', data: '3', ts: now - 90_000 },
+    { topic: 'a', data: '4', ts: now - 1_000, pid: 'recent-2' },
+  ];
+  await journal.append(items);
+  await journal.close();
+  const reopened = (await openTestJournal(t, {}, dir)).journal;
+
+  const index = createDedupeIndex({ windowMs: 120_000 }, { now: () => now });
+  const remembered = await rebuildDedupe(reopened, index, now);
+  t.equal(remembered, 2);
+  t.equal(index.lookup('too-old'), undefined);
+  t.equal(index.lookup('recent-1'), 2);
+  t.equal(index.lookup('recent-2'), 4);
+});
+
+t.test('rebuild seeks the window start instead of reading the whole journal', async (t) => {
+  const now = 10_000_000;
+  const { journal, dir } = await openTestJournal(t);
+  const total = 20_000;
+  for (let start = 1; start <= total; start += 1000) {
+    const batch = Array.from({ length: 1000 }, (_, k) => {
+      const seq = start + k;
+      return { topic: 't', data: String(seq), ts: now - (total - seq) * 10, pid: `p${seq}` };
+    });
+    await journal.append(batch);
+  }
+  await journal.close();
+  const reopened = countingReads((await openTestJournal(t, {}, dir)).journal);
+  // ts of seq s is now - (20000 - s) * 10: the 120 s window holds seqs 8000..20000.
+  const index = createDedupeIndex({ windowMs: 120_000 }, { now: () => now });
+  t.equal(await rebuildDedupe(reopened, index, now), total - 8000 + 1);
+  t.equal(index.lookup('p7999'), undefined);
+  t.equal(index.lookup('p8000'), 8000);
+  t.equal(index.lookup('p20000'), 20000);
+  t.ok(reopened.returned < total - 8000 + 1 + 40, `read ${reopened.returned} messages, not all ${total}`);
+});
+
+t.test('rebuild of an empty journal remembers nothing', async (t) => {
+  const { journal } = await openTestJournal(t);
+  const index = createDedupeIndex();
+  t.equal(await rebuildDedupe(journal, index, Date.now()), 0);
+  t.equal(index.size, 0);
+});

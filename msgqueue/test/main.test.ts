@@ -1,0 +1,118 @@
+/** The real entry point as a child process: CLI outcomes, serving, SIGTERM, kill -9 durability. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import t from 'tap';
+import { LINK_PROTOCOL } from '@wsq/core';
+import { connectWs, httpsRequest, testTls, type Teardown } from '@wsq/core/testing';
+import { LinkClient, tempDir, USER } from './helpers/queue.js';
+
+const MAIN = fileURLToPath(new URL('../src/main.js', import.meta.url));
+
+interface Exit {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function run(args: string[], cwd: string): Promise<Exit> {
+  const child = spawn(process.execPath, [MAIN, ...args], { cwd, env: { ...process.env, WSQ_LOG_LEVEL: 'warn' } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+}
+
+/** Starts the service and resolves with its port once it logged that it listens. */
+async function serve(t: Teardown, dataDir: string): Promise<{ child: ChildProcess; port: number }> {
+  const tls = await testTls();
+  const args = [
+    '--port',
+    '0',
+    '--cert',
+    tls.certPath,
+    '--key',
+    tls.keyPath,
+    '--ca',
+    tls.caPath,
+    '--demo',
+    '--data-dir',
+    dataDir,
+    '--log-level',
+    'info',
+  ];
+  const child = spawn(process.execPath, [MAIN, ...args], { cwd: dataDir, stdio: ['ignore', 'pipe', 'inherit'] });
+  t.teardown(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  let out = '';
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /listening on https:\/\/[^:]+:(\d+)/.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`exited with ${code}: ${out}`)));
+  });
+  return { child, port };
+}
+
+t.test('--help exits 0 and lists the msgqueue flags', async (t) => {
+  const r = await run(['--help'], await tempDir(t));
+  t.equal(r.code, 0);
+  t.match(r.stdout, /--data-dir/);
+  t.match(r.stdout, /--fsync/);
+});
+
+t.test('an invalid --fsync exits 2 naming the field', async (t) => {
+  const r = await run(['--fsync', 'sometimes'], await tempDir(t));
+  t.equal(r.code, 2);
+  t.match(r.stderr, /fsync/);
+});
+
+t.test('refuses to start without a certificate: exit 2 naming cert', async (t) => {
+  const r = await run(['--port', '0', '--cert', '/nonexistent/server.crt', '--demo'], await tempDir(t));
+  t.equal(r.code, 2);
+  t.match(r.stderr, /cert/);
+});
+
+t.test('serves, and SIGTERM stops it cleanly with status 0', async (t) => {
+  const dir = await tempDir(t);
+  const { child, port } = await serve(t, dir);
+  const { ca } = await testTls();
+  t.equal((await httpsRequest(`https://localhost:${port}/healthz`, { ca })).status, 200);
+  t.equal((await httpsRequest(`https://localhost:${port}/readyz`, { ca })).status, 200);
+  child.kill('SIGTERM');
+  const [code] = (await once(child, 'exit')) as [number];
+  t.equal(code, 0);
+});
+
+t.test('kill -9 loses nothing that was acknowledged (fsync batch)', async (t) => {
+  const dir = await tempDir(t);
+  const { ca } = await testTls();
+  const first = await serve(t, dir);
+  const p = new LinkClient(
+    await connectWs(`wss://localhost:${first.port}/pushmsg`, { ca, ...USER, protocol: LINK_PROTOCOL }),
+  );
+  const seqs = await p.append(
+    1,
+    Array.from({ length: 50 }, (_, i) => ({ topic: 'k', data: String(i) })),
+  );
+  t.equal(seqs.length, 50);
+  first.child.kill('SIGKILL');
+  await once(first.child, 'exit');
+  p.ws.terminate();
+
+  const second = await serve(t, dir);
+  const c = new LinkClient(
+    await connectWs(`wss://localhost:${second.port}/popmsg`, { ca, ...USER, protocol: LINK_PROTOCOL }),
+  );
+  t.teardown(() => c.ws.terminate());
+  c.send({ op: 'consume', name: 'after-crash', window: 100 });
+  t.match(await c.expect('consuming'), { next: 1, last: 50 });
+  t.same(
+    (await c.receive(50)).map((m) => m.data),
+    Array.from({ length: 50 }, (_, i) => String(i)),
+  );
+});

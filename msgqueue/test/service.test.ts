@@ -1,0 +1,147 @@
+import { once } from 'node:events';
+import { join } from 'node:path';
+import t from 'tap';
+import { connectWs, httpsRequest, upgradeStatus } from '@wsq/core/testing';
+import { hashPassword, LINK_PROTOCOL, writeUsersFile } from '@wsq/core';
+import { consumer, linkClient, metricValue, startQueue, tempDir, USER } from './helpers/queue.js';
+
+t.test('starts on port 0: healthz, readyz and metrics answer', async (t) => {
+  const q = await startQueue(t);
+  t.equal((await httpsRequest(`${q.base}/healthz`, { ca: q.ca })).status, 200);
+  t.equal((await httpsRequest(`${q.base}/readyz`, { ca: q.ca })).status, 200);
+  const text = await q.metricsText();
+  t.equal(metricValue(text, 'wsq_queue_last_seq'), 0);
+  t.equal(metricValue(text, 'wsq_queue_log_messages'), 0);
+  t.match(q.logs.text(), /DEMO MODE/, 'demo mode is announced loudly');
+});
+
+t.test('wrong credentials are refused with 401 and a Basic challenge', async (t) => {
+  const q = await startQueue(t);
+  for (const path of ['/pushmsg', '/popmsg']) {
+    const res = await upgradeStatus(`${q.wsBase}${path}`, {
+      ca: q.ca,
+      user: 'hello',
+      password: 'wrong',
+      protocol: LINK_PROTOCOL,
+    });
+    t.equal(res.status, 401, path);
+    t.equal(res.headers['www-authenticate'], 'Basic realm="wsq"');
+  }
+  t.equal((await upgradeStatus(`${q.wsBase}/pushmsg`, { ca: q.ca })).status, 401, 'no credentials (legacy)');
+});
+
+t.test('a plain HTTPS GET on a WebSocket path with valid credentials gets 400', async (t) => {
+  const q = await startQueue(t);
+  t.equal((await httpsRequest(`${q.base}/pushmsg`, { ca: q.ca, ...USER })).status, 400);
+  t.equal((await httpsRequest(`${q.base}/popmsg`, { ca: q.ca, ...USER })).status, 400);
+});
+
+t.test('a dial to an address where nothing listens fails', async (t) => {
+  const q = await startQueue(t);
+  await q.queue.close();
+  await t.rejects(connectWs(`${q.wsBase}/pushmsg`, { ca: q.ca, ...USER, protocol: LINK_PROTOCOL }), {
+    code: 'ECONNREFUSED',
+  });
+});
+
+t.test('close() ends producer and consumer links with 1001', async (t) => {
+  const q = await startQueue(t);
+  const p = await linkClient(t, q, '/pushmsg');
+  const { c } = await consumer(t, q, 'bye');
+  await q.queue.close();
+  t.equal((await p.reader.waitClose()).code, 1001);
+  t.equal((await c.reader.waitClose()).code, 1001);
+});
+
+t.test('acks persist across a restart: resume where acknowledged, nothing skipped or repeated', async (t) => {
+  const first = await startQueue(t);
+  const p = await linkClient(t, first, '/pushmsg');
+  await p.append(
+    1,
+    Array.from({ length: 5 }, (_, i) => ({ topic: 'r', data: String(i + 1) })),
+  );
+  const a = await consumer(t, first, 'durable');
+  t.same(
+    (await a.c.receive(5)).map((m) => m.seq),
+    [1, 2, 3, 4, 5],
+  );
+  a.c.send({ op: 'ack', seq: 3 });
+  a.c.send({ op: 'replay', ref: 1, from: 1, to: 0, limit: 1 }); // answered after the ack is applied
+  await a.c.expect('replayed');
+  await first.queue.close();
+
+  const second = await startQueue(t, {}, first.dataDir);
+  const b = await consumer(t, second, 'durable');
+  t.same(b.consuming, { op: 'consuming', name: 'durable', next: 4, first: 1, last: 5 });
+  const p2 = await linkClient(t, second, '/pushmsg');
+  t.same(await p2.append(1, [{ topic: 'r', data: '6' }]), [6], 'seqs continue after the restart');
+  t.same(
+    (await b.c.receive(3)).map((m) => m.data),
+    ['4', '5', '6'],
+  );
+});
+
+t.test('dedupe survives a restart', async (t) => {
+  const first = await startQueue(t);
+  const p = await linkClient(t, first, '/pushmsg');
+  t.same(
+    await p.append(1, [
+      { topic: 'd', data: '1', pid: 'hello\0x1' },
+      { topic: 'd', data: '2' },
+    ]),
+    [1, 2],
+  );
+  await first.queue.close();
+  const second = await startQueue(t, {}, first.dataDir);
+  const p2 = await linkClient(t, second, '/pushmsg');
+  t.same(
+    await p2.append(1, [
+      { topic: 'd', data: '1 retried', pid: 'hello\0x1' },
+      { topic: 'd', data: '3' },
+    ]),
+    [1, 3],
+  );
+});
+
+t.test('metrics count appends, the log size and consumer lag', async (t) => {
+  const q = await startQueue(t);
+  const p = await linkClient(t, q, '/pushmsg');
+  await p.append(1, [
+    { topic: 'm', data: '1' },
+    { topic: 'm', data: '2' },
+    { topic: 'm', data: '3' },
+  ]);
+  const { c } = await consumer(t, q, 'lagging');
+  await c.receive(3);
+  c.send({ op: 'ack', seq: 1 });
+  c.send({ op: 'replay', ref: 1, from: 1, to: 0, limit: 1 });
+  await c.expect('replayed');
+  const text = await q.metricsText();
+  t.equal(metricValue(text, 'wsq_queue_appended_total'), 3);
+  t.equal(metricValue(text, 'wsq_queue_log_messages'), 3);
+  t.equal(metricValue(text, 'wsq_queue_last_seq'), 3);
+  t.equal(metricValue(text, 'wsq_queue_consumer_lag_messages', { consumer: 'lagging' }), 2);
+  t.equal(metricValue(text, 'wsq_queue_append_duration_seconds_count'), 1);
+});
+
+t.test('a users file restricts what a user may push and consume', async (t) => {
+  const usersFile = join(await tempDir(t), 'users.json');
+  writeUsersFile(usersFile, {
+    version: 1,
+    users: { narrow: { password: await hashPassword('pw'), publish: ['chat.>'], subscribe: ['chat.>'] } },
+  });
+  const q = await startQueue(t, { users: usersFile, demo: false });
+  const creds = { user: 'narrow', password: 'pw' };
+  const p = await linkClient(t, q, '/pushmsg', creds);
+  p.send({ op: 'append', ref: 1, msgs: [{ topic: 'admin.x', data: '1', ts: 1 }] });
+  t.match(await p.next(), { op: 'error', code: 'FORBIDDEN', ref: 1 });
+  t.same(await p.append(2, [{ topic: 'chat.x', data: '1' }]), [1]);
+  const c = await linkClient(t, q, '/popmsg', creds);
+  c.send({ op: 'consume', name: 'n', window: 1 });
+  t.match(await c.next(), { op: 'error', code: 'FORBIDDEN' });
+  c.send({ op: 'replay', ref: 2, from: 1, to: 1, pattern: 'chat.*', limit: 1 });
+  t.match(await c.next(), { op: 'replayed', ref: 2 });
+  const ws = await connectWs(`${q.wsBase}/popmsg`, { ca: q.ca, ...creds });
+  const [code] = (await once(ws, 'close')) as [number];
+  t.equal(code, 1008, 'a legacy consumer needs subscribe permission on >');
+});

@@ -1,0 +1,184 @@
+/**
+ * One publishing socket. wsq.v1 clients get an `ack` per message that carried an `id` and one
+ * `error` frame per refused frame; legacy (ws-go) clients get nothing back, so their refused
+ * frames are ignored, counted and logged. The socket only ever carries our small replies, so
+ * a peer that stops reading them is closed with 1013 once they pile up.
+ */
+import {
+  CLOSE,
+  ProtocolError,
+  V1_PROTOCOL,
+  canPublish,
+  contentToData,
+  decodeClientFrame,
+  decodeLegacy,
+  encodeAck,
+  encodeError,
+  isValidTopic,
+  type AppendRequest,
+  type ClientFrame,
+  type ConnectionContext,
+  type FrameErrorCode,
+  type PubFrame,
+} from '@wsq/core';
+import { WebSocket, type RawData } from 'ws';
+import type { PublisherMetrics, PublishProtocol } from './metrics.js';
+import { createTokenBucket } from './rate-limit.js';
+
+export const PUBLISH_PATH = '/publish';
+
+/** How long a socket closed for being slow may take to finish the close handshake. */
+export const CLOSE_GRACE_MS = 2000;
+
+export interface PublishEnv {
+  /** Resolves with the seq once the queue journaled the message; rejects with a ProtocolError. */
+  append(msg: AppendRequest): Promise<number>;
+  /** False once shutdown began: new messages are refused with UNAVAILABLE. */
+  accepting(): boolean;
+  metrics: PublisherMetrics;
+  limits: { maxBufferedBytes: number; publishRatePerSec: number; publishBurst: number; closeGraceMs?: number };
+}
+
+/** Refusals that drop a well-formed message (counted as drops); the rest are invalid frames. */
+type DropReason = 'rate_limited' | 'outbox_full' | 'shutting_down';
+
+function asProtocolError(err: unknown): ProtocolError {
+  return err instanceof ProtocolError ? err : new ProtocolError('INTERNAL', 'unexpected server error');
+}
+
+export function handlePublishConnection(ws: WebSocket, ctx: ConnectionContext, env: PublishEnv): void {
+  const { metrics, limits } = env;
+  const { principal, log } = ctx;
+  const protocol: PublishProtocol = ctx.protocol === V1_PROTOCOL ? 'v1' : 'legacy';
+  const bucket = createTokenBucket(limits.publishRatePerSec, limits.publishBurst);
+  const droppedOnce = new Set<DropReason>();
+  let killTimer: NodeJS.Timeout | undefined;
+
+  ws.on('message', (data: RawData, isBinary: boolean) => {
+    metrics.received.inc({ protocol });
+    if (protocol === 'v1') onV1(data, isBinary);
+    else onLegacy(data, isBinary);
+  });
+  ws.on('close', () => clearTimeout(killTimer));
+
+  function onV1(data: RawData, isBinary: boolean): void {
+    if (isBinary) return refuse(new ProtocolError('BAD_FRAME', 'binary frames are not wsq.v1 frames; send JSON text'));
+    let frame: ClientFrame;
+    try {
+      frame = decodeClientFrame(String(data));
+    } catch (err) {
+      return refuse(asProtocolError(err));
+    }
+    switch (frame.op) {
+      case 'pub':
+        return publishV1(frame);
+      case 'sub':
+      case 'unsub':
+        return refuse(new ProtocolError('BAD_FRAME', `${frame.op} is not served here: use the subscriber`, frame.id));
+      default: {
+        const unknown: never = frame;
+        return refuse(new ProtocolError('BAD_FRAME', `unhandled op ${JSON.stringify(unknown)}`));
+      }
+    }
+  }
+
+  function publishV1(frame: PubFrame): void {
+    const { id, topic } = frame;
+    if (!canPublish(principal, topic)) {
+      return refuse(new ProtocolError('FORBIDDEN', `user ${principal.name} may not publish to ${topic}`, id));
+    }
+    const dropped = admit();
+    if (dropped) return refuse(dropError(dropped, id), dropped);
+    const msg: AppendRequest = { topic, data: frame.data, ts: Date.now() };
+    if (id !== undefined) msg.pid = `${principal.name}\u0000${id}`;
+    env.append(msg).then(
+      (seq) => {
+        if (id !== undefined) send(encodeAck(id, seq));
+      },
+      (err: unknown) => {
+        const e = asProtocolError(err);
+        if (e.code === 'INTERNAL') log.error({ err }, 'append failed');
+        refuse(new ProtocolError(e.code, e.message, id), e.code === 'UNAVAILABLE' ? 'outbox_full' : undefined);
+      },
+    );
+  }
+
+  function onLegacy(data: RawData, isBinary: boolean): void {
+    if (isBinary) return ignore('BAD_FRAME', 'binary frame');
+    let topic: string;
+    let content: string;
+    try {
+      ({ topic, content } = decodeLegacy(String(data)));
+    } catch (err) {
+      return ignore(asProtocolError(err).code, 'not a {"Topic","Content"} frame');
+    }
+    if (!isValidTopic(topic)) return ignore('BAD_TOPIC', 'invalid topic');
+    if (!canPublish(principal, topic)) return ignore('FORBIDDEN', `may not publish to ${topic}`);
+    const dropped = admit();
+    if (dropped) return drop(dropped);
+    env.append({ topic, data: contentToData(content), ts: Date.now() }).then(undefined, (err: unknown) => {
+      const e = asProtocolError(err);
+      if (e.code === 'INTERNAL') log.error({ err }, 'append failed');
+      if (e.code === 'UNAVAILABLE') drop('outbox_full');
+      else ignore(e.code, e.message);
+    });
+  }
+
+  /** Whether a well-formed, permitted message may go to the queue now; else why not. */
+  function admit(): DropReason | undefined {
+    if (!env.accepting()) return 'shutting_down';
+    if (!bucket.take()) return 'rate_limited';
+    return undefined;
+  }
+
+  function dropError(reason: DropReason, id: string | undefined): ProtocolError {
+    switch (reason) {
+      case 'rate_limited':
+        return new ProtocolError('RATE_LIMITED', `over ${limits.publishRatePerSec} messages/s; slow down`, id);
+      case 'outbox_full':
+        return new ProtocolError('UNAVAILABLE', 'the message queue cannot take messages now; retry later', id);
+      case 'shutting_down':
+        return new ProtocolError('UNAVAILABLE', 'the server is shutting down; retry on another connection', id);
+    }
+  }
+
+  /** v1: one error frame per refused frame; counted as a drop or an invalid frame. */
+  function refuse(err: ProtocolError, reason?: DropReason): void {
+    if (reason) drop(reason);
+    else countInvalid(err.code, err.message);
+    send(encodeError(err.code, err.message, err.id));
+  }
+
+  /** legacy: a ws-go client would not understand an error frame, so the frame is only counted. */
+  function ignore(code: FrameErrorCode, why: string): void {
+    countInvalid(code, why);
+  }
+
+  function countInvalid(code: FrameErrorCode, why: string): void {
+    metrics.framesInvalid.inc({ endpoint: PUBLISH_PATH, code });
+    log.debug({ code, protocol, why }, 'frame refused');
+  }
+
+  /** The first drop of each kind per connection is logged at info; repeats at debug, so a flood cannot flood the log. */
+  function drop(reason: DropReason): void {
+    metrics.drops.inc({ reason });
+    const first = !droppedOnce.has(reason);
+    droppedOnce.add(reason);
+    log[first ? 'info' : 'debug']({ reason, protocol, user: principal.name }, 'message dropped');
+  }
+
+  function send(text: string): void {
+    if (ws.readyState !== WebSocket.OPEN) return;
+    ws.send(text);
+    if (ws.bufferedAmount > limits.maxBufferedBytes) closeSlow();
+  }
+
+  function closeSlow(): void {
+    metrics.closes.inc({ reason: 'slow_consumer' });
+    log.info({ bufferedBytes: ws.bufferedAmount, limit: limits.maxBufferedBytes }, 'closing slow client (1013)');
+    ws.close(CLOSE.TRY_AGAIN, 'slow consumer');
+    // A peer that does not read its replies will not read our close frame either.
+    killTimer = setTimeout(() => ws.terminate(), limits.closeGraceMs ?? CLOSE_GRACE_MS);
+    killTimer.unref();
+  }
+}

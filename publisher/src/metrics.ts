@@ -1,0 +1,26 @@
+/** The publisher's own metrics, on top of the ones every service has (docs/operations.md lists them). */
+import { LATENCY_BUCKETS, type BaseMetrics } from '@wsq/core';
+
+export type PublishProtocol = 'v1' | 'legacy';
+
+export function publisherMetrics(base: BaseMetrics) {
+  return {
+    ...base,
+    /** Frames received from clients, by protocol (valid or not). */
+    received: base.counter<'protocol'>('wsq_publisher_received_total', 'Frames received from publishing clients', [
+      'protocol',
+    ]),
+    /** Messages the msgqueue journaled. */
+    published: base.counter('wsq_publisher_published_total', 'Messages journaled by the msgqueue'),
+    /** Messages accepted but not yet journaled by the msgqueue. */
+    outbox: base.gauge('wsq_publisher_outbox_messages', 'Messages waiting for the msgqueue to journal them'),
+    /** Time from accepting a message to the msgqueue journaling it. */
+    ackSeconds: base.histogram(
+      'wsq_publish_ack_seconds',
+      'Seconds from accepting a message to the msgqueue journaling it',
+      LATENCY_BUCKETS,
+    ),
+  };
+}
+
+export type PublisherMetrics = ReturnType<typeof publisherMetrics>;

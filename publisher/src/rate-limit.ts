@@ -1,0 +1,43 @@
+/**
+ * A token bucket: `burst` tokens to start with, refilled continuously at `ratePerSec`, one
+ * token per message. Lazy refill on take(), so a connection's limiter owns no timer.
+ */
+export interface TokenBucket {
+  /** Takes one token; false when the bucket is empty (the message is over the rate). */
+  take(): boolean;
+  /** Tokens available now (fractional). */
+  readonly tokens: number;
+}
+
+/** `now` returns milliseconds; injectable so tests drive the clock. */
+export function createTokenBucket(
+  ratePerSec: number,
+  burst: number,
+  now: () => number = performance.now.bind(performance),
+): TokenBucket {
+  if (!(ratePerSec > 0) || !(burst >= 1)) throw new RangeError('ratePerSec must be > 0 and burst >= 1');
+  const perMs = ratePerSec / 1000;
+  let tokens = burst;
+  let last = now();
+
+  function refill(): void {
+    const t = now();
+    if (t > last) {
+      tokens = Math.min(burst, tokens + (t - last) * perMs);
+      last = t;
+    }
+  }
+
+  return {
+    take() {
+      refill();
+      if (tokens < 1) return false;
+      tokens -= 1;
+      return true;
+    },
+    get tokens() {
+      refill();
+      return tokens;
+    },
+  };
+}

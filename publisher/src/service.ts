@@ -1,0 +1,221 @@
+/**
+ * The publisher: clients publish on /publish (wsq.v1 or legacy ws-go frames); every message
+ * is appended to the msgqueue through a QueueProducer, whose bounded outbox holds messages
+ * while the msgqueue is away. /readyz follows the link. Building starts nothing; listen()
+ * opens the link and the port.
+ */
+import type { AddressInfo } from 'node:net';
+import {
+  CLOSE,
+  ProtocolError,
+  V1_PROTOCOL,
+  createAuthenticator,
+  createMetrics,
+  createQueueProducer,
+  createServiceServer,
+  loadTlsFiles,
+  type AppendRequest,
+  type BaseMetrics,
+  type LinkState,
+  type Logger,
+  type QueueProducer,
+} from '@wsq/core';
+import { PUBLISH_PATH, handlePublishConnection, type PublishEnv } from './connection.js';
+import { publisherMetrics } from './metrics.js';
+import type { PublisherConfig } from './options.js';
+
+export type ProducerOptions = Parameters<typeof createQueueProducer>[0];
+
+export interface PublisherDeps {
+  log: Logger;
+  metrics?: BaseMetrics;
+  /** Told of every change of the msgqueue link (readiness follows 'up'). */
+  onLinkState?(state: LinkState, detail?: string): void;
+  /** Builds the queue producer; the msgqueue link client unless a test passes another. */
+  createProducer?(opts: ProducerOptions): QueueProducer;
+}
+
+export interface Publisher {
+  listen(): Promise<AddressInfo>;
+  /** Stops taking messages, waits up to drainTimeoutMs for in-flight ones, closes clients with 1001, closes the link. */
+  close(): Promise<void>;
+  /** Re-reads the users file (SIGHUP). */
+  reload(): void;
+  /** The msgqueue link's state ('closed' before listen()). */
+  readonly linkState: LinkState;
+  /** Messages accepted from clients and not yet settled by the queue. */
+  readonly inflight: number;
+}
+
+export async function createPublisher(config: PublisherConfig, deps: PublisherDeps): Promise<Publisher> {
+  const { log } = deps;
+  // Throws ConfigError('cert' | 'key' | 'ca'): the process exits 2 before anything starts.
+  const tls = loadTlsFiles({ cert: config.cert, key: config.key, ca: config.ca }, !config.insecure);
+  if (config.insecure) {
+    log.warn(
+      '*** --insecure: the msgqueue TLS certificate is NOT verified; anyone on the path can read and forge messages. Testing only. ***',
+    );
+  }
+  if (config.demo)
+    log.warn('*** --demo: the demo user hello/test may publish anywhere. Never use --demo in production. ***');
+  if (config.queueUser === undefined)
+    log.warn('no --queue-user: the msgqueue link has no credentials and will likely be refused');
+
+  const auth = await createAuthenticator({
+    usersFile: config.users,
+    demo: config.demo,
+    onReloadError: (err) => log.error({ err: err.message }, 'users file reload failed; keeping the previous users'),
+  });
+  const metrics = publisherMetrics(deps.metrics ?? createMetrics('publisher'));
+  let producer: QueueProducer | undefined;
+  let closing = false;
+  let closed: Promise<void> | undefined;
+  let inflight = 0;
+  let onDrained: (() => void) | undefined;
+
+  function append(msg: AppendRequest): Promise<number> {
+    const p = producer;
+    if (!p) return Promise.reject(new ProtocolError('UNAVAILABLE', 'not linked to the message queue yet'));
+    const started = performance.now();
+    let pending: Promise<number>;
+    try {
+      pending = p.append(msg);
+    } catch (err) {
+      pending = Promise.reject(err);
+    }
+    inflight++;
+    metrics.outbox.set(p.outboxDepth);
+    return pending.then(
+      (seq) => {
+        settled(p);
+        metrics.published.inc();
+        metrics.ackSeconds.observe((performance.now() - started) / 1000);
+        return seq;
+      },
+      (err: unknown) => {
+        settled(p);
+        throw err;
+      },
+    );
+  }
+
+  function settled(p: QueueProducer): void {
+    inflight--;
+    metrics.outbox.set(p.outboxDepth);
+    if (inflight === 0) onDrained?.();
+  }
+
+  const env: PublishEnv = {
+    append,
+    accepting: () => !closing,
+    metrics,
+    limits: {
+      maxBufferedBytes: config.maxBufferedBytes,
+      publishRatePerSec: config.publishRatePerSec,
+      publishBurst: config.publishBurst,
+    },
+  };
+
+  const server = createServiceServer({
+    service: 'publisher',
+    limits: config,
+    tls,
+    auth,
+    log,
+    metrics,
+    isReady: () => !closing && producer?.state === 'up',
+    routes: [
+      {
+        path: PUBLISH_PATH,
+        protocols: [V1_PROTOCOL],
+        legacy: true,
+        onConnection(ws, ctx) {
+          if (closing) {
+            ws.close(CLOSE.GOING_AWAY, 'server shutting down');
+            return;
+          }
+          handlePublishConnection(ws, ctx, env);
+        },
+      },
+    ],
+  });
+
+  function onLinkState(state: LinkState, detail?: string): void {
+    if (state === 'up') log.info('linked to the msgqueue');
+    else if (state === 'down') log.warn({ detail }, 'msgqueue link down; holding messages in the outbox');
+    else log.debug({ state, detail }, 'msgqueue link state');
+    if (producer) metrics.outbox.set(producer.outboxDepth);
+    deps.onLinkState?.(state, detail);
+  }
+
+  /** Resolves when every accepted message settled, or after `ms`. */
+  function drain(ms: number): Promise<void> {
+    if (inflight === 0 || ms === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(timer);
+        onDrained = undefined;
+        resolve();
+      }
+      onDrained = done;
+    });
+  }
+
+  async function shutdown(): Promise<void> {
+    closing = true;
+    if (inflight > 0) log.info({ inflight }, 'waiting for the msgqueue to take in-flight messages');
+    await drain(config.drainTimeoutMs);
+    // The last settlements' replies (acks) are sent by promise callbacks queued behind ours.
+    await new Promise((resolve) => setImmediate(resolve));
+    // Whatever is still in flight was never acked to its client, so nothing acked is lost.
+    if (inflight > 0)
+      log.warn({ inflight }, 'closing with messages the msgqueue has not journaled; they were not acked');
+    await server.close(CLOSE.GOING_AWAY, 'server shutting down');
+    await producer?.close();
+    auth.close();
+  }
+
+  return {
+    get linkState() {
+      return producer?.state ?? 'closed';
+    },
+    get inflight() {
+      return inflight;
+    },
+    async listen() {
+      if (producer || closing) throw new Error('listen() may be called once, before close()');
+      const createProducer = deps.createProducer ?? createQueueProducer;
+      const p = createProducer({
+        url: config.queue,
+        user: config.queueUser,
+        password: config.queuePassword,
+        ca: tls.ca,
+        insecure: config.insecure,
+        pingIntervalMs: config.pingIntervalMs,
+        reconnectMinMs: config.reconnectMinMs,
+        reconnectMaxMs: config.reconnectMaxMs,
+        log: log.child({ link: 'msgqueue' }),
+        onState: onLinkState,
+        outboxMessages: config.outboxMessages,
+        outboxBytes: config.outboxBytes,
+      });
+      producer = p;
+      try {
+        return await server.listen();
+      } catch (err) {
+        await p.close();
+        auth.close();
+        throw err;
+      }
+    },
+    close() {
+      closed ??= shutdown();
+      return closed;
+    },
+    reload() {
+      log.info('reloading the users file');
+      auth.reload();
+    },
+  };
+}

@@ -1,0 +1,168 @@
+/**
+ * The per-socket handler alone, with a fake socket and a fake queue: what needs exact control
+ * of bufferedAmount or of the append outcome. The real-socket behaviour is in v1/legacy tests.
+ */
+import { EventEmitter } from 'node:events';
+import type { IncomingMessage } from 'node:http';
+import t from 'tap';
+import { ProtocolError, V1_PROTOCOL, createMetrics, type AppendRequest, type Principal } from '@wsq/core';
+import { logSink } from '@wsq/core/testing';
+import type { WebSocket } from 'ws';
+import { handlePublishConnection, type PublishEnv } from '../src/connection.js';
+import { publisherMetrics } from '../src/metrics.js';
+import { metricValue } from './helpers.js';
+
+class FakeSocket extends EventEmitter {
+  readyState = 1;
+  bufferedAmount = 0;
+  sent: string[] = [];
+  closedWith: number | undefined;
+  terminated = false;
+  send(text: string): void {
+    this.sent.push(text);
+    this.bufferedAmount += text.length;
+  }
+  close(code: number): void {
+    this.closedWith = code;
+    this.readyState = 2;
+  }
+  terminate(): void {
+    this.terminated = true;
+    this.readyState = 3;
+    this.emit('close', 1006, Buffer.alloc(0));
+  }
+  text(s: string): void {
+    this.emit('message', Buffer.from(s), false);
+  }
+}
+
+const alice: Principal = { name: 'alice', publish: ['chat.>'], subscribe: [] };
+
+function setup(protocol: string, over: Partial<PublishEnv['limits']> = {}, append?: PublishEnv['append']) {
+  const sink = logSink('publisher');
+  const metrics = publisherMetrics(createMetrics('publisher', { defaultMetrics: false }));
+  const appended: AppendRequest[] = [];
+  let accepting = true;
+  const env: PublishEnv = {
+    append:
+      append ??
+      ((m) => {
+        appended.push(m);
+        return Promise.resolve(appended.length);
+      }),
+    accepting: () => accepting,
+    metrics,
+    limits: { maxBufferedBytes: 1024, publishRatePerSec: 1000, publishBurst: 1000, ...over },
+  };
+  const ws = new FakeSocket();
+  const ctx = { principal: alice, protocol, req: {} as IncomingMessage, log: sink.log, id: 'c1' };
+  handlePublishConnection(ws as unknown as WebSocket, ctx, env);
+  return { ws, metrics, appended, sink, stopAccepting: () => (accepting = false) };
+}
+
+const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+t.test('v1: a client that does not read its replies is closed with 1013 and counted', async (t) => {
+  const { ws, metrics } = setup(V1_PROTOCOL);
+  for (let i = 0; i < 30 && ws.closedWith === undefined; i++) ws.text('not json');
+  t.equal(ws.closedWith, 1013);
+  t.ok(ws.sent.length < 30, 'closed as soon as the limit passed');
+  t.equal(await metricValue(metrics.closes, { reason: 'slow_consumer' }), 1);
+  const before = ws.sent.length;
+  ws.text('not json');
+  t.equal(ws.sent.length, before, 'nothing more is sent to a closing socket');
+});
+
+t.test('v1: pid is the user and the id; no id, no pid', async (t) => {
+  const { ws, appended } = setup(V1_PROTOCOL);
+  ws.text('{"op":"pub","topic":"chat.eu","data":{"a":1},"id":"m1"}');
+  ws.text('{"op":"pub","topic":"chat.eu","data":2}');
+  await tick();
+  t.equal(appended.length, 2);
+  t.equal(appended[0]!.pid, 'alice\u0000m1');
+  t.equal(appended[0]!.data, '{"a":1}');
+  t.notOk('pid' in appended[1]!);
+  t.same(
+    ws.sent.map((s) => JSON.parse(s)),
+    [{ op: 'ack', id: 'm1', seq: 1 }],
+  );
+});
+
+t.test('v1: an unexpected append failure answers INTERNAL and is logged', async (t) => {
+  const { ws, sink } = setup(V1_PROTOCOL, {}, () => Promise.reject(new Error('boom')));
+  ws.text('{"op":"pub","topic":"chat.eu","data":1,"id":"x"}');
+  await tick();
+  t.match(JSON.parse(ws.sent[0]!), { op: 'error', code: 'INTERNAL', id: 'x' });
+  t.ok(sink.lines().some((l) => l.level === 'error'));
+});
+
+t.test('v1: a queue refusal keeps its code', async (t) => {
+  const { ws, metrics } = setup(V1_PROTOCOL, {}, () => Promise.reject(new ProtocolError('TOO_LARGE', 'too big')));
+  ws.text('{"op":"pub","topic":"chat.eu","data":1,"id":"x"}');
+  await tick();
+  t.match(JSON.parse(ws.sent[0]!), { op: 'error', code: 'TOO_LARGE', id: 'x' });
+  t.equal(await metricValue(metrics.framesInvalid, { code: 'TOO_LARGE' }), 1);
+});
+
+t.test('while shutting down, v1 gets UNAVAILABLE and legacy frames are dropped', async (t) => {
+  const v1 = setup(V1_PROTOCOL);
+  v1.stopAccepting();
+  v1.ws.text('{"op":"pub","topic":"chat.eu","data":1,"id":"x"}');
+  t.match(JSON.parse(v1.ws.sent[0]!), { code: 'UNAVAILABLE', id: 'x' });
+  t.equal(v1.appended.length, 0);
+  const legacy = setup('');
+  legacy.stopAccepting();
+  legacy.ws.text('{"Topic":"chat.eu","Content":"x"}');
+  t.equal(legacy.appended.length, 0);
+  t.equal(legacy.ws.sent.length, 0);
+  t.equal(await metricValue(legacy.metrics.drops, { reason: 'shutting_down' }), 1);
+});
+
+t.test('legacy: refusals are counted by code and never answered', async (t) => {
+  const { ws, metrics, appended, sink } = setup('', { publishRatePerSec: 1, publishBurst: 1 });
+  ws.text('nope');
+  ws.emit('message', Buffer.from('{"Topic":"chat.eu","Content":"x"}'), true);
+  ws.text('{"Topic":"bad topic","Content":"x"}');
+  ws.text('{"Topic":"news","Content":"x"}');
+  ws.text('{"Topic":"chat.eu","Content":"ok"}');
+  ws.text('{"Topic":"chat.eu","Content":"over the rate"}');
+  ws.text('{"Topic":"chat.eu","Content":"over the rate again"}');
+  await tick();
+  t.equal(ws.sent.length, 0);
+  t.same(
+    appended.map((m) => m.data),
+    ['"ok"'],
+  );
+  t.equal(await metricValue(metrics.framesInvalid, { code: 'BAD_FRAME' }), 2);
+  t.equal(await metricValue(metrics.framesInvalid, { code: 'BAD_TOPIC' }), 1);
+  t.equal(await metricValue(metrics.framesInvalid, { code: 'FORBIDDEN' }), 1);
+  t.equal(await metricValue(metrics.drops, { reason: 'rate_limited' }), 2);
+  t.equal(await metricValue(metrics.received, { protocol: 'legacy' }), 7);
+  const dropLogs = sink.lines().filter((l) => l.msg === 'message dropped');
+  t.same(
+    dropLogs.map((l) => l.level),
+    ['info', 'debug'],
+    'the first drop at info, repeats at debug',
+  );
+});
+
+t.test('legacy: an outbox-full refusal is a counted drop', async (t) => {
+  const { ws, metrics } = setup('', {}, () => Promise.reject(new ProtocolError('UNAVAILABLE', 'full')));
+  ws.text('{"Topic":"chat.eu","Content":"x"}');
+  await tick();
+  t.equal(ws.sent.length, 0);
+  t.equal(await metricValue(metrics.drops, { reason: 'outbox_full' }), 1);
+});
+
+t.test('a socket closed for being slow is cut off if it ignores the close', async (t) => {
+  const { ws } = setup(V1_PROTOCOL, { maxBufferedBytes: 1024, closeGraceMs: 20 });
+  ws.bufferedAmount = 5000;
+  ws.text('nope');
+  t.equal(ws.closedWith, 1013);
+  t.notOk(ws.terminated, 'the peer gets a chance to close cleanly');
+  // The grace timer is unref'd (it must not keep a server alive); keep this process alive meanwhile.
+  const keepAlive = setInterval(() => {}, 1000);
+  await new Promise((resolve) => ws.once('close', resolve));
+  clearInterval(keepAlive);
+  t.ok(ws.terminated);
+});

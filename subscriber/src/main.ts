@@ -1,0 +1,11 @@
+#!/usr/bin/env node
+import { runService } from '@wsq/core';
+import { OPTIONS, checkSubscriberValues, createSubscriber, toSubscriberConfig } from './index.js';
+
+await runService({
+  service: 'subscriber',
+  description: 'wsq subscriber: consumes the msgqueue and fans messages out to WebSocket subscribers on /subscribe',
+  specs: OPTIONS,
+  finish: checkSubscriberValues,
+  build: (values, log) => createSubscriber(toSubscriberConfig(values), { log }),
+});
