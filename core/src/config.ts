@@ -37,8 +37,7 @@ export interface LoadOptions {
 
 /** What the caller should do after parsing the command line. */
 export type LoadResult =
-  | { kind: 'run'; config: ConfigValues; printConfig: boolean }
-  | { kind: 'exit'; code: number; output: string };
+  { kind: 'run'; config: ConfigValues; printConfig: boolean } | { kind: 'exit'; code: number; output: string };
 
 export function flagName(key: string): string {
   return '--' + key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
@@ -89,7 +88,8 @@ export function coerce(spec: OptionSpec, raw: unknown): string | number | boolea
       throw new ConfigError(field, `expected true or false, got ${JSON.stringify(raw)}`);
     }
     case 'int': {
-      const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^-?\d+$/.test(raw.trim()) ? Number(raw) : NaN;
+      const n =
+        typeof raw === 'number' ? raw : typeof raw === 'string' && /^-?\d+$/.test(raw.trim()) ? Number(raw) : NaN;
       if (!Number.isSafeInteger(n)) throw new ConfigError(field, `expected an integer, got ${JSON.stringify(raw)}`);
       if (spec.min !== undefined && n < spec.min) throw new ConfigError(field, `must be >= ${spec.min}`);
       if (spec.max !== undefined && n > spec.max) throw new ConfigError(field, `must be <= ${spec.max}`);
@@ -97,7 +97,11 @@ export function coerce(spec: OptionSpec, raw: unknown): string | number | boolea
     }
     case 'list': {
       if (Array.isArray(raw) && raw.every((x) => typeof x === 'string')) return raw as string[];
-      if (typeof raw === 'string') return raw.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+      if (typeof raw === 'string')
+        return raw
+          .split(',')
+          .map((s) => s.trim())
+          .filter((s) => s.length > 0);
       throw new ConfigError(field, 'expected a comma-separated list');
     }
     case 'string': {

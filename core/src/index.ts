@@ -17,7 +17,18 @@ export {
   encodeMsg,
   encodeError,
 } from './v1.js';
-export type { ClientFrame, PubFrame, SubFrame, UnsubFrame, ServerFrame, AckFrame, SubscribedFrame, UnsubscribedFrame, MsgFrame, ErrorFrame } from './v1.js';
+export type {
+  ClientFrame,
+  PubFrame,
+  SubFrame,
+  UnsubFrame,
+  ServerFrame,
+  AckFrame,
+  SubscribedFrame,
+  UnsubscribedFrame,
+  MsgFrame,
+  ErrorFrame,
+} from './v1.js';
 export { LINK_PROTOCOL, MAX_CONSUMER_NAME_LENGTH, decodeLinkRequest, decodeLinkReply, encodeLink } from './link.js';
 export type { LinkRequest, LinkReply, LinkAppendItem, LinkMessage } from './link.js';
 export { parseObject, isNonNegativeInt } from './json.js';
@@ -26,7 +37,14 @@ export type { OptionSpec, OptionType, ConfigValues, LoadOptions, LoadResult } fr
 export { commonOptions, LINK_OPTIONS, LOG_LEVELS, DEMO_USER, DEMO_PASSWORD } from './options.js';
 export { loadTlsFiles, generateCerts, ensureCerts } from './tls.js';
 export type { TlsFiles, GeneratedCerts } from './tls.js';
-export { hashPassword, verifyPassword, parseUsersFile, readUsersFile, writeUsersFile, USER_NAME_PATTERN } from './users.js';
+export {
+  hashPassword,
+  verifyPassword,
+  parseUsersFile,
+  readUsersFile,
+  writeUsersFile,
+  USER_NAME_PATTERN,
+} from './users.js';
 export type { UsersFile, UserRecord } from './users.js';
 export { createAuthenticator, canPublish, canSubscribe } from './auth.js';
 export type { Authenticator, AuthOptions, Principal } from './auth.js';
@@ -38,10 +56,24 @@ export { createBackoff } from './backoff.js';
 export type { Backoff } from './backoff.js';
 export { originAllowed } from './origins.js';
 export { createServiceServer, sendHttpError } from './service-server.js';
-export type { ServiceServer, ServiceServerOptions, ServerLimits, WsRoute, ConnectionContext } from './service-server.js';
+export type {
+  ServiceServer,
+  ServiceServerOptions,
+  ServerLimits,
+  WsRoute,
+  ConnectionContext,
+} from './service-server.js';
 export { runService } from './run.js';
 export type { ServiceHandle, RunOptions } from './run.js';
-export type { QueueMessage, AppendRequest, LinkState, QueueLinkEvents, QueueProducer, QueueConsumer, ReplayResult } from './queue.js';
+export type {
+  QueueMessage,
+  AppendRequest,
+  LinkState,
+  QueueLinkEvents,
+  QueueProducer,
+  QueueConsumer,
+  ReplayResult,
+} from './queue.js';
 export { createLinkClient, describeLinkError, LINK_MAX_PAYLOAD_BYTES } from './link-client.js';
 export type { LinkClient, LinkClientOptions, LinkHandlers } from './link-client.js';
 export { createQueueProducer, PRODUCER_DEFAULTS } from './queue-producer.js';

@@ -21,7 +21,15 @@ export function createLogger(opts: LogOptions): Logger {
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
       redact: {
-        paths: ['password', '*.password', 'authorization', '*.authorization', 'headers.authorization', 'ticket', '*.ticket'],
+        paths: [
+          'password',
+          '*.password',
+          'authorization',
+          '*.authorization',
+          'headers.authorization',
+          'ticket',
+          '*.ticket',
+        ],
         censor: '[redacted]',
       },
     },

@@ -52,7 +52,10 @@ export async function runService(opts: RunOptions): Promise<void> {
     log.flush();
     process.exit(1);
   }
-  log.info({ host: address.address, port: address.port }, `${opts.service} listening on https://${address.address}:${address.port}`);
+  log.info(
+    { host: address.address, port: address.port },
+    `${opts.service} listening on https://${address.address}:${address.port}`,
+  );
 
   let stopping = false;
   const stop = (signal: string): void => {

@@ -77,7 +77,12 @@ interface Tracked {
 
 function rejectUpgrade(socket: Socket, code: HttpErrorCode, extra: Record<string, string> = {}): void {
   const { status, text } = HTTP_ERRORS[code];
-  const headers = Object.entries({ 'Content-Type': 'text/plain', 'Content-Length': String(Buffer.byteLength(text) + 1), Connection: 'close', ...extra })
+  const headers = Object.entries({
+    'Content-Type': 'text/plain',
+    'Content-Length': String(Buffer.byteLength(text) + 1),
+    Connection: 'close',
+    ...extra,
+  })
     .map(([k, v]) => `${k}: ${v}\r\n`)
     .join('');
   if (socket.writable) socket.end(`HTTP/1.1 ${status} ${statusText(status)}\r\n${headers}\r\n${text}\n`);
@@ -85,7 +90,18 @@ function rejectUpgrade(socket: Socket, code: HttpErrorCode, extra: Record<string
 }
 
 function statusText(status: number): string {
-  return ({ 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 503: 'Service Unavailable' } as Record<number, string>)[status] ?? 'Error';
+  return (
+    (
+      {
+        400: 'Bad Request',
+        401: 'Unauthorized',
+        403: 'Forbidden',
+        404: 'Not Found',
+        405: 'Method Not Allowed',
+        503: 'Service Unavailable',
+      } as Record<number, string>
+    )[status] ?? 'Error'
+  );
 }
 
 const BASIC_CHALLENGE = { 'WWW-Authenticate': 'Basic realm="wsq"' };
@@ -285,7 +301,12 @@ export function createServiceServer(opts: ServiceServerOptions): ServiceServer {
 
 function parseProtocols(header: string | undefined): Set<string> {
   if (!header) return new Set();
-  return new Set(header.split(',').map((s) => s.trim()).filter((s) => s.length > 0));
+  return new Set(
+    header
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s.length > 0),
+  );
 }
 
 function pickProtocol(offered: Set<string>, route: WsRoute | undefined): string | false {

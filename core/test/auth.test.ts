@@ -9,7 +9,9 @@ import { originAllowed } from '../src/origins.js';
 import { hashPassword, parseUsersFile, readUsersFile, verifyPassword, writeUsersFile } from '../src/users.js';
 
 function req(user: string, pass: string): IncomingMessage {
-  return { headers: { authorization: 'Basic ' + Buffer.from(`${user}:${pass}`).toString('base64') } } as IncomingMessage;
+  return {
+    headers: { authorization: 'Basic ' + Buffer.from(`${user}:${pass}`).toString('base64') },
+  } as IncomingMessage;
 }
 
 async function usersFile(): Promise<string> {

@@ -25,11 +25,20 @@ function codeOf(fn: () => unknown): string | undefined {
 
 t.test('legacy codec: ws-go frames', async (t) => {
   t.same(decodeLegacy('{"Topic":"news","Content":"hello"}'), { topic: 'news', content: 'hello' });
-  t.same(decodeLegacy('{"topic":"news","content":"sub"}'), { topic: 'news', content: 'sub' }, 'keys are case-insensitive like Go');
+  t.same(
+    decodeLegacy('{"topic":"news","content":"sub"}'),
+    { topic: 'news', content: 'sub' },
+    'keys are case-insensitive like Go',
+  );
   t.same(decodeLegacy('{"Topic":"news"}'), { topic: 'news', content: '' }, 'missing Content is empty, like Go');
   t.equal(encodeLegacy('news', 'hello'), '{"Topic":"news","Content":"hello"}');
   const bad = ['', 'nope', '[]', '1', '{"Topic":1,"Content":"x"}', '{"Topic":"a","Content":{"x":1}}', 'null'];
-  for (const b of bad) t.equal(codeOf(() => decodeLegacy(b)), 'BAD_FRAME', `rejects ${b}`);
+  for (const b of bad)
+    t.equal(
+      codeOf(() => decodeLegacy(b)),
+      'BAD_FRAME',
+      `rejects ${b}`,
+    );
 });
 
 t.test('mixed-mode conversion', async (t) => {
@@ -42,7 +51,11 @@ t.test('mixed-mode conversion', async (t) => {
 
 const clientTable: [string, string, unknown][] = [
   ['{"op":"pub","topic":"chat.eu","data":"hi"}', 'ok', { op: 'pub', topic: 'chat.eu', data: '"hi"' }],
-  ['{"op":"pub","topic":"chat.eu","data":{"a":[1,2]},"id":"m1"}', 'ok', { op: 'pub', topic: 'chat.eu', data: '{"a":[1,2]}', id: 'm1' }],
+  [
+    '{"op":"pub","topic":"chat.eu","data":{"a":[1,2]},"id":"m1"}',
+    'ok',
+    { op: 'pub', topic: 'chat.eu', data: '{"a":[1,2]}', id: 'm1' },
+  ],
   ['{"op":"pub","topic":"chat.eu","data":null}', 'ok', { op: 'pub', topic: 'chat.eu', data: 'null' }],
   ['{"op":"sub","topic":"chat.*","id":"r1","since":120}', 'ok', { op: 'sub', topic: 'chat.*', id: 'r1', since: 120 }],
   ['{"op":"sub","topic":">"}', 'ok', { op: 'sub', topic: '>' }],
@@ -69,7 +82,12 @@ const clientTable: [string, string, unknown][] = [
 t.test('v1 client frames, table-driven', async (t) => {
   for (const [text, want, frame] of clientTable) {
     if (want === 'ok') t.same(decodeClientFrame(text), frame, text);
-    else t.equal(codeOf(() => decodeClientFrame(text)), want, text);
+    else
+      t.equal(
+        codeOf(() => decodeClientFrame(text)),
+        want,
+        text,
+      );
   }
 });
 
@@ -92,16 +110,31 @@ t.test('v1 server frames encode to valid JSON', async (t) => {
     seq: 5,
     recovered: true,
   });
-  t.same(JSON.parse(encodeUnsubscribed({ id: 'r2', topic: 'chat.*' })), { op: 'unsubscribed', id: 'r2', topic: 'chat.*' });
-  t.same(JSON.parse(encodeMsg('chat.eu', 124, '{"a":1}', 99)), { op: 'msg', topic: 'chat.eu', seq: 124, data: { a: 1 }, ts: 99 });
+  t.same(JSON.parse(encodeUnsubscribed({ id: 'r2', topic: 'chat.*' })), {
+    op: 'unsubscribed',
+    id: 'r2',
+    topic: 'chat.*',
+  });
+  t.same(JSON.parse(encodeMsg('chat.eu', 124, '{"a":1}', 99)), {
+    op: 'msg',
+    topic: 'chat.eu',
+    seq: 124,
+    data: { a: 1 },
+    ts: 99,
+  });
   t.same(JSON.parse(encodeError('FORBIDDEN', 'no', 'x')), { op: 'error', id: 'x', code: 'FORBIDDEN', message: 'no' });
   t.same(JSON.parse(encodeError('INTERNAL', 'oops')), { op: 'error', code: 'INTERNAL', message: 'oops' });
   t.equal(decodeServerFrame(encodeAck('a', 1)).op, 'ack');
-  t.equal(codeOf(() => decodeServerFrame('{"op":"zzz"}')), 'BAD_FRAME');
+  t.equal(
+    codeOf(() => decodeServerFrame('{"op":"zzz"}')),
+    'BAD_FRAME',
+  );
 });
 
 const jsonValue = fc.jsonValue();
-const topicArb = fc.array(fc.stringMatching(/^[!-)+\-\/-=?-~]{1,8}$/), { minLength: 1, maxLength: 4 }).map((a) => a.join('.'));
+const topicArb = fc
+  .array(fc.stringMatching(/^[!-)+\-/-=?-~]{1,8}$/), { minLength: 1, maxLength: 4 })
+  .map((a) => a.join('.'));
 
 t.test('property: any pub with a valid topic and JSON data roundtrips the data', async (t) => {
   fc.assert(
@@ -117,16 +150,22 @@ t.test('property: any pub with a valid topic and JSON data roundtrips the data',
 
 t.test('property: arbitrary text never crashes the decoders (ProtocolError or a frame)', async (t) => {
   fc.assert(
-    fc.property(fc.oneof(fc.string(), fc.jsonValue().map((v) => JSON.stringify(v))), (text) => {
-      for (const decode of [decodeClientFrame, decodeLegacy, decodeLinkRequest]) {
-        try {
-          decode(text);
-        } catch (err) {
-          if (!(err instanceof ProtocolError)) return false;
+    fc.property(
+      fc.oneof(
+        fc.string(),
+        fc.jsonValue().map((v) => JSON.stringify(v)),
+      ),
+      (text) => {
+        for (const decode of [decodeClientFrame, decodeLegacy, decodeLinkRequest]) {
+          try {
+            decode(text);
+          } catch (err) {
+            if (!(err instanceof ProtocolError)) return false;
+          }
         }
-      }
-      return true;
-    }),
+        return true;
+      },
+    ),
   );
   t.pass('property held');
 });
@@ -143,11 +182,20 @@ t.test('property: legacy encode/decode roundtrip', async (t) => {
 
 t.test('link requests, table-driven', async (t) => {
   const ok: [string, unknown][] = [
-    ['{"op":"append","ref":1,"msgs":[{"topic":"a","data":"1","ts":5}]}', { op: 'append', ref: 1, msgs: [{ topic: 'a', data: '1', ts: 5 }] }],
-    ['{"op":"append","ref":2,"msgs":[{"topic":"a","data":"1","ts":5,"pid":"u\\u0000x"}]}', { op: 'append', ref: 2, msgs: [{ topic: 'a', data: '1', ts: 5, pid: 'u\u0000x' }] }],
+    [
+      '{"op":"append","ref":1,"msgs":[{"topic":"a","data":"1","ts":5}]}',
+      { op: 'append', ref: 1, msgs: [{ topic: 'a', data: '1', ts: 5 }] },
+    ],
+    [
+      '{"op":"append","ref":2,"msgs":[{"topic":"a","data":"1","ts":5,"pid":"u\\u0000x"}]}',
+      { op: 'append', ref: 2, msgs: [{ topic: 'a', data: '1', ts: 5, pid: 'u\u0000x' }] },
+    ],
     ['{"op":"consume","name":"sub-1","window":10}', { op: 'consume', name: 'sub-1', window: 10 }],
     ['{"op":"ack","seq":7}', { op: 'ack', seq: 7 }],
-    ['{"op":"replay","ref":3,"from":1,"to":9,"limit":100,"pattern":"a.*"}', { op: 'replay', ref: 3, from: 1, to: 9, limit: 100, pattern: 'a.*' }],
+    [
+      '{"op":"replay","ref":3,"from":1,"to":9,"limit":100,"pattern":"a.*"}',
+      { op: 'replay', ref: 3, from: 1, to: 9, limit: 100, pattern: 'a.*' },
+    ],
     ['{"op":"replay","ref":3,"from":1,"to":9,"limit":100}', { op: 'replay', ref: 3, from: 1, to: 9, limit: 100 }],
   ];
   for (const [text, want] of ok) t.same(decodeLinkRequest(text), want, text);
@@ -165,7 +213,12 @@ t.test('link requests, table-driven', async (t) => {
     ['{"op":"replay","ref":3,"from":1,"to":9,"limit":100,"pattern":"a b"}', 'BAD_TOPIC'],
     ['{"op":"what"}', 'BAD_FRAME'],
   ];
-  for (const [text, code] of bad) t.equal(codeOf(() => decodeLinkRequest(text)), code, text);
+  for (const [text, code] of bad)
+    t.equal(
+      codeOf(() => decodeLinkRequest(text)),
+      code,
+      text,
+    );
 });
 
 t.test('link replies', async (t) => {
@@ -177,5 +230,8 @@ t.test('link replies', async (t) => {
     { op: 'error', ref: 3, code: 'INTERNAL', message: 'x' },
   ] satisfies LinkReply[];
   for (const f of frames) t.same(decodeLinkReply(encodeLink(f)), f);
-  t.equal(codeOf(() => decodeLinkReply('{"op":"append"}')), 'BAD_FRAME');
+  t.equal(
+    codeOf(() => decodeLinkReply('{"op":"append"}')),
+    'BAD_FRAME',
+  );
 });

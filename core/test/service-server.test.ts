@@ -4,7 +4,15 @@ import { createAuthenticator } from '../src/auth.js';
 import { createMetrics } from '../src/metrics.js';
 import { createServiceServer, type ServerLimits } from '../src/service-server.js';
 import { V1_PROTOCOL } from '../src/v1.js';
-import { type Teardown, connectWs, FrameReader, httpsRequest, logSink, testTls, upgradeStatus } from './helpers/index.js';
+import {
+  type Teardown,
+  connectWs,
+  FrameReader,
+  httpsRequest,
+  logSink,
+  testTls,
+  upgradeStatus,
+} from './helpers/index.js';
 
 const limits: ServerLimits = {
   host: '127.0.0.1',
@@ -47,7 +55,6 @@ async function start(t: Teardown, over: Partial<ServerLimits> = {}, ready = () =
   return { server, base: `https://localhost:${addr.port}`, wsBase: `wss://localhost:${addr.port}`, ca: tls.ca };
 }
 
-
 t.test('healthz, readyz and metrics answer plain HTTPS', async (t) => {
   let ready = false;
   const { base, ca } = await start(t, {}, () => ready);
@@ -77,7 +84,10 @@ t.test('upgrade is authenticated before a WebSocket exists', async (t) => {
   t.equal((await upgradeStatus(`${wsBase}/echo`, { ca, user: 'hello', password: 'nope' })).status, 401);
   t.equal((await upgradeStatus(`${wsBase}/echo`, { ca, user: 'nobody', password: 'test' })).status, 401);
   t.equal((await upgradeStatus(`${wsBase}/other`, { ca, user: 'hello', password: 'test' })).status, 404);
-  t.equal((await upgradeStatus(`${wsBase}/echo`, { ca, user: 'hello', password: 'test', protocol: 'mqtt' })).status, 400);
+  t.equal(
+    (await upgradeStatus(`${wsBase}/echo`, { ca, user: 'hello', password: 'test', protocol: 'mqtt' })).status,
+    400,
+  );
 });
 
 t.test('legacy and v1 clients are told apart by subprotocol', async (t) => {
@@ -97,9 +107,18 @@ t.test('legacy and v1 clients are told apart by subprotocol', async (t) => {
 t.test('origins are checked; requests without Origin pass', async (t) => {
   const { wsBase, ca } = await start(t);
   const creds = { ca, user: 'hello', password: 'test' };
-  t.equal((await upgradeStatus(`${wsBase}/echo`, { ...creds, headers: { origin: 'https://evil.example.com' } })).status, 403);
-  t.equal((await upgradeStatus(`${wsBase}/echo`, { ...creds, headers: { origin: 'https://app.example.com' } })).status, 101);
-  t.equal((await upgradeStatus(`${wsBase}/echo`, { ...creds, headers: { origin: 'https://x.good.example' } })).status, 101);
+  t.equal(
+    (await upgradeStatus(`${wsBase}/echo`, { ...creds, headers: { origin: 'https://evil.example.com' } })).status,
+    403,
+  );
+  t.equal(
+    (await upgradeStatus(`${wsBase}/echo`, { ...creds, headers: { origin: 'https://app.example.com' } })).status,
+    101,
+  );
+  t.equal(
+    (await upgradeStatus(`${wsBase}/echo`, { ...creds, headers: { origin: 'https://x.good.example' } })).status,
+    101,
+  );
   t.equal((await upgradeStatus(`${wsBase}/echo`, creds)).status, 101);
 });
 

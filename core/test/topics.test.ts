@@ -64,13 +64,17 @@ const patternArb = fc
 
 t.test('property: TopicIndex.match agrees with matchesPattern, each subscriber once', async (t) => {
   fc.assert(
-    fc.property(fc.array(fc.tuple(patternArb, fc.integer({ min: 0, max: 5 })), { maxLength: 20 }), topicArb, (subs, topic) => {
-      const index = new TopicIndex<number>();
-      for (const [p, s] of subs) index.add(p, s);
-      const got = [...index.match(topic)].sort();
-      const want = [...new Set(subs.filter(([p]) => matchesPattern(p, topic)).map(([, s]) => s))].sort();
-      return JSON.stringify(got) === JSON.stringify(want);
-    }),
+    fc.property(
+      fc.array(fc.tuple(patternArb, fc.integer({ min: 0, max: 5 })), { maxLength: 20 }),
+      topicArb,
+      (subs, topic) => {
+        const index = new TopicIndex<number>();
+        for (const [p, s] of subs) index.add(p, s);
+        const got = [...index.match(topic)].sort();
+        const want = [...new Set(subs.filter(([p]) => matchesPattern(p, topic)).map(([, s]) => s))].sort();
+        return JSON.stringify(got) === JSON.stringify(want);
+      },
+    ),
   );
   t.pass('property held');
 });

@@ -7,7 +7,11 @@ export interface Client {
   reader: FrameReader;
 }
 
-export async function connectClient(url: string, tls: TestTls, opts: { user?: string; password?: string; v1?: boolean } = {}): Promise<Client> {
+export async function connectClient(
+  url: string,
+  tls: TestTls,
+  opts: { user?: string; password?: string; v1?: boolean } = {},
+): Promise<Client> {
   const ws = await connectWs(url, {
     ca: tls.ca,
     user: opts.user ?? 'alice',
@@ -18,7 +22,10 @@ export async function connectClient(url: string, tls: TestTls, opts: { user?: st
 }
 
 /** Reads frames until one satisfies `match` (skipping others), returning it parsed. */
-export async function nextWhere(reader: FrameReader, match: (f: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> {
+export async function nextWhere(
+  reader: FrameReader,
+  match: (f: Record<string, unknown>) => boolean,
+): Promise<Record<string, unknown>> {
   for (;;) {
     const f = await reader.json();
     if (match(f)) return f;

@@ -122,8 +122,14 @@ t.test('kill -9 of msgqueue, subscriber and publisher mid-stream loses and dupli
   const indexes = sub.received.map((r) => r.i);
   t.equal(sub.received.length, TOTAL, 'every message exactly once');
   t.equal(new Set(indexes).size, TOTAL, 'no duplicate');
-  t.ok(seqs.every((s, k) => k === 0 || s > seqs[k - 1]!), 'seqs strictly increase');
-  t.ok(indexes.every((v, k) => v === k), 'publish order kept');
+  t.ok(
+    seqs.every((s, k) => k === 0 || s > seqs[k - 1]!),
+    'seqs strictly increase',
+  );
+  t.ok(
+    indexes.every((v, k) => v === k),
+    'publish order kept',
+  );
   for (const [id, seq] of pub.acked) {
     if (sub.received[Number(id.slice(1))]?.seq !== seq) {
       t.fail(`ack for ${id} said ${seq}`);

@@ -63,7 +63,11 @@ export class ServiceProcess {
           resolve(hit);
         } else if (this.child.exitCode !== null || this.child.signalCode !== null) {
           this.watchers.delete(check);
-          reject(new Error(`${this.name} exited (${this.child.exitCode ?? this.child.signalCode}): ${this.stderr.join('\n')}`));
+          reject(
+            new Error(
+              `${this.name} exited (${this.child.exitCode ?? this.child.signalCode}): ${this.stderr.join('\n')}`,
+            ),
+          );
         }
       };
       this.watchers.add(check);
@@ -120,14 +124,32 @@ export async function createTrio(t: Teardown, extra: Partial<Record<ServiceName,
     users[name] = { password: await hashPassword(u.password), publish: [...u.publish], subscribe: [...u.subscribe] };
   }
   writeUsersFile(usersFile, { version: 1, users });
-  const common = ['--cert', tls.certPath, '--key', tls.keyPath, '--ca', tls.caPath, '--users', usersFile, '--host', '127.0.0.1'];
+  const common = [
+    '--cert',
+    tls.certPath,
+    '--key',
+    tls.keyPath,
+    '--ca',
+    tls.caPath,
+    '--users',
+    usersFile,
+    '--host',
+    '127.0.0.1',
+  ];
   const procs: Partial<Record<ServiceName, ServiceProcess>> = {};
   const ports: Partial<Record<ServiceName, number>> = {};
 
   function argsFor(name: ServiceName): string[] {
     const args = [...common, '--port', String(ports[name] ?? 0), ...(extra[name] ?? [])];
     if (name === 'msgqueue') return [...args, '--data-dir', join(dir, 'data')];
-    const link = ['--queue', `wss://localhost:${ports.msgqueue}`, '--queue-user', name, '--queue-password', USERS[name].password];
+    const link = [
+      '--queue',
+      `wss://localhost:${ports.msgqueue}`,
+      '--queue-user',
+      name,
+      '--queue-password',
+      USERS[name].password,
+    ];
     if (name === 'subscriber') link.push('--name', 'e2e-subscriber');
     return [...args, ...link];
   }

@@ -27,7 +27,8 @@ t.test('a stalled reader is closed with 1013 while a healthy one receives everyt
   t.teardown(() => pub.ws.close());
   const payload = 'x'.repeat(40_000);
   const COUNT = 400;
-  for (let i = 0; i < COUNT; i++) pub.ws.send(JSON.stringify({ op: 'pub', topic: 'big', data: { i, payload }, id: `b${i}` }));
+  for (let i = 0; i < COUNT; i++)
+    pub.ws.send(JSON.stringify({ op: 'pub', topic: 'big', data: { i, payload }, id: `b${i}` }));
   const got: number[] = [];
   while (got.length < COUNT) {
     const f = await nextWhere(healthy.reader, (m) => m.op === 'msg');

@@ -41,10 +41,32 @@ t.test('the trio, end to end, with legacy and v1 clients', async (t) => {
   t.match(await v1Sub.reader.json(), { op: 'msg', topic: 'chat.eu', data: { n: 1 }, seq: ack2.seq });
 
   v1Pub.ws.send(JSON.stringify({ op: 'pub', topic: 'news', data: { kind: 'json' }, id: 'p3' }));
-  t.equal(await legacySub.reader.next(), '{"Topic":"news","Content":"{\\"kind\\":\\"json\\"}"}', 'non-string data reaches legacy as JSON text');
+  t.equal(
+    await legacySub.reader.next(),
+    '{"Topic":"news","Content":"{\\"kind\\":\\"json\\"}"}',
+    'non-string data reaches legacy as JSON text',
+  );
 
   v1Pub.ws.send(JSON.stringify({ op: 'pub', topic: 'news', data: 1, id: 'p1' }));
-  t.match(await nextWhere(v1Pub.reader, (f) => f.op === 'ack' && f.id === 'p1'), { seq: ack.seq }, 're-sent id gets the original ack');
+  t.match(
+    await nextWhere(v1Pub.reader, (f) => f.op === 'ack' && f.id === 'p1'),
+    { seq: ack.seq },
+    're-sent id gets the original ack',
+  );
   v1Pub.ws.send(JSON.stringify({ op: 'pub', topic: 'bad topic', data: 1, id: 'e1' }));
   t.match(await v1Pub.reader.json(), { op: 'error', id: 'e1', code: 'BAD_TOPIC' });
+});
+
+t.test('since resumes across replay pages that hold no match (scan limit)', async (t) => {
+  const trio = await createTrio(t, { msgqueue: ['--replay-scan-limit', '16'] });
+  const pub = await connectClient(trio.publishUrl(), trio.tls, { v1: true });
+  t.teardown(() => pub.ws.close());
+  for (let i = 0; i < 100; i++) pub.ws.send(JSON.stringify({ op: 'pub', topic: 'noise', data: i, id: `n${i}` }));
+  pub.ws.send(JSON.stringify({ op: 'pub', topic: 'signal', data: 'found', id: 'sig' }));
+  const ack = await nextWhere(pub.reader, (f) => f.op === 'ack' && f.id === 'sig');
+  const sub = await connectClient(trio.subscribeUrl(), trio.tls, { v1: true });
+  t.teardown(() => sub.ws.close());
+  sub.ws.send(JSON.stringify({ op: 'sub', topic: 'signal', since: 0, id: 's' }));
+  t.match(await sub.reader.json(), { op: 'subscribed', id: 's', recovered: true });
+  t.match(await sub.reader.json(), { op: 'msg', topic: 'signal', data: 'found', seq: ack.seq });
 });

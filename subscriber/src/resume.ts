@@ -121,9 +121,12 @@ async function runResume(deps: ResumeDeps, client: Client, job: ReplayJob): Prom
         sent++;
         if (stopped()) return;
       }
+      if (!page.more) break;
+      // A page cut by the queue's scan limit may hold no match at all: continue where the scan stopped.
       const last = page.messages[page.messages.length - 1];
-      if (!page.more || last === undefined) break;
-      from = last.seq + 1;
+      const next = page.next ?? (last === undefined ? from : last.seq + 1);
+      if (next <= from) break;
+      from = next;
     }
   } catch (err) {
     if (stopped()) return;

@@ -76,7 +76,10 @@ export function connectWs(url: string, o: ConnectOptions = {}): Promise<WebSocke
 }
 
 /** The HTTP status an upgrade attempt gets (101 when it succeeds; the socket is then closed). */
-export async function upgradeStatus(url: string, o: ConnectOptions = {}): Promise<{ status: number; headers: Record<string, unknown> }> {
+export async function upgradeStatus(
+  url: string,
+  o: ConnectOptions = {},
+): Promise<{ status: number; headers: Record<string, unknown> }> {
   try {
     const ws = await connectWs(url, o);
     ws.close();
@@ -94,13 +97,18 @@ export interface HttpsResult {
   body: string;
 }
 
-export function httpsRequest(url: string, o: ConnectOptions & { method?: string; body?: string } = {}): Promise<HttpsResult> {
+export function httpsRequest(
+  url: string,
+  o: ConnectOptions & { method?: string; body?: string } = {},
+): Promise<HttpsResult> {
   const { headers } = clientOptions(o);
   return new Promise((resolve, reject) => {
     const req = request(url, { method: o.method ?? 'GET', ca: o.ca, headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }),
+      );
     });
     req.on('error', reject);
     req.end(o.body);
@@ -152,7 +160,10 @@ export class FrameReader {
 }
 
 /** A logger writing JSON lines into memory. */
-export function logSink(service = 'test', level = 'debug'): { log: Logger; lines: () => Record<string, unknown>[]; text: () => string } {
+export function logSink(
+  service = 'test',
+  level = 'debug',
+): { log: Logger; lines: () => Record<string, unknown>[]; text: () => string } {
   const chunks: string[] = [];
   const stream = new Writable({
     write(chunk: Buffer, _enc, cb) {
