@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { onExit } from 'signal-exit';
 import { hashPassword, writeUsersFile } from '@wsq/core';
 import { testTls, type Teardown, type TestTls } from '@wsq/core/testing';
 
@@ -92,12 +93,20 @@ export class ServiceProcess {
   }
 }
 
+/** Children still running; killed if this test process dies early (tap timeout, Ctrl-C). */
+const running = new Set<ChildProcess>();
+onExit(() => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 export function spawnService(name: ServiceName, args: string[]): ServiceProcess {
   const child = spawn(process.execPath, [join(ROOT, name, 'dist/src/main.js'), ...args], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, WSQ_LOG_LEVEL: 'debug' },
   });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   return new ServiceProcess(name, child);
 }
 

@@ -1,0 +1,3 @@
+#!/usr/bin/env node
+// Committed launcher, so npm links the command at install time, before the build exists.
+import '../dist/src/main.js';

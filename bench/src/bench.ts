@@ -1,0 +1,205 @@
+/**
+ * A whole bench run: start (or point at) wsq, start the NATS reference if asked, run each
+ * scenario against each system, then write the charts and print the table, the ratios and
+ * — with --profile — where each service spent its time.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { basename, dirname, extname, join } from 'node:path';
+import { startNatsServer, findNatsServer, type NatsServer } from './nats.js';
+import type { BenchConfig, BenchProtocol, ScenarioPlan } from './options.js';
+import { formatProfileSummary, summarizeProfile, type CpuProfile } from './profile.js';
+import { createProgress, type ProgressStream } from './progress.js';
+import {
+  SYSTEM_LABELS,
+  formatNotes,
+  formatRate,
+  formatRatios,
+  formatTable,
+  ratios,
+  toJson,
+  type BenchMeta,
+} from './report.js';
+import { runScenario, type RunResult } from './runner.js';
+import { diffCounters, scrapeCounters } from './server-counters.js';
+import { percentileCurve } from './stats.js';
+import { renderLatencyChart } from './svg.js';
+import type { Endpoint } from './transport.js';
+import { ROOT, startTrio, type Trio } from './trio.js';
+
+export interface BenchIo {
+  stdout: ProgressStream;
+  stderr: ProgressStream;
+}
+
+export interface BenchOutcome {
+  exitCode: number;
+  results: RunResult[];
+}
+
+/** Exit status when wsq lost, duplicated or misrouted a message (the run itself worked). */
+export const EXIT_LOSS = 3;
+
+export function svgPath(config: BenchConfig, scenario: string): string {
+  if (config.svg === undefined) return join(ROOT, 'bench', 'results', `latency-${scenario}.svg`);
+  if (config.scenarios.length === 1) return config.svg;
+  const ext = extname(config.svg);
+  return join(dirname(config.svg), `${basename(config.svg, ext)}-${scenario}${ext || '.svg'}`);
+}
+
+function describePlan(p: ScenarioPlan): string {
+  const pace = p.ratePerSec > 0 ? `at ${p.ratePerSec} msg/s` : 'as fast as possible';
+  return `${p.messages} messages ${pace}, ${p.publishers} publisher(s) → ${p.subscribers} subscriber(s) on ${p.topics} topic(s)`;
+}
+
+function wsqEndpoint(config: BenchConfig, protocol: BenchProtocol, trio: Trio | undefined): Endpoint {
+  const system = protocol === 'v1' ? 'wsq-v1' : 'wsq-legacy';
+  if (trio) {
+    return {
+      system,
+      publishUrl: trio.publishUrl,
+      subscribeUrl: trio.subscribeUrl,
+      user: trio.user,
+      password: trio.password,
+      ca: trio.ca,
+    };
+  }
+  return {
+    system,
+    publishUrl: config.publishUrl!,
+    subscribeUrl: config.subscribeUrl!,
+    user: config.user,
+    password: config.password,
+    ca: config.ca === undefined ? undefined : readFileSync(config.ca, 'utf8'),
+  };
+}
+
+function profileReport(dir: string): string {
+  if (!existsSync(dir)) return '';
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.cpuprofile'))
+    .sort();
+  return files
+    .map((f) => {
+      const profile = JSON.parse(readFileSync(join(dir, f), 'utf8')) as CpuProfile;
+      return formatProfileSummary(basename(f, '.cpuprofile'), summarizeProfile(profile));
+    })
+    .join('\n');
+}
+
+export async function runBench(config: BenchConfig, io: BenchIo): Promise<BenchOutcome> {
+  const say = (s: string): unknown => io.stderr.write(s + '\n');
+  let natsBinary: string | undefined;
+  if (config.reference === 'nats') {
+    natsBinary = findNatsServer(config.natsServer);
+    if (!natsBinary) {
+      say('wsq-bench: --reference nats needs nats-server on PATH (or --nats-server PATH)');
+      return { exitCode: 2, results: [] };
+    }
+  }
+  const meta: BenchMeta = {
+    startedAt: new Date().toISOString(),
+    node: process.version,
+    cpus: availableParallelism(),
+    workers: config.workers,
+    payloadBytes: config.payloadBytes,
+    target: config.target,
+  };
+  const results: RunResult[] = [];
+  let trio: Trio | undefined;
+  let nats: NatsServer | undefined;
+  const runId = randomBytes(3).toString('hex');
+  try {
+    if (config.target === 'self') {
+      say('starting msgqueue, publisher and subscriber…');
+      trio = await startTrio({ extraArgs: config.serviceArgs, profileDir: config.profile });
+    }
+    const endpoints = config.protocols.map((p) => wsqEndpoint(config, p, trio));
+    if (natsBinary) {
+      nats = await startNatsServer(natsBinary);
+      meta.natsVersion = nats.version;
+      say(`started nats-server ${nats.version} (${natsBinary}) with a TLS WebSocket listener at ${nats.wsUrl}`);
+      endpoints.push({
+        system: 'nats',
+        publishUrl: nats.wsUrl,
+        subscribeUrl: nats.wsUrl,
+        user: nats.user,
+        password: nats.password,
+        ca: nats.ca,
+      });
+    }
+    for (const plan of config.scenarios) {
+      for (const endpoint of endpoints) {
+        const label = `${plan.name} ${SYSTEM_LABELS[endpoint.system]}`;
+        say(`${label}: ${describePlan(plan)}`);
+        const bar = createProgress(io.stderr, label);
+        const metricsUrls = endpoint.system === 'nats' ? [] : [endpoint.publishUrl, endpoint.subscribeUrl];
+        if (trio && endpoint.system !== 'nats') metricsUrls.push(trio.msgqueueUrl);
+        const auth =
+          endpoint.user === undefined ? undefined : { user: endpoint.user, password: endpoint.password ?? '' };
+        const before = await scrapeCounters(metricsUrls, endpoint.ca, auth);
+        let result: RunResult;
+        try {
+          result = await runScenario({
+            plan,
+            endpoint,
+            workers: config.workers,
+            payloadBytes: config.payloadBytes,
+            publisherBufferBytes: config.publisherBufferBytes,
+            connectConcurrency: config.connectConcurrency,
+            idleTimeoutMs: config.idleTimeoutMs,
+            topicPrefix: `bench.${plan.name}.${endpoint.system}.${runId}`,
+            onProgress: (p) => bar.update(p),
+          });
+        } finally {
+          bar.done();
+        }
+        if (metricsUrls.length > 0) {
+          result.serverCounters = diffCounters(before, await scrapeCounters(metricsUrls, endpoint.ca, auth));
+        }
+        results.push(result);
+        say(
+          `${label}: ${formatRate(result.deliveriesPerSec)} deliveries/s, p99 ${result.latency.p99.toFixed(2)} ms, lost ${result.lost}`,
+        );
+      }
+    }
+  } finally {
+    await nats?.stop();
+    if (trio) {
+      const warnings = Object.entries(trio.warnings()).filter(([, lines]) => lines.length > 0);
+      for (const [service, lines] of warnings)
+        say(`${service} logged warnings (newest ${lines.length}):\n  ${lines.join('\n  ')}`);
+      await trio.stop();
+    }
+  }
+  for (const plan of config.scenarios) {
+    const series = results
+      .filter((r) => r.scenario === plan.name)
+      .map((r) => ({
+        label: `${SYSTEM_LABELS[r.system]} (p99 ${r.latency.p99.toFixed(2)} ms)`,
+        points: percentileCurve(r.histogram),
+      }));
+    const file = svgPath(config, plan.name);
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(
+      file,
+      renderLatencyChart({
+        title: `wsq-bench ${plan.name}: latency by percentile`,
+        subtitle: describePlan(plan),
+        series,
+      }),
+    );
+    say(`chart: ${file}`);
+  }
+  const human = formatTable(results) + formatRatios(ratios(results)) + formatNotes(results);
+  const profile = config.profile ? profileReport(config.profile) : '';
+  if (config.json) {
+    io.stderr.write(human + profile);
+    io.stdout.write(toJson(meta, results));
+  } else {
+    io.stdout.write(human + (profile ? '\n' + profile : ''));
+  }
+  const bad = results.some((r) => r.system !== 'nats' && (r.lost > 0 || r.duplicates > 0 || r.unexpected > 0));
+  return { exitCode: bad ? EXIT_LOSS : 0, results };
+}

@@ -1,0 +1,264 @@
+/**
+ * wsq-bench's options (core's loadConfig: flags > WSQ_* env > --config JSON > defaults) and
+ * the scenario table. Scenario numbers default per scenario; a flag overrides that number in
+ * every scenario run. `--quick` scales the defaults down for a smoke run.
+ */
+import { availableParallelism } from 'node:os';
+import { ConfigError, loadConfig, printableConfig, type ConfigValues, type OptionSpec } from '@wsq/core';
+import { MIN_PAYLOAD_BYTES } from './payload.js';
+
+export const SCENARIOS = ['pipe', 'fanout', 'topics', 'latency'] as const;
+export type ScenarioName = (typeof SCENARIOS)[number];
+export const PROTOCOLS = ['legacy', 'v1'] as const;
+export type BenchProtocol = (typeof PROTOCOLS)[number];
+
+/** One scenario's numbers. Message i goes to topic i % topics; subscriber s listens on s % topics. */
+export interface ScenarioPlan {
+  readonly name: ScenarioName;
+  readonly messages: number;
+  readonly subscribers: number;
+  readonly publishers: number;
+  readonly topics: number;
+  /** Messages per second over all publishers; 0: as fast as flow control allows. */
+  readonly ratePerSec: number;
+}
+
+interface ScenarioDefaults {
+  messages: number;
+  subscribers: number;
+  publishers: number;
+  topics: number;
+  ratePerSec: number;
+  durationMs: number;
+}
+
+export const SCENARIO_DEFAULTS: Readonly<Record<ScenarioName, Readonly<ScenarioDefaults>>> = {
+  pipe: { messages: 100_000, subscribers: 1, publishers: 1, topics: 1, ratePerSec: 0, durationMs: 0 },
+  fanout: { messages: 20_000, subscribers: 100, publishers: 1, topics: 1, ratePerSec: 0, durationMs: 0 },
+  topics: { messages: 50_000, subscribers: 1000, publishers: 4, topics: 1000, ratePerSec: 0, durationMs: 0 },
+  latency: { messages: 20_000, subscribers: 100, publishers: 1, topics: 10, ratePerSec: 2000, durationMs: 10_000 },
+};
+
+export const QUICK_DEFAULTS: Readonly<Record<ScenarioName, Readonly<ScenarioDefaults>>> = {
+  pipe: { messages: 2000, subscribers: 1, publishers: 1, topics: 1, ratePerSec: 0, durationMs: 0 },
+  fanout: { messages: 2000, subscribers: 10, publishers: 1, topics: 1, ratePerSec: 0, durationMs: 0 },
+  topics: { messages: 2000, subscribers: 50, publishers: 2, topics: 50, ratePerSec: 0, durationMs: 0 },
+  latency: { messages: 1000, subscribers: 10, publishers: 1, topics: 5, ratePerSec: 500, durationMs: 2000 },
+};
+
+export const OPTIONS: readonly OptionSpec[] = [
+  { key: 'scenario', type: 'string', default: 'all', choices: [...SCENARIOS, 'all'], help: 'scenario to run' },
+  { key: 'messages', type: 'int', default: undefined, min: 1, unit: 'messages', help: 'messages published in all' },
+  { key: 'subscribers', type: 'int', default: undefined, min: 1, unit: 'connections', help: 'subscriber connections' },
+  { key: 'publishers', type: 'int', default: undefined, min: 1, unit: 'connections', help: 'publisher connections' },
+  { key: 'topics', type: 'int', default: undefined, min: 1, unit: 'topics', help: 'distinct topics' },
+  {
+    key: 'rate',
+    type: 'int',
+    default: undefined,
+    min: 0,
+    unit: 'messages/s',
+    help: 'publish rate (0: as fast as possible)',
+  },
+  { key: 'durationMs', type: 'int', default: undefined, min: 1, unit: 'ms', help: 'with --rate: how long to publish' },
+  {
+    key: 'payloadBytes',
+    type: 'int',
+    default: 64,
+    min: MIN_PAYLOAD_BYTES,
+    max: 60_000,
+    unit: 'bytes',
+    help: 'message payload size',
+  },
+  {
+    key: 'protocol',
+    type: 'list',
+    default: ['legacy'],
+    help: 'wsq client protocol: legacy, v1, or legacy,v1 for both in one run',
+  },
+  { key: 'workers', type: 'int', default: availableParallelism(), min: 1, max: 256, help: 'client worker threads' },
+  { key: 'target', type: 'string', default: 'self', choices: ['self', 'urls'], help: 'start the trio, or use --*-url' },
+  { key: 'publishUrl', type: 'string', default: undefined, help: 'with --target urls: wss://…/publish' },
+  { key: 'subscribeUrl', type: 'string', default: undefined, help: 'with --target urls: wss://…/subscribe' },
+  { key: 'user', type: 'string', default: undefined, help: 'with --target urls: Basic Auth user' },
+  {
+    key: 'password',
+    type: 'string',
+    default: undefined,
+    secret: true,
+    help: 'with --target urls: Basic Auth password',
+  },
+  { key: 'ca', type: 'string', default: undefined, help: 'with --target urls: CA certificate (PEM) to trust' },
+  { key: 'reference', type: 'string', default: 'none', choices: ['none', 'nats'], help: 'also measure a reference' },
+  { key: 'natsServer', type: 'string', default: undefined, help: 'nats-server binary (default: PATH, /usr/sbin)' },
+  { key: 'json', type: 'bool', default: false, help: 'print results as JSON on stdout (the table goes to stderr)' },
+  {
+    key: 'svg',
+    type: 'string',
+    default: undefined,
+    help: 'latency chart file (default bench/results/latency-<scenario>.svg; with several scenarios -<scenario> is added)',
+  },
+  { key: 'quick', type: 'bool', default: false, help: 'scaled-down numbers for a smoke run' },
+  {
+    key: 'idleTimeoutMs',
+    type: 'int',
+    default: 10_000,
+    min: 100,
+    unit: 'ms',
+    help: 'after publishing, give up waiting for deliveries after this long without progress',
+  },
+  {
+    key: 'publisherBufferBytes',
+    type: 'int',
+    default: 64 * 1024,
+    min: 1024,
+    unit: 'bytes',
+    help: 'unsent bytes a publisher allows before it waits for its socket to drain',
+  },
+  {
+    key: 'connectConcurrency',
+    type: 'int',
+    default: 50,
+    min: 1,
+    unit: 'connections',
+    help: 'TLS handshakes in flight per worker while connecting',
+  },
+  { key: 'profile', type: 'string', default: undefined, help: 'write the trio’s V8 CPU profiles into this directory' },
+  {
+    key: 'msgqueueArgs',
+    type: 'list',
+    default: [],
+    help: 'extra flags for the self-started msgqueue (comma-separated)',
+  },
+  { key: 'publisherArgs', type: 'list', default: [], help: 'extra flags for the self-started publisher' },
+  { key: 'subscriberArgs', type: 'list', default: [], help: 'extra flags for the self-started subscriber' },
+];
+
+export interface BenchConfig {
+  readonly scenarios: readonly ScenarioPlan[];
+  readonly payloadBytes: number;
+  /** wsq protocols to measure, each a system of its own in the results. */
+  readonly protocols: readonly BenchProtocol[];
+  readonly workers: number;
+  readonly target: 'self' | 'urls';
+  readonly publishUrl: string | undefined;
+  readonly subscribeUrl: string | undefined;
+  readonly user: string | undefined;
+  readonly password: string | undefined;
+  readonly ca: string | undefined;
+  readonly reference: 'none' | 'nats';
+  readonly natsServer: string | undefined;
+  readonly json: boolean;
+  readonly svg: string | undefined;
+  readonly idleTimeoutMs: number;
+  readonly publisherBufferBytes: number;
+  readonly connectConcurrency: number;
+  readonly profile: string | undefined;
+  readonly serviceArgs: Readonly<Record<'msgqueue' | 'publisher' | 'subscriber', readonly string[]>>;
+}
+
+function opt<T>(v: unknown): T | undefined {
+  return v === undefined ? undefined : (v as T);
+}
+
+/** The numbers of one scenario after --quick and the per-number flags. */
+export function planScenario(name: ScenarioName, values: Readonly<Record<string, unknown>>): ScenarioPlan {
+  const d = (values.quick === true ? QUICK_DEFAULTS : SCENARIO_DEFAULTS)[name];
+  const ratePerSec = opt<number>(values.rate) ?? d.ratePerSec;
+  const durationMs = opt<number>(values.durationMs) ?? d.durationMs;
+  let messages = opt<number>(values.messages);
+  if (messages === undefined) {
+    messages = ratePerSec > 0 && durationMs > 0 ? Math.round((ratePerSec * durationMs) / 1000) : d.messages;
+  }
+  const plan: ScenarioPlan = {
+    name,
+    messages,
+    subscribers: opt<number>(values.subscribers) ?? d.subscribers,
+    publishers: opt<number>(values.publishers) ?? d.publishers,
+    topics: opt<number>(values.topics) ?? d.topics,
+    ratePerSec,
+  };
+  if (plan.messages < 1) throw new ConfigError('durationMs', 'rate × duration gives no message');
+  if (plan.publishers > plan.messages) throw new ConfigError('publishers', 'more publishers than messages');
+  return Object.freeze(plan);
+}
+
+/** Cross-field checks on the resolved values (run inside loadConfig so errors exit 2). */
+export function finishBenchOptions(values: Record<string, unknown>): void {
+  if (values.target === 'urls') {
+    for (const key of ['publishUrl', 'subscribeUrl'] as const) {
+      const url = values[key];
+      if (typeof url !== 'string') throw new ConfigError(key, 'is required with --target urls');
+      let parsed: URL;
+      try {
+        parsed = new URL(url);
+      } catch {
+        throw new ConfigError(key, `not a URL: ${JSON.stringify(url)}`);
+      }
+      if (parsed.protocol !== 'wss:' && parsed.protocol !== 'ws:') throw new ConfigError(key, 'must be a ws(s):// URL');
+    }
+  }
+  const protocols = values.protocol as string[];
+  if (protocols.length === 0) throw new ConfigError('protocol', `needs one of ${PROTOCOLS.join(', ')}`);
+  for (const p of protocols) {
+    if (!(PROTOCOLS as readonly string[]).includes(p)) {
+      throw new ConfigError('protocol', `must be ${PROTOCOLS.join(' or ')} (or both), got ${JSON.stringify(p)}`);
+    }
+  }
+  if ((values.user === undefined) !== (values.password === undefined)) {
+    throw new ConfigError(values.user === undefined ? 'user' : 'password', 'user and password go together');
+  }
+  if (values.profile !== undefined && values.target !== 'self') {
+    throw new ConfigError('profile', 'needs --target self (it profiles the started trio)');
+  }
+  const names = values.scenario === 'all' ? SCENARIOS : [values.scenario as ScenarioName];
+  for (const name of names) planScenario(name, values);
+}
+
+export function toBenchConfig(values: ConfigValues): BenchConfig {
+  const names = values.scenario === 'all' ? SCENARIOS : [values.scenario as ScenarioName];
+  return Object.freeze({
+    scenarios: Object.freeze(names.map((n) => planScenario(n, values))),
+    payloadBytes: values.payloadBytes as number,
+    protocols: Object.freeze([...new Set(values.protocol as BenchProtocol[])]),
+    workers: values.workers as number,
+    target: values.target as 'self' | 'urls',
+    publishUrl: opt<string>(values.publishUrl),
+    subscribeUrl: opt<string>(values.subscribeUrl),
+    user: opt<string>(values.user),
+    password: opt<string>(values.password),
+    ca: opt<string>(values.ca),
+    reference: values.reference as 'none' | 'nats',
+    natsServer: opt<string>(values.natsServer),
+    json: values.json === true,
+    svg: opt<string>(values.svg),
+    idleTimeoutMs: values.idleTimeoutMs as number,
+    publisherBufferBytes: values.publisherBufferBytes as number,
+    connectConcurrency: values.connectConcurrency as number,
+    profile: opt<string>(values.profile),
+    serviceArgs: Object.freeze({
+      msgqueue: Object.freeze([...(values.msgqueueArgs as string[])]),
+      publisher: Object.freeze([...(values.publisherArgs as string[])]),
+      subscriber: Object.freeze([...(values.subscriberArgs as string[])]),
+    }),
+  });
+}
+
+export type ParseResult = { kind: 'run'; config: BenchConfig } | { kind: 'exit'; code: number; output: string };
+
+/** Parses the command line; never exits (main does), so tests call it directly. */
+export function parseBenchArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): ParseResult {
+  const loaded = loadConfig(OPTIONS, {
+    service: 'bench',
+    description:
+      'Load generator for wsq (legacy or wsq.v1) over TLS WebSockets, optionally against a NATS reference in the same run.',
+    argv,
+    env,
+    finish: finishBenchOptions,
+  });
+  if (loaded.kind === 'exit') return loaded;
+  if (loaded.printConfig) {
+    return { kind: 'exit', code: 0, output: printableConfig(OPTIONS, loaded.config) };
+  }
+  return { kind: 'run', config: toBenchConfig(loaded.config) };
+}

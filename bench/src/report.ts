@@ -1,0 +1,146 @@
+/**
+ * Results as a table for people, JSON for machines, and the wsq ÷ NATS ratio per scenario.
+ * Pure functions of RunResult lists.
+ */
+import type { RunResult } from './runner.js';
+import type { SystemKind } from './transport.js';
+
+export const SYSTEM_LABELS: Readonly<Record<SystemKind, string>> = {
+  'wsq-legacy': 'wsq legacy',
+  'wsq-v1': 'wsq v1',
+  nats: 'NATS',
+};
+
+export function formatRate(n: number): string {
+  return Math.round(n).toLocaleString('en-US');
+}
+
+/** Milliseconds with about three significant digits. */
+export function formatMs(ms: number): string {
+  if (ms === 0) return '0';
+  if (ms >= 100) return ms.toFixed(0);
+  if (ms >= 10) return ms.toFixed(1);
+  if (ms >= 1) return ms.toFixed(2);
+  return ms.toFixed(3);
+}
+
+const COLUMNS = [
+  'scenario',
+  'system',
+  'published/s',
+  'deliveries/s',
+  'p50 ms',
+  'p90 ms',
+  'p99 ms',
+  'p99.9 ms',
+  'max ms',
+  'lost',
+];
+
+function row(r: RunResult): string[] {
+  const lost = r.duplicates > 0 ? `${r.lost} (+${r.duplicates} dup)` : String(r.lost);
+  return [
+    r.scenario,
+    SYSTEM_LABELS[r.system],
+    formatRate(r.publishedPerSec),
+    formatRate(r.deliveriesPerSec),
+    formatMs(r.latency.p50),
+    formatMs(r.latency.p90),
+    formatMs(r.latency.p99),
+    formatMs(r.latency.p999),
+    formatMs(r.latency.max),
+    lost,
+  ];
+}
+
+/** A plain-text table; numbers right-aligned. */
+export function formatTable(results: readonly RunResult[]): string {
+  const rows = [COLUMNS, ...results.map(row)];
+  const widths = COLUMNS.map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  const line = (cells: string[]): string =>
+    cells.map((cell, c) => (c < 2 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ');
+  return [line(rows[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)].join('\n') + '\n';
+}
+
+/** The same table in Markdown, for docs/performance.md. */
+export function formatMarkdownTable(results: readonly RunResult[]): string {
+  const rows = results.map(row);
+  const head = `| ${COLUMNS.join(' | ')} |`;
+  const rule = `|${COLUMNS.map((_, c) => (c < 2 ? '---' : '---:')).join('|')}|`;
+  return [head, rule, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n') + '\n';
+}
+
+export interface Ratio {
+  scenario: string;
+  system: SystemKind;
+  /** wsq ÷ NATS: above 1 is faster than NATS. */
+  deliveriesPerSec: number;
+  /** wsq ÷ NATS: below 1 is lower latency than NATS. */
+  p50: number;
+  p99: number;
+  /** wsq matches or beats NATS: throughput ≥ (rate-paced runs: delivered all), p99 ≤, and nothing lost. */
+  beats: boolean;
+}
+
+export function ratios(results: readonly RunResult[]): Ratio[] {
+  const out: Ratio[] = [];
+  for (const r of results) {
+    if (r.system === 'nats') continue;
+    const ref = results.find((n) => n.system === 'nats' && n.scenario === r.scenario);
+    if (!ref) continue;
+    const div = (a: number, b: number): number => (b > 0 ? a / b : a > 0 ? Infinity : 1);
+    const paced = r.plan.ratePerSec > 0;
+    const fastEnough = paced ? r.deliveries >= r.expectedDeliveries : r.deliveriesPerSec >= ref.deliveriesPerSec;
+    out.push({
+      scenario: r.scenario,
+      system: r.system,
+      deliveriesPerSec: div(r.deliveriesPerSec, ref.deliveriesPerSec),
+      p50: div(r.latency.p50, ref.latency.p50),
+      p99: div(r.latency.p99, ref.latency.p99),
+      beats: fastEnough && r.latency.p99 <= ref.latency.p99 && r.lost === 0 && r.duplicates === 0,
+    });
+  }
+  return out;
+}
+
+export function formatRatios(list: readonly Ratio[]): string {
+  if (list.length === 0) return '';
+  const x = (n: number): string => (Number.isFinite(n) ? `${n.toFixed(2)}×` : '∞');
+  const lines = list.map(
+    (r) =>
+      `${r.scenario.padEnd(8)} ${SYSTEM_LABELS[r.system]} ÷ NATS: deliveries/s ${x(r.deliveriesPerSec)}, ` +
+      `p50 ${x(r.p50)}, p99 ${x(r.p99)} — ${r.beats ? 'matches or beats NATS' : 'behind NATS'}`,
+  );
+  return ['wsq ÷ NATS (throughput: higher is better; latency: lower is better)', ...lines].join('\n') + '\n';
+}
+
+/** Problems worth a line under the table: connections the server closed, refusals, publish failures. */
+export function formatNotes(results: readonly RunResult[]): string {
+  const notes: string[] = [];
+  for (const r of results) {
+    const who = `${r.scenario} ${SYSTEM_LABELS[r.system]}`;
+    const closed = Object.entries(r.closedByServer);
+    if (closed.length > 0) notes.push(`${who}: server closed ${closed.map(([c, n]) => `${n}× ${c}`).join(', ')}`);
+    if (r.refused > 0) notes.push(`${who}: ${r.refused} publishes refused by the server`);
+    if (r.unexpected > 0) notes.push(`${who}: ${r.unexpected} deliveries on a topic the subscriber did not ask for`);
+    if (r.publishFailed) notes.push(`${who}: publishing failed: ${r.publishFailed}`);
+    for (const [counter, n] of Object.entries(r.serverCounters ?? {}))
+      notes.push(`${who}: server counter ${counter} +${n}`);
+  }
+  return notes.map((n) => `note: ${n}\n`).join('');
+}
+
+export interface BenchMeta {
+  startedAt: string;
+  node: string;
+  cpus: number;
+  workers: number;
+  payloadBytes: number;
+  target: string;
+  natsVersion?: string;
+}
+
+export function toJson(meta: BenchMeta, results: readonly RunResult[]): string {
+  const plain = results.map(({ histogram: _h, ...rest }) => rest);
+  return JSON.stringify({ meta, results: plain, ratios: ratios(results) }, null, 2) + '\n';
+}

@@ -1,0 +1,98 @@
+/**
+ * A scenario run's outcome, merged from the workers' reports: counts, loss per subscriber,
+ * rates over the run's own clock, and the latency histograms added into one.
+ */
+import { build, decodeFromCompressedBase64, encodeIntoCompressedBase64 } from 'hdr-histogram-js';
+import type { ScenarioPlan } from './options.js';
+import { summarize, type LatencySummary } from './stats.js';
+import type { Endpoint } from './transport.js';
+import { expectedOnTopic, type WorkerResult, type WorkerSetup, type WorkerToMain } from './worker-protocol.js';
+
+export interface RunResult {
+  scenario: ScenarioPlan['name'];
+  system: Endpoint['system'];
+  plan: ScenarioPlan;
+  published: number;
+  publishedPerSec: number;
+  expectedDeliveries: number;
+  deliveries: number;
+  deliveriesPerSec: number;
+  lost: number;
+  duplicates: number;
+  unexpected: number;
+  refused: number;
+  closedByServer: Record<string, number>;
+  publishFailed: string | undefined;
+  /** wsq only: drop/close/invalid-frame counters that grew on the servers during the run. */
+  serverCounters?: Record<string, number>;
+  durationMs: number;
+  latency: LatencySummary;
+  /** Merged latency histogram (µs), hdr-histogram-js compressed base64. */
+  histogram: string;
+}
+
+/** What merge needs of each worker: its share, its result and its `published` report. */
+export interface WorkerOutcome {
+  setup: WorkerSetup;
+  result: WorkerResult | undefined;
+  published: Extract<WorkerToMain, { type: 'published' }> | undefined;
+}
+
+export function mergeResults(
+  plan: ScenarioPlan,
+  system: Endpoint['system'],
+  slots: readonly WorkerOutcome[],
+  expected: number,
+  startAtMs: number,
+): RunResult {
+  const hist = build({ bitBucketSize: 64, numberOfSignificantValueDigits: 3 });
+  const perSub = new Map<number, number>();
+  const closedByServer: Record<string, number> = {};
+  let published = 0;
+  let lastSend = startAtMs;
+  let lastReceive = startAtMs;
+  let duplicates = 0;
+  let unexpected = 0;
+  let refused = 0;
+  let publishFailed: string | undefined;
+  for (const { setup, result, published: pub } of slots) {
+    const r = result!;
+    hist.add(decodeFromCompressedBase64(r.histogram));
+    setup.subscribers.forEach((s, i) => perSub.set(s, r.receivedBySubscriber[i]));
+    for (const [code, n] of Object.entries(r.closedByServer)) closedByServer[code] = (closedByServer[code] ?? 0) + n;
+    published += r.published;
+    lastSend = Math.max(lastSend, pub?.lastSendAtMs ?? 0);
+    lastReceive = Math.max(lastReceive, r.lastReceiveAtMs);
+    duplicates += r.duplicates;
+    unexpected += r.unexpected;
+    refused += r.refused;
+    publishFailed ??= pub?.failed;
+  }
+  let lost = 0;
+  let deliveries = 0;
+  for (let s = 0; s < plan.subscribers; s++) {
+    const got = perSub.get(s) ?? 0;
+    deliveries += got;
+    lost += Math.max(0, expectedOnTopic(plan.messages, plan.topics, s % plan.topics) - got);
+  }
+  const perSec = (n: number, until: number): number => (until > startAtMs ? (n * 1000) / (until - startAtMs) : 0);
+  return {
+    scenario: plan.name,
+    system,
+    plan,
+    published,
+    publishedPerSec: perSec(published, lastSend),
+    expectedDeliveries: expected,
+    deliveries,
+    deliveriesPerSec: perSec(deliveries, lastReceive),
+    lost,
+    duplicates,
+    unexpected,
+    refused,
+    closedByServer,
+    publishFailed,
+    durationMs: Math.max(lastSend, lastReceive) - startAtMs,
+    latency: summarize(hist),
+    histogram: encodeIntoCompressedBase64(hist),
+  };
+}

@@ -1,0 +1,147 @@
+/**
+ * wsq connections for the bench: legacy (ws-go's `{"Topic","Content"}` frames, no acks) and
+ * `wsq.v1` (`{"op":"pub"}` / `{"op":"sub"}` with a `subscribed` answer). The payload is sent as
+ * a JSON string (legacy Content / v1 data) and found again by the receiver without parsing.
+ */
+import type { WebSocket } from 'ws';
+import {
+  openSocket,
+  wsOptions,
+  type CloseHandler,
+  type DeliveryHandler,
+  type Endpoint,
+  type PublisherConn,
+  type SubscriberConn,
+} from './transport.js';
+
+/**
+ * Core's V1_PROTOCOL and legacy/v1 frame shapes, restated: this module runs in every worker
+ * thread, and importing @wsq/core there costs most of a second per worker (TLS generation
+ * and logging libraries). test/payload.test.ts keeps these in step with core's codecs.
+ */
+export const V1_SUBPROTOCOL = 'wsq.v1';
+
+/** Legacy frame; `s` needs no JSON escaping beyond what JSON.stringify does. */
+function legacyFrame(topic: string, content: string): string {
+  return `{"Topic":${JSON.stringify(topic)},"Content":${JSON.stringify(content)}}`;
+}
+
+/** The v1 control frames a subscriber waits for (deliveries never reach this). */
+type V1Control =
+  | { op: 'subscribed'; id?: string }
+  | { op: 'error'; id?: string; code: string; message: string }
+  | { op: 'ack' | 'unsubscribed' | 'msg' };
+
+function decodeControl(text: string): V1Control | undefined {
+  try {
+    const obj = JSON.parse(text) as unknown;
+    return obj !== null && typeof obj === 'object' && 'op' in obj ? (obj as V1Control) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const MSG_PREFIX = Buffer.from('{"op":"msg"');
+
+function protocolsOf(ep: Endpoint): string[] {
+  return ep.system === 'wsq-v1' ? [V1_SUBPROTOCOL] : [];
+}
+
+/** A publish frame. The payload holds no character JSON escapes, so it is spliced in. */
+export function encodeWsqPublish(system: Endpoint['system'], topic: string, payload: string): string {
+  return system === 'wsq-v1' ? `{"op":"pub","topic":"${topic}","data":"${payload}"}` : legacyFrame(topic, payload);
+}
+
+export function encodeWsqSubscribe(system: Endpoint['system'], topic: string, id: string): string {
+  return system === 'wsq-v1' ? JSON.stringify({ op: 'sub', topic, id }) : legacyFrame(topic, 'sub');
+}
+
+interface Waiter {
+  resolve(v: { confirmed: boolean }): void;
+  reject(err: Error): void;
+}
+
+export async function openWsqSubscriber(
+  ep: Endpoint,
+  onDelivery: DeliveryHandler,
+  onClose: CloseHandler,
+): Promise<SubscriberConn> {
+  const ws = await openSocket(ep.subscribeUrl, protocolsOf(ep), wsOptions(ep, true));
+  const waiters = new Map<string, Waiter>();
+  let nextId = 0;
+  const failAll = (err: Error): void => {
+    for (const w of waiters.values()) w.reject(err);
+    waiters.clear();
+  };
+  ws.on('message', (data: Buffer) => {
+    // Legacy frames are all deliveries; v1 deliveries start `{"op":"msg"` (core's encodeMsg).
+    if (ep.system !== 'wsq-v1' || data.subarray(0, MSG_PREFIX.length).equals(MSG_PREFIX)) return onDelivery(data);
+    const frame = decodeControl(data.toString());
+    switch (frame?.op) {
+      case 'subscribed':
+      case 'error': {
+        const w = frame.id === undefined ? undefined : waiters.get(frame.id);
+        if (!w || frame.id === undefined) return;
+        waiters.delete(frame.id);
+        if (frame.op === 'subscribed') w.resolve({ confirmed: true });
+        else
+          w.reject(Object.assign(new Error(`subscribe refused: ${frame.code} ${frame.message}`), { code: frame.code }));
+        return;
+      }
+      case 'msg':
+        return onDelivery(data);
+      default:
+        return;
+    }
+  });
+  ws.on('close', (code: number) => {
+    failAll(new Error(`subscriber socket closed (${code})`));
+    onClose(code);
+  });
+  ws.on('error', () => undefined);
+  return {
+    subscribe(topic) {
+      const id = `s${nextId++}`;
+      const frame = encodeWsqSubscribe(ep.system, topic, id);
+      if (ep.system !== 'wsq-v1') {
+        return new Promise((resolve, reject) =>
+          ws.send(frame, (err) => (err ? reject(err) : resolve({ confirmed: false }))),
+        );
+      }
+      return new Promise((resolve, reject) => {
+        waiters.set(id, { resolve, reject });
+        ws.send(frame);
+      });
+    },
+    close: () => closeSocket(ws),
+  };
+}
+
+export async function openWsqPublisher(ep: Endpoint, onClose: CloseHandler): Promise<PublisherConn> {
+  const ws = await openSocket(ep.publishUrl, protocolsOf(ep), wsOptions(ep, true));
+  // v1 refusals (RATE_LIMITED, UNAVAILABLE…) come back as error frames; legacy ones are silent.
+  let refused = 0;
+  ws.on('message', (data: Buffer) => {
+    if (data.includes('"op":"error"')) refused++;
+  });
+  ws.on('close', onClose);
+  ws.on('error', () => undefined);
+  const system = ep.system;
+  return {
+    publish(topic, payload, cb) {
+      ws.send(encodeWsqPublish(system, topic, payload), cb);
+    },
+    get bufferedAmount() {
+      return ws.bufferedAmount;
+    },
+    get refused() {
+      return refused;
+    },
+    close: () => closeSocket(ws),
+  };
+}
+
+function closeSocket(ws: WebSocket): void {
+  if (ws.readyState === ws.OPEN) ws.close(1000);
+  else ws.terminate();
+}

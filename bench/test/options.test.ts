@@ -1,0 +1,124 @@
+import t from 'tap';
+import { parseBenchArgs, SCENARIO_DEFAULTS, type BenchConfig } from '../src/options.js';
+import { distribute, expectedDeliveries, workerExecArgv } from '../src/runner.js';
+import { svgPath } from '../src/bench.js';
+
+function run(argv: string[], env: NodeJS.ProcessEnv = {}): BenchConfig {
+  const r = parseBenchArgs(argv, env);
+  if (r.kind !== 'run') throw new Error(`expected a config, got exit ${r.code}: ${r.output}`);
+  return r.config;
+}
+
+function exit(argv: string[], env: NodeJS.ProcessEnv = {}): { code: number; output: string } {
+  const r = parseBenchArgs(argv, env);
+  if (r.kind !== 'exit') throw new Error('expected an exit');
+  return r;
+}
+
+t.test('defaults: all four scenarios with the issue’s numbers, legacy, self-started, no reference', async (t) => {
+  const c = run([]);
+  t.same(
+    c.scenarios.map((s) => s.name),
+    ['pipe', 'fanout', 'topics', 'latency'],
+  );
+  t.match(c.scenarios[0], { messages: 100_000, subscribers: 1, publishers: 1, topics: 1, ratePerSec: 0 });
+  t.match(c.scenarios[1], { messages: 20_000, subscribers: 100, publishers: 1, topics: 1 });
+  t.match(c.scenarios[2], { messages: 50_000, subscribers: 1000, publishers: 4, topics: 1000 });
+  t.match(c.scenarios[3], { messages: 20_000, subscribers: 100, topics: 10, ratePerSec: 2000 }, '2000/s for 10 s');
+  t.match(c, { payloadBytes: 64, target: 'self', reference: 'none', json: false });
+  t.same(c.protocols, ['legacy']);
+  t.ok(c.workers >= 1);
+  t.ok(Object.isFrozen(c) && Object.isFrozen(c.scenarios[0]), 'frozen');
+});
+
+t.test('flags override a scenario’s numbers; --quick scales them down', async (t) => {
+  const c = run(['--scenario', 'fanout', '--messages', '500', '--subscribers', '7', '--protocol', 'v1']);
+  t.same(c.scenarios, [{ name: 'fanout', messages: 500, subscribers: 7, publishers: 1, topics: 1, ratePerSec: 0 }]);
+  t.same(c.protocols, ['v1']);
+  t.same(run(['--protocol', 'legacy,v1,legacy']).protocols, ['legacy', 'v1'], 'both, once each');
+  const q = run(['--quick', '--scenario', 'pipe']);
+  t.equal(q.scenarios[0].messages, 2000);
+  t.ok(q.scenarios[0].messages < SCENARIO_DEFAULTS.pipe.messages);
+  t.equal(run(['--scenario', 'latency', '--rate', '100', '--duration-ms', '3000']).scenarios[0].messages, 300);
+  t.equal(run(['--scenario', 'latency', '--rate', '100']).scenarios[0].messages, 1000, 'default 10 s');
+  t.equal(run(['--scenario', 'pipe', '--rate', '100']).scenarios[0].messages, 100_000, 'paced pipe keeps its count');
+  t.equal(run(['--scenario', 'pipe'], { WSQ_MESSAGES: '42' }).scenarios[0].messages, 42, 'WSQ_* env');
+  t.same(run(['--subscriber-args', '--max-buffered-bytes,4194304']).serviceArgs.subscriber, [
+    '--max-buffered-bytes',
+    '4194304',
+  ]);
+});
+
+t.test('bad options exit 2 naming the field', async (t) => {
+  const cases: [string[], RegExp][] = [
+    [['--scenario', 'nope'], /scenario/],
+    [['--protocol', 'v2'], /protocol/],
+    [['--protocol', 'legacy,v2'], /protocol/],
+    [['--protocol', ''], /protocol/],
+    [['--payload-bytes', '8'], /payloadBytes/],
+    [['--messages', '0'], /messages/],
+    [['--target', 'urls'], /publishUrl/],
+    [['--target', 'urls', '--publish-url', 'wss://h/publish', '--subscribe-url', 'http://h/s'], /subscribeUrl/],
+    [['--user', 'u'], /password/],
+    [['--scenario', 'topics', '--publishers', '10', '--messages', '5'], /publishers/],
+    [['--profile', 'x', '--target', 'urls', '--publish-url', 'wss://a/p', '--subscribe-url', 'wss://a/s'], /profile/],
+    [['--bogus'], /unknown option/],
+  ];
+  for (const [argv, field] of cases) {
+    const e = exit(argv);
+    t.equal(e.code, 2, argv.join(' '));
+    t.match(e.output, field, argv.join(' '));
+  }
+  t.equal(exit(['--help']).code, 0);
+  t.match(exit(['--help']).output, /--reference/);
+  const printed = exit(['--print-config', '--user', 'u', '--password', 'secret']).output;
+  t.notMatch(printed, /secret/, '--print-config masks the password');
+});
+
+t.test('work is spread over workers: subscribers from the first, publishers from the last', async (t) => {
+  const pipe = run(['--scenario', 'pipe']).scenarios[0];
+  t.same(distribute(pipe, 4), [
+    { subscribers: [0], publishers: [] },
+    { subscribers: [], publishers: [0] },
+  ]);
+  t.same(distribute(pipe, 1), [{ subscribers: [0], publishers: [0] }]);
+  const topics = run(['--scenario', 'topics', '--subscribers', '10', '--publishers', '3']).scenarios[0];
+  const shares = distribute(topics, 3);
+  t.same(
+    shares.map((s) => s.subscribers.length),
+    [4, 3, 3],
+  );
+  t.same(shares.flatMap((s) => s.publishers).sort(), [0, 1, 2]);
+});
+
+t.test('expected deliveries follow message i → topic i % topics, subscriber s → topic s % topics', async (t) => {
+  const plan = { name: 'topics' as const, messages: 10, subscribers: 4, publishers: 1, topics: 3, ratePerSec: 0 };
+  // topic 0 gets 0,3,6,9 (4); topic 1: 1,4,7 (3); topic 2: 2,5,8 (3); subscribers 0..3 → topics 0,1,2,0
+  t.equal(expectedDeliveries(plan), 4 + 3 + 3 + 4);
+  t.equal(
+    expectedDeliveries({ ...plan, messages: 2, topics: 5, subscribers: 5 }),
+    2,
+    'topics past the last message get none',
+  );
+});
+
+t.test('chart paths', async (t) => {
+  t.match(svgPath(run(['--scenario', 'pipe']), 'pipe'), /bench\/results\/latency-pipe\.svg$/);
+  t.equal(svgPath(run(['--scenario', 'pipe', '--svg', '/tmp/a.svg']), 'pipe'), '/tmp/a.svg');
+  t.equal(svgPath(run(['--svg', '/tmp/a.svg']), 'fanout'), '/tmp/a-fanout.svg', 'one file per scenario');
+});
+
+t.test('workers get the node flags minus module hooks (a test runner’s loaders)', async (t) => {
+  t.same(
+    workerExecArgv([
+      '--import=file:///x.mjs',
+      '--cpu-prof',
+      '--require',
+      'y.cjs',
+      '--enable-source-maps',
+      '--max-old-space-size=512',
+    ]),
+    ['--cpu-prof', '--max-old-space-size=512'],
+  );
+  t.same(workerExecArgv([]), []);
+});
