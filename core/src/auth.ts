@@ -1,16 +1,20 @@
 /**
  * Who may connect, and where they may publish and subscribe. Basic Auth is checked on the
  * upgrade request. scrypt is deliberately slow, so a verified (user, password) pair is cached
- * by its SHA-256 for a short while; failures are never cached and cost the same whether or not
- * the user exists.
+ * by its SHA-256 for a short while, concurrent checks of the same pair share one scrypt run,
+ * and the runs themselves pass a fair gate (verify-gate.ts) so a flood of failed logins from
+ * one place cannot starve everyone else. Failures are never cached and cost the same whether
+ * or not the user exists.
  */
 import { createHash } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
+import { basename, dirname } from 'node:path';
 import parseBasic from 'basic-auth';
 import { DEMO_PASSWORD, DEMO_USER } from './options.js';
 import { patternCovers, matchesPattern } from './topics.js';
 import { hashPassword, readUsersFile, verifyPassword, type UserRecord } from './users.js';
+import { createVerifyGate, sourceOf, VERIFY_DEFAULTS, type VerifyLimits } from './verify-gate.js';
 
 export interface Principal {
   readonly name: string;
@@ -19,9 +23,13 @@ export interface Principal {
 }
 
 export interface Authenticator {
-  /** The principal for a request's Basic credentials, or null. */
+  /**
+   * The principal for a request's Basic credentials, or null. Throws AuthBusyError when too
+   * many password checks are in progress (the server answers 503).
+   */
   authenticate(req: IncomingMessage): Promise<Principal | null>;
-  check(name: string, password: string): Promise<Principal | null>;
+  /** Checks a name and password; `source` (the remote address) is the fairness key. */
+  check(name: string, password: string, source?: string): Promise<Principal | null>;
   /** Re-reads the users file; keeps the old users if the new file is invalid. */
   reload(): void;
   close(): void;
@@ -32,8 +40,14 @@ export interface AuthOptions {
   demo: boolean;
   /** Called when a reload fails, so the service can log it. */
   onReloadError?: (err: Error) => void;
+  /** Called after the users file was re-read because it changed on disk. */
+  onReload?: () => void;
   /** How long a verified credential stays cached. */
   cacheMs?: number;
+  /** Bounds on concurrent and waiting scrypt checks. */
+  verify?: Partial<VerifyLimits>;
+  /** How long to wait after a change of the users file before re-reading it (editors write in steps). */
+  reloadDelayMs?: number;
 }
 
 const MAX_CACHED = 10_000;
@@ -59,6 +73,8 @@ export async function createAuthenticator(opts: AuthOptions): Promise<Authentica
   // Unknown users are checked against this so a miss costs as much as a wrong password.
   const decoy = await hashPassword('decoy');
   const verified = new Map<string, { principal: Principal; expires: number }>();
+  const inflight = new Map<string, Promise<Principal | null>>();
+  const gate = createVerifyGate({ ...VERIFY_DEFAULTS, ...opts.verify });
 
   function load(): void {
     const next = new Map<string, UserRecord>();
@@ -71,34 +87,60 @@ export async function createAuthenticator(opts: AuthOptions): Promise<Authentica
   }
   load();
 
-  let watcher: FSWatcher | undefined;
-  if (opts.usersFile) {
+  function reload(): boolean {
     try {
-      watcher = watch(opts.usersFile, { persistent: false }, () => reload());
+      load();
+      return true;
+    } catch (err) {
+      opts.onReloadError?.(err as Error);
+      return false;
+    }
+  }
+
+  // The directory is watched, not the file: tools replace the file by renaming a new one over
+  // it, and a watch on the file would stay on the old inode after the first replacement.
+  let watcher: FSWatcher | undefined;
+  let pendingReload: NodeJS.Timeout | undefined;
+  if (opts.usersFile) {
+    const file = basename(opts.usersFile);
+    try {
+      watcher = watch(dirname(opts.usersFile), { persistent: false }, (_event, name) => {
+        if (name !== null && name !== file) return;
+        clearTimeout(pendingReload);
+        pendingReload = setTimeout(() => {
+          if (reload()) opts.onReload?.();
+        }, opts.reloadDelayMs ?? 50);
+        pendingReload.unref();
+      });
     } catch {
       watcher = undefined; // watching is a convenience; SIGHUP still reloads
     }
   }
 
-  function reload(): void {
-    try {
-      load();
-    } catch (err) {
-      opts.onReloadError?.(err as Error);
-    }
+  async function verify(name: string, password: string, source: string): Promise<Principal | null> {
+    const rec = users.get(name);
+    const ok = await gate.run(source, () => verifyPassword(password, rec?.password ?? decoy));
+    // A reload during the await may have removed the user, changed the password or the patterns.
+    const now = users.get(name);
+    if (!ok || rec === undefined || now?.password !== rec.password) return null;
+    return Object.freeze({ name, publish: now.publish, subscribe: now.subscribe });
   }
 
-  async function check(name: string, password: string): Promise<Principal | null> {
+  async function check(name: string, password: string, source = ''): Promise<Principal | null> {
     const key = digest(name, password);
     const hit = verified.get(key);
     if (hit && hit.expires > Date.now()) return hit.principal;
-    const rec = users.get(name);
-    const ok = await verifyPassword(password, rec?.password ?? decoy);
-    // A reload during the await may have removed the user or changed the password.
-    if (!ok || rec === undefined || users.get(name)?.password !== rec.password) return null;
-    const principal: Principal = Object.freeze({ name, publish: rec.publish, subscribe: rec.subscribe });
-    if (verified.size >= MAX_CACHED) verified.delete(verified.keys().next().value!);
-    verified.set(key, { principal, expires: Date.now() + cacheMs });
+    let running = inflight.get(key);
+    if (!running) {
+      running = verify(name, password, source).finally(() => inflight.delete(key));
+      inflight.set(key, running);
+    }
+    const principal = await running;
+    if (principal) {
+      verified.delete(key);
+      if (verified.size >= MAX_CACHED) verified.delete(verified.keys().next().value!);
+      verified.set(key, { principal, expires: Date.now() + cacheMs });
+    }
     return principal;
   }
 
@@ -107,10 +149,13 @@ export async function createAuthenticator(opts: AuthOptions): Promise<Authentica
     async authenticate(req) {
       const creds = parseBasic(req);
       if (!creds) return null;
-      return check(creds.name, creds.pass);
+      return check(creds.name, creds.pass, sourceOf(req.socket?.remoteAddress));
     },
-    reload,
+    reload() {
+      reload();
+    },
     close() {
+      clearTimeout(pendingReload);
       watcher?.close();
     },
   };

@@ -48,14 +48,27 @@ export {
 export type { UsersFile, UserRecord } from './users.js';
 export { createAuthenticator, canPublish, canSubscribe } from './auth.js';
 export type { Authenticator, AuthOptions, Principal } from './auth.js';
+export { AuthBusyError, VERIFY_DEFAULTS, createVerifyGate, sourceOf } from './verify-gate.js';
+export type { VerifyGate, VerifyLimits } from './verify-gate.js';
+export { createTicketStore, TICKET_DEFAULTS } from './tickets.js';
+export type { TicketStore, TicketOptions, IssuedTicket } from './tickets.js';
 export { createLogger, connectionId } from './log.js';
 export type { Logger, LogOptions } from './log.js';
-export { createMetrics, LATENCY_BUCKETS } from './metrics.js';
-export type { BaseMetrics } from './metrics.js';
+export {
+  createMetrics,
+  closeReasonOfWsError,
+  LATENCY_BUCKETS,
+  DEFAULT_METRICS_PREFIX,
+  CLOSE_REASONS,
+  DROP_REASONS,
+  AUTH_FAILURE_REASONS,
+} from './metrics.js';
+export type { BaseMetrics, Collect, CloseReason, DropReason, AuthFailureReason } from './metrics.js';
 export { createBackoff } from './backoff.js';
 export type { Backoff } from './backoff.js';
 export { originAllowed } from './origins.js';
 export { createServiceServer, sendHttpError } from './service-server.js';
+export { TICKETS_PATH } from './ticket-endpoint.js';
 export type {
   ServiceServer,
   ServiceServerOptions,

@@ -24,9 +24,12 @@ export function createLogger(opts: LogOptions): Logger {
         paths: [
           'password',
           '*.password',
+          'queuePassword',
+          '*.queuePassword',
           'authorization',
           '*.authorization',
           'headers.authorization',
+          '*.headers.authorization',
           'ticket',
           '*.ticket',
         ],

@@ -44,6 +44,12 @@ export function commonOptions(defaultPort: number): OptionSpec[] {
       help: 'largest WebSocket message accepted; larger closes with 1009',
     },
     {
+      key: 'perMessageDeflate',
+      type: 'bool',
+      default: false,
+      help: 'offer permessage-deflate compression (--max-payload-bytes still caps the inflated size)',
+    },
+    {
       key: 'maxBufferedBytes',
       type: 'int',
       default: 1024 * 1024,
@@ -87,7 +93,7 @@ export function commonOptions(defaultPort: number): OptionSpec[] {
       default: 10000,
       min: 100,
       unit: 'ms',
-      help: 'time allowed for an upgrade request to complete its headers',
+      help: 'time allowed for the TLS handshake, and then for a request to complete its headers',
     },
     { key: 'metricsAuth', type: 'bool', default: false, help: 'require Basic Auth on /metrics' },
   ];

@@ -30,6 +30,12 @@ export interface QueueProducerOptions extends LinkClientOptions {
   maxBatchBytes?: number;
   /** Append frames sent and not yet answered (default 8). */
   maxInflightBatches?: number;
+  /**
+   * Told the outbox's depth (messages) and bytes after every append and after every answer
+   * from the queue that settled messages (once per batch, not per message): lets a caller
+   * apply backpressure with high/low-water marks without polling.
+   */
+  onDepth?(depth: number, bytes: number): void;
 }
 
 export const PRODUCER_DEFAULTS = {
@@ -51,11 +57,18 @@ interface Entry {
 /** Codes after which the queue may take the same messages later: keep them and reconnect. */
 const RETRYABLE = new Set(['UNAVAILABLE', 'INTERNAL']);
 
+/**
+ * One shared refusal: a full outbox refuses per message under load, so no Error (and stack)
+ * per refusal. Not frozen, because test frameworks annotate the errors they inspect.
+ */
+const OUTBOX_FULL = new ProtocolError('UNAVAILABLE', 'the queue outbox is full');
+
 export function createQueueProducer(opts: QueueProducerOptions): QueueProducer {
   const maxBatchMessages = opts.maxBatchMessages ?? PRODUCER_DEFAULTS.maxBatchMessages;
   const maxBatchBytes = opts.maxBatchBytes ?? PRODUCER_DEFAULTS.maxBatchBytes;
   const maxInflightBatches = opts.maxInflightBatches ?? PRODUCER_DEFAULTS.maxInflightBatches;
   const log = opts.log.child({ component: 'queue-producer' });
+  const onDepth = opts.onDepth;
   const pidPrefix = `wsq:${randomBytes(9).toString('base64url')}:`;
   let pidCounter = 0;
 
@@ -113,6 +126,7 @@ export function createQueueProducer(opts: QueueProducerOptions): QueueProducer {
       full = false;
       log.info({ depth }, 'queue outbox has room again');
     }
+    onDepth?.(depth, bytes);
   }
 
   function onText(text: string): void {
@@ -232,7 +246,7 @@ export function createQueueProducer(opts: QueueProducerOptions): QueueProducer {
             'queue outbox full: refusing appends until the msgqueue catches up',
           );
         }
-        return Promise.reject(new ProtocolError('UNAVAILABLE', 'the queue outbox is full'));
+        return Promise.reject(OUTBOX_FULL);
       }
       return new Promise<number>((resolve, reject) => {
         entries.push({
@@ -245,6 +259,7 @@ export function createQueueProducer(opts: QueueProducerOptions): QueueProducer {
         depth++;
         bytes += size;
         scheduleFlush();
+        onDepth?.(depth, bytes);
       });
     },
     async close() {

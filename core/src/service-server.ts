@@ -2,18 +2,28 @@
  * The HTTPS + WebSocket front every service shares: /healthz, /readyz, /metrics, and WebSocket
  * routes whose upgrades are checked (path, Origin, limits, Basic Auth, subprotocol) before any
  * WebSocket exists. It owns the heartbeat: one timer pings every socket and drops those that
- * did not answer the previous ping.
+ * did not answer the previous ping. Browsers, which cannot send Authorization on a WebSocket,
+ * get a single-use ticket from `POST /v1/tickets` and upgrade with `?ticket=…` instead.
+ *
+ * Slow or half-open clients are bounded: the TLS handshake and then the request headers must
+ * each complete within handshakeTimeoutMs (Node's headersTimeout, checked every
+ * connectionsCheckingInterval, which is set to a fraction of it), and the server holds at most
+ * 2 × maxConnections sockets in all (open WebSockets plus connections still in a handshake).
  */
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { Authenticator, Principal } from './auth.js';
-import { CLOSE, HTTP_ERRORS, type HttpErrorCode } from './errors.js';
+import { CLOSE } from './errors.js';
+import { BASIC_CHALLENGE, rejectUpgrade, sendHttpError } from './http-replies.js';
 import { connectionId, type Logger } from './log.js';
-import type { BaseMetrics } from './metrics.js';
+import { closeReasonOfWsError, type BaseMetrics } from './metrics.js';
 import { originAllowed } from './origins.js';
+import { createTicketEndpoint, TICKETS_PATH } from './ticket-endpoint.js';
+import type { TicketStore } from './tickets.js';
 import type { TlsFiles } from './tls.js';
+import { AuthBusyError } from './verify-gate.js';
 
 export interface ConnectionContext {
   principal: Principal;
@@ -39,6 +49,8 @@ export interface ServerLimits {
   maxPayloadBytes: number;
   /** Largest WebSocket frame; defaults to maxPayloadBytes. The msgqueue raises it for batched link frames. */
   maxFrameBytes?: number;
+  /** Offer permessage-deflate; the size limit then applies to the inflated message. Off by default. */
+  perMessageDeflate?: boolean;
   pingIntervalMs: number;
   allowedOrigins: readonly string[];
   maxConnections: number;
@@ -56,7 +68,9 @@ export interface ServiceServerOptions {
   metrics: BaseMetrics;
   routes: readonly WsRoute[];
   isReady(): boolean;
-  /** Extra plain-HTTP handlers (e.g. POST /v1/tickets); return true when handled. */
+  /** When set, `POST /v1/tickets` issues browser tickets and upgrades accept `?ticket=`. */
+  tickets?: TicketStore;
+  /** Extra plain-HTTP handlers; return true when handled. */
   http?: (req: IncomingMessage, res: ServerResponse, url: URL) => boolean | Promise<boolean>;
 }
 
@@ -75,41 +89,7 @@ interface Tracked {
   alive: boolean;
 }
 
-function rejectUpgrade(socket: Socket, code: HttpErrorCode, extra: Record<string, string> = {}): void {
-  const { status, text } = HTTP_ERRORS[code];
-  const headers = Object.entries({
-    'Content-Type': 'text/plain',
-    'Content-Length': String(Buffer.byteLength(text) + 1),
-    Connection: 'close',
-    ...extra,
-  })
-    .map(([k, v]) => `${k}: ${v}\r\n`)
-    .join('');
-  if (socket.writable) socket.end(`HTTP/1.1 ${status} ${statusText(status)}\r\n${headers}\r\n${text}\n`);
-  socket.destroy();
-}
-
-function statusText(status: number): string {
-  return (
-    (
-      {
-        400: 'Bad Request',
-        401: 'Unauthorized',
-        403: 'Forbidden',
-        404: 'Not Found',
-        405: 'Method Not Allowed',
-        503: 'Service Unavailable',
-      } as Record<number, string>
-    )[status] ?? 'Error'
-  );
-}
-
-const BASIC_CHALLENGE = { 'WWW-Authenticate': 'Basic realm="wsq"' };
-
-export function sendHttpError(res: ServerResponse, code: HttpErrorCode, extra: Record<string, string> = {}): void {
-  const { status, text } = HTTP_ERRORS[code];
-  res.writeHead(status, { 'Content-Type': 'text/plain', ...extra }).end(text + '\n');
-}
+export { sendHttpError } from './http-replies.js';
 
 export function createServiceServer(opts: ServiceServerOptions): ServiceServer {
   const { limits, log, metrics, auth } = opts;
@@ -124,17 +104,24 @@ export function createServiceServer(opts: ServiceServerOptions): ServiceServer {
     cert: opts.tls.cert,
     key: opts.tls.key,
     minVersion: 'TLSv1.2',
+    handshakeTimeout: limits.handshakeTimeoutMs,
     headersTimeout: limits.handshakeTimeoutMs,
     requestTimeout: limits.handshakeTimeoutMs * 3,
+    // Node only enforces headersTimeout when it checks, every 30 s by default.
+    connectionsCheckingInterval: Math.max(25, Math.min(1000, Math.floor(limits.handshakeTimeoutMs / 4))),
   });
+  server.maxConnections = 2 * limits.maxConnections;
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: limits.maxFrameBytes ?? limits.maxPayloadBytes,
-    perMessageDeflate: false,
+    perMessageDeflate: limits.perMessageDeflate === true ? { threshold: 1024 } : false,
     clientTracking: false,
     handleProtocols: (offered, req) => pickProtocol(offered, routeOf.get(req)),
   });
   const routeOf = new WeakMap<IncomingMessage, WsRoute>();
+  const ticketEndpoint =
+    opts.tickets &&
+    createTicketEndpoint({ tickets: opts.tickets, allowedOrigins: limits.allowedOrigins, identify, metrics, log });
 
   server.on('request', (req, res) => {
     void handleRequest(req, res).catch((err: unknown) => {
@@ -150,7 +137,16 @@ export function createServiceServer(opts: ServiceServerOptions): ServiceServer {
     });
   });
   server.on('tlsClientError', (err) => log.debug({ err: err.message }, 'TLS handshake failed'));
-  server.on('clientError', (_err, socket) => socket.destroy());
+  server.on('drop', () => metrics.closes.inc({ reason: 'connection_limit' }));
+  server.on('clientError', (err: Error & { code?: string }, socket) => {
+    // Like Node's default, but never echoing anything of the request: 408 for a request that
+    // did not complete in time (headersTimeout), 400 for one that does not parse.
+    if (socket.writable && (socket as Socket).bytesWritten === 0) {
+      const timeout = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+      socket.write(`HTTP/1.1 ${timeout ? '408 Request Timeout' : '400 Bad Request'}\r\nConnection: close\r\n\r\n`);
+    }
+    socket.destroy();
+  });
 
   async function handleRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'https://localhost');
@@ -164,18 +160,24 @@ export function createServiceServer(opts: ServiceServerOptions): ServiceServer {
       return;
     }
     if (req.method === 'GET' && url.pathname === '/metrics') {
-      if (limits.metricsAuth && !(await auth.authenticate(req))) {
+      const who = limits.metricsAuth ? await identify(req) : 'anonymous';
+      if (who === 'busy') return sendHttpError(res, 'OVERLOADED');
+      if (who === null) {
         metrics.authFailures.inc({ reason: 'metrics' });
         sendHttpError(res, 'UNAUTHORIZED', BASIC_CHALLENGE);
         return;
       }
+      metrics.ready.set(accepting && opts.isReady() ? 1 : 0);
       res.writeHead(200, { 'Content-Type': metrics.registry.contentType }).end(await metrics.registry.metrics());
       return;
     }
+    if (ticketEndpoint && url.pathname === TICKETS_PATH) return ticketEndpoint(req, res);
     if (opts.http && (await opts.http(req, res, url))) return;
     if (routes.has(url.pathname)) {
       // A plain request to a WebSocket path: 401 without valid credentials, else 400.
-      if (!(await auth.authenticate(req))) {
+      const who = await identify(req);
+      if (who === 'busy') return sendHttpError(res, 'OVERLOADED');
+      if (!who) {
         metrics.authFailures.inc({ reason: 'bad_credentials' });
         sendHttpError(res, 'UNAUTHORIZED', BASIC_CHALLENGE);
         return;
@@ -199,13 +201,30 @@ export function createServiceServer(opts: ServiceServerOptions): ServiceServer {
       metrics.closes.inc({ reason: 'connection_limit' });
       return rejectUpgrade(socket, 'OVERLOADED');
     }
-    pending++;
-    let principal: Principal | null;
-    try {
-      principal = await auth.authenticate(req);
-    } finally {
-      pending--;
+    const ticket = url.searchParams.get('ticket');
+    let principal: Principal | null | 'busy';
+    if (ticket !== null && req.headers.authorization === undefined) {
+      principal = opts.tickets?.redeem(ticket) ?? null;
+      if (!principal) {
+        metrics.authFailures.inc({ reason: 'bad_ticket' });
+        log.info(
+          { path: url.pathname, remote: req.socket.remoteAddress },
+          'upgrade refused: unknown, used or expired ticket',
+        );
+        return rejectUpgrade(socket, 'UNAUTHORIZED', BASIC_CHALLENGE);
+      }
+      // Routes never see the ticket (nor could they log it).
+      url.searchParams.delete('ticket');
+      req.url = url.pathname + url.search;
+    } else {
+      pending++;
+      try {
+        principal = await identify(req);
+      } finally {
+        pending--;
+      }
     }
+    if (principal === 'busy') return rejectUpgrade(socket, 'OVERLOADED');
     if (!principal) {
       metrics.authFailures.inc({ reason: 'bad_credentials' });
       log.info({ path: url.pathname, remote: req.socket.remoteAddress }, 'upgrade refused: bad credentials');
@@ -225,6 +244,18 @@ export function createServiceServer(opts: ServiceServerOptions): ServiceServer {
     wss.handleUpgrade(req, socket, head, (ws) => accept(ws, route, who, req));
   }
 
+  /** The request's principal; 'busy' when too many password checks are in progress. */
+  async function identify(req: IncomingMessage): Promise<Principal | null | 'busy'> {
+    try {
+      return await auth.authenticate(req);
+    } catch (err) {
+      if (!(err instanceof AuthBusyError)) throw err;
+      metrics.authFailures.inc({ reason: 'auth_busy' });
+      log.warn({ remote: req.socket.remoteAddress }, 'refused: too many password checks in progress');
+      return 'busy';
+    }
+  }
+
   function accept(ws: WebSocket, route: WsRoute, principal: Principal, req: IncomingMessage): void {
     const id = connectionId();
     const connLog = log.child({ conn: id });
@@ -236,7 +267,13 @@ export function createServiceServer(opts: ServiceServerOptions): ServiceServer {
       const t = tracked.get(ws);
       if (t) t.alive = true;
     });
-    ws.on('error', (err) => connLog.debug({ err: err.message }, 'socket error'));
+    ws.on('error', (err) => {
+      // ws closes the socket itself on a frame it refuses (too large: 1009, not UTF-8: 1007, …).
+      const reason = closeReasonOfWsError(err);
+      if (!reason) return connLog.debug({ err: err.message }, 'socket error');
+      metrics.closes.inc({ reason });
+      connLog.info({ reason, err: err.message }, 'connection closed: frame refused');
+    });
     ws.on('close', (code) => {
       tracked.delete(ws);
       const left = (perUser.get(principal.name) ?? 1) - 1;
@@ -251,6 +288,8 @@ export function createServiceServer(opts: ServiceServerOptions): ServiceServer {
 
   function beat(): void {
     for (const [ws, t] of tracked) {
+      // A socket we paused on purpose (publisher backpressure) cannot read its pong: it is not dead.
+      if (ws.isPaused) continue;
       if (!t.alive) {
         metrics.closes.inc({ reason: 'ping_timeout' });
         ws.terminate();

@@ -1,8 +1,9 @@
+import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import t from 'tap';
-import { ProtocolError } from '../src/errors.js';
+import { FRAME_ERROR_CODES, ProtocolError } from '../src/errors.js';
 import { contentToData, dataToContent, decodeLegacy, encodeLegacy } from '../src/legacy.js';
-import { decodeLinkReply, decodeLinkRequest, encodeLink, type LinkReply } from '../src/link.js';
+import { decodeLinkReply, decodeLinkRequest, encodeLink, type LinkReply, type LinkRequest } from '../src/link.js';
 import {
   decodeClientFrame,
   decodeServerFrame,
@@ -234,4 +235,220 @@ t.test('link replies', async (t) => {
     codeOf(() => decodeLinkReply('{"op":"append"}')),
     'BAD_FRAME',
   );
+});
+
+// ---- Properties of every codec: what encodes decodes to the same thing, and nothing crashes.
+
+/**
+ * Throws (failing the property, which fast-check then shrinks) unless deeply equal. fast-check
+ * may build records without a prototype, so the expectation is made plain JSON first.
+ */
+const same = (actual: unknown, expected: unknown) =>
+  assert.deepStrictEqual(actual, JSON.parse(JSON.stringify(expected)) as unknown);
+
+/** One topic token: printable ASCII without space, '.', '*' or '>'. */
+const tokenArb = fc.stringMatching(/^[!-)+-\-/-=?-~]{1,8}$/);
+const patternArb = fc
+  .tuple(fc.array(fc.oneof(tokenArb, fc.constant('*')), { minLength: 1, maxLength: 4 }), fc.boolean())
+  .map(([toks, tail]) => (tail ? [...toks, '>'] : toks).join('.'));
+const idArb = fc.string({ minLength: 1, maxLength: 128 });
+const seqArb = fc.nat({ max: Number.MAX_SAFE_INTEGER });
+const dataTextArb = fc.jsonValue().map((v) => JSON.stringify(v));
+
+const linkMessageArb = fc.record({ seq: seqArb, topic: topicArb, data: dataTextArb, ts: seqArb });
+const linkRequestArb: fc.Arbitrary<LinkRequest> = fc.oneof(
+  fc.record({
+    op: fc.constant('append' as const),
+    ref: seqArb,
+    msgs: fc.array(
+      fc.record(
+        { topic: topicArb, data: dataTextArb, ts: seqArb, pid: fc.string({ maxLength: 512 }) },
+        { requiredKeys: ['topic', 'data', 'ts'] },
+      ),
+      { minLength: 1, maxLength: 5 },
+    ),
+  }),
+  fc.record({
+    op: fc.constant('consume' as const),
+    name: fc.string({ minLength: 1, maxLength: 128 }),
+    window: fc.integer({ min: 1, max: 1_000_000 }),
+  }),
+  fc.record({ op: fc.constant('ack' as const), seq: seqArb }),
+  fc.record(
+    { op: fc.constant('replay' as const), ref: seqArb, from: seqArb, to: seqArb, pattern: patternArb, limit: seqArb },
+    { requiredKeys: ['op', 'ref', 'from', 'to', 'limit'] },
+  ),
+);
+const frameErrorCodeArb = fc.constantFrom(...FRAME_ERROR_CODES);
+const linkReplyArb: fc.Arbitrary<LinkReply> = fc.oneof(
+  fc.record({ op: fc.constant('appended' as const), ref: seqArb, seqs: fc.array(seqArb, { maxLength: 5 }) }),
+  fc.record({
+    op: fc.constant('consuming' as const),
+    name: fc.string({ minLength: 1 }),
+    next: seqArb,
+    first: seqArb,
+    last: seqArb,
+  }),
+  fc.record({ op: fc.constant('msgs' as const), msgs: fc.array(linkMessageArb, { maxLength: 4 }) }),
+  fc.record(
+    {
+      op: fc.constant('replayed' as const),
+      ref: seqArb,
+      msgs: fc.array(linkMessageArb, { maxLength: 4 }),
+      first: seqArb,
+      more: fc.boolean(),
+      next: seqArb,
+    },
+    { requiredKeys: ['op', 'ref', 'msgs', 'first', 'more'] },
+  ),
+  fc.record(
+    { op: fc.constant('error' as const), ref: seqArb, code: frameErrorCodeArb, message: fc.string() },
+    { requiredKeys: ['op', 'code', 'message'] },
+  ),
+);
+
+t.test('property: every link request roundtrips through encodeLink / decodeLinkRequest', async (t) => {
+  fc.assert(
+    fc.property(linkRequestArb, (req) => {
+      same(decodeLinkRequest(encodeLink(req)), req);
+    }),
+    { numRuns: 300 },
+  );
+  t.pass('property held');
+});
+
+t.test('property: every link reply roundtrips through encodeLink / decodeLinkReply', async (t) => {
+  fc.assert(
+    fc.property(linkReplyArb, (reply) => {
+      same(decodeLinkReply(encodeLink(reply)), reply);
+    }),
+    { numRuns: 300 },
+  );
+  t.pass('property held');
+});
+
+t.test('property: v1 sub and unsub frames roundtrip with their id and since', async (t) => {
+  fc.assert(
+    fc.property(
+      fc.constantFrom('sub' as const, 'unsub' as const),
+      patternArb,
+      fc.option(idArb, { nil: undefined }),
+      fc.option(seqArb, { nil: undefined }),
+      (op, topic, id, since) => {
+        const frame = {
+          op,
+          topic,
+          ...(id === undefined ? {} : { id }),
+          ...(op === 'sub' && since !== undefined ? { since } : {}),
+        };
+        same(decodeClientFrame(JSON.stringify(frame)), frame);
+      },
+    ),
+    { numRuns: 300 },
+  );
+  t.pass('property held');
+});
+
+t.test('property: v1 server frames decode to what was encoded', async (t) => {
+  fc.assert(
+    fc.property(
+      idArb,
+      seqArb,
+      topicArb,
+      fc.jsonValue(),
+      frameErrorCodeArb,
+      fc.string(),
+      (id, seq, topic, data, code, message) => {
+        same(decodeServerFrame(encodeAck(id, seq)), { op: 'ack', id, seq });
+        const msg = decodeServerFrame(encodeMsg(topic, seq, JSON.stringify(data), seq));
+        same(msg, { op: 'msg', topic, seq, data: JSON.parse(JSON.stringify(data)) as unknown, ts: seq });
+        same(decodeServerFrame(encodeError(code, message, id)), { op: 'error', id, code, message });
+        same(decodeServerFrame(encodeSubscribed({ id, topic, seq, recovered: true })), {
+          op: 'subscribed',
+          id,
+          topic,
+          seq,
+          recovered: true,
+        });
+        same(decodeServerFrame(encodeUnsubscribed({ topic })), { op: 'unsubscribed', topic });
+      },
+    ),
+    { numRuns: 200 },
+  );
+  t.pass('property held');
+});
+
+t.test('property: malformed v1 frames are refused with the right code, echoing a valid id', async (t) => {
+  // Values of the wrong type for every field (negative numbers are no valid `since` either).
+  const wrongType = fc.oneof(
+    fc.integer({ max: -1 }),
+    fc.boolean(),
+    fc.constant(null),
+    fc.array(fc.integer(), { maxLength: 2 }),
+  );
+  fc.assert(
+    fc.property(idArb, fc.string({ minLength: 129, maxLength: 300 }), wrongType, (id, longId, junk) => {
+      const tooLongTopic = 'a.'.repeat(128) + 'a';
+      const cases: [unknown, string, string | undefined][] = [
+        [{ op: 'pub', topic: 'a', data: 1, id: longId }, 'BAD_FRAME', undefined],
+        [{ op: 'pub', topic: 'a', data: 1, id: junk }, 'BAD_FRAME', undefined],
+        [{ op: 'pub', topic: tooLongTopic, data: 1, id }, 'BAD_TOPIC', id],
+        [{ op: 'sub', topic: junk, id }, 'BAD_TOPIC', id],
+        [{ op: junk, topic: 'a', id }, 'BAD_FRAME', id],
+        [{ op: 'sub', topic: 'a', since: junk, id }, 'BAD_FRAME', id],
+        [{ op: 'pub', topic: 'a', id }, 'BAD_FRAME', id],
+      ];
+      for (const [frame, code, echoed] of cases) {
+        try {
+          decodeClientFrame(JSON.stringify(frame));
+          return false;
+        } catch (err) {
+          if (!(err instanceof ProtocolError) || err.code !== code || err.id !== echoed) return false;
+        }
+      }
+      return true;
+    }),
+    { numRuns: 200 },
+  );
+  t.pass('property held');
+});
+
+t.test('property: legacy keys match in any letter case, like Go', async (t) => {
+  const caseOf = (word: string) =>
+    fc
+      .array(fc.boolean(), { minLength: word.length, maxLength: word.length })
+      .map((ups) => [...word].map((ch, i) => (ups[i] ? ch.toUpperCase() : ch.toLowerCase())).join(''));
+  fc.assert(
+    fc.property(caseOf('topic'), caseOf('content'), fc.string(), fc.string(), (tk, ck, topic, content) => {
+      same(decodeLegacy(JSON.stringify({ [tk]: topic, [ck]: content })), { topic, content });
+    }),
+    { numRuns: 200 },
+  );
+  t.pass('property held');
+});
+
+t.test('property: no decoder throws anything but a ProtocolError, whatever the text', async (t) => {
+  const decoders = [decodeClientFrame, decodeServerFrame, decodeLegacy, decodeLinkRequest, decodeLinkReply];
+  fc.assert(
+    fc.property(
+      fc.oneof(
+        fc.string({ unit: 'binary' }),
+        fc.jsonValue().map((v) => JSON.stringify(v)),
+        fc
+          .dictionary(fc.constantFrom('op', 'topic', 'data', 'id', 'since', 'msgs', 'ref', 'name'), fc.jsonValue())
+          .map((o) => JSON.stringify(o)),
+      ),
+      (text) =>
+        decoders.every((decode) => {
+          try {
+            decode(text);
+            return true;
+          } catch (err) {
+            return err instanceof ProtocolError;
+          }
+        }),
+    ),
+    { numRuns: 500 },
+  );
+  t.pass('property held');
 });

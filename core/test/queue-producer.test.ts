@@ -183,3 +183,34 @@ t.test('legacy fallback: a ws-go queue gets one {Topic,Content} frame per messag
   );
   t.equal(stub.appends, 3, 'one frame per message');
 });
+
+t.test('onDepth reports the outbox after each append and once per settled batch', async (t) => {
+  const stub = await startStubQueue(t, { holdAppends: true });
+  const seen: [number, number][] = [];
+  const { p, states } = producer(t, stub, { onDepth: (depth, bytes) => seen.push([depth, bytes]) });
+  await states.when('up');
+  const pending = appendMany(p, 3);
+  t.same(
+    seen.map(([d]) => d),
+    [1, 2, 3],
+    'one call per append, depth growing',
+  );
+  t.ok(seen[2]![1] > seen[0]![1], 'bytes grow with depth');
+  await stub.waitFor(() => stub.held === 1);
+  stub.release();
+  await Promise.all(pending);
+  t.same(seen.slice(3), [[0, 0]], 'one call when the batch of 3 settled');
+  const full = producer(t, stub, { outboxMessages: 1 }).p;
+  const first = full.append({ topic: 'news', data: '"a"', ts: 1 });
+  const [e1, e2] = await Promise.allSettled([
+    full.append({ topic: 'news', data: '"b"', ts: 2 }),
+    full.append({ topic: 'news', data: '"c"', ts: 3 }),
+  ]);
+  t.match(e1, { status: 'rejected', reason: { code: 'UNAVAILABLE' } });
+  t.equal(
+    (e1 as PromiseRejectedResult).reason,
+    (e2 as PromiseRejectedResult).reason,
+    'one shared error, no stack per refusal',
+  );
+  t.equal(await first, 4, 'the one that fitted is taken');
+});

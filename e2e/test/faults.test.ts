@@ -86,6 +86,7 @@ function reached(pub: StreamingPublisher, count: number): Promise<void> {
 
 t.test('kill -9 of msgqueue, subscriber and publisher mid-stream loses and duplicates nothing', async (t) => {
   const trio = await createTrio(t);
+  await trio.subscriber.waitLog((l) => l.msg === 'msgqueue link up');
   const sub = new ResumingSubscriber(trio);
   await sub.connect();
   const pub = new StreamingPublisher(trio);
@@ -102,6 +103,8 @@ t.test('kill -9 of msgqueue, subscriber and publisher mid-stream loses and dupli
   await atSubscriberKill;
   await trio.subscriber.kill9();
   await trio.start('subscriber');
+  // A `since` resume before the new subscriber ever reached the msgqueue answers UNAVAILABLE.
+  await trio.subscriber.waitLog((l) => l.msg === 'msgqueue link up');
   await sub.connect();
 
   await atPublisherKill;

@@ -93,6 +93,16 @@ export class ServiceProcess {
   }
 }
 
+/**
+ * The services' environment: ours, minus tap's NODE_OPTIONS loaders (they would slow every
+ * start); NODE_V8_COVERAGE stays, so c8 still measures the children.
+ */
+function serviceEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, WSQ_LOG_LEVEL: 'debug' };
+  delete env.NODE_OPTIONS;
+  return env;
+}
+
 /** Children still running; killed if this test process dies early (tap timeout, Ctrl-C). */
 const running = new Set<ChildProcess>();
 onExit(() => {
@@ -103,7 +113,7 @@ export function spawnService(name: ServiceName, args: string[]): ServiceProcess 
   const child = spawn(process.execPath, [join(ROOT, name, 'dist/src/main.js'), ...args], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, WSQ_LOG_LEVEL: 'debug' },
+    env: serviceEnv(),
   });
   running.add(child);
   child.once('exit', () => running.delete(child));

@@ -119,6 +119,7 @@ export function serveConsumerLink(ws: WebSocket, ctx: ConnectionContext, q: Queu
       },
       onError(err) {
         log.error({ err, consumer: name }, 'reading the journal failed; closing the consumer');
+        metrics.closes.inc({ reason: 'internal' });
         ws.close(CLOSE.INTERNAL, 'journal read failed');
       },
     });

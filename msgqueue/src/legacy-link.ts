@@ -75,6 +75,7 @@ export function serveLegacyPop(ws: WebSocket, ctx: ConnectionContext, q: QueueCo
   const log = ctx.log;
   const name = new URL(ctx.req.url ?? '/', 'https://localhost').searchParams.get('name') ?? LEGACY_CONSUMER_NAME;
   if (name.length === 0 || name.length > MAX_CONSUMER_NAME_LENGTH) {
+    metrics.closes.inc({ reason: 'bad_request' });
     ws.close(CLOSE.POLICY, `name must have 1-${MAX_CONSUMER_NAME_LENGTH} characters`);
     return;
   }
@@ -123,6 +124,7 @@ export function serveLegacyPop(ws: WebSocket, ctx: ConnectionContext, q: QueueCo
     },
     onError(err) {
       log.error({ err, consumer: name }, 'reading the journal failed; closing the consumer');
+      metrics.closes.inc({ reason: 'internal' });
       ws.close(CLOSE.INTERNAL, 'journal read failed');
     },
   });

@@ -234,6 +234,7 @@ export function toConfig(values: ConfigValues): MsgqueueConfig {
       maxConnectionsPerUser: num(values, 'maxConnectionsPerUser'),
       handshakeTimeoutMs: num(values, 'handshakeTimeoutMs'),
       metricsAuth: values.metricsAuth === true,
+      perMessageDeflate: values.perMessageDeflate === true,
     }),
     tlsPaths: Object.freeze({ cert: str(values, 'cert'), key: str(values, 'key'), ca: str(values, 'ca') }),
     users,

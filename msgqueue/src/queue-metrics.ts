@@ -4,7 +4,7 @@
  * between scrapes.
  */
 import { LATENCY_BUCKETS, type BaseMetrics } from '@wsq/core';
-import type { Counter, Gauge, Histogram } from 'prom-client';
+import type { Counter, Histogram } from 'prom-client';
 
 export interface QueueMetrics {
   appended: Counter;
@@ -20,24 +20,24 @@ export interface QueueView {
   cursors(): Iterable<readonly [name: string, acked: number]>;
 }
 
-/** prom-client calls a metric's `collect` on every scrape (documented in its README). */
-function onScrape<G extends Gauge<string>>(gauge: G, collect: (g: G) => void): void {
-  Object.assign(gauge, { collect: () => collect(gauge) });
-}
-
 export function createQueueMetrics(base: BaseMetrics, view: QueueView): QueueMetrics {
-  const logMessages = base.gauge('wsq_queue_log_messages', 'Messages retained in the journal');
-  const lastSeq = base.gauge('wsq_queue_last_seq', 'Newest seq in the journal');
-  const lag = base.gauge('wsq_queue_consumer_lag_messages', 'Messages not yet acknowledged by a durable consumer', [
-    'consumer',
-  ]);
-  onScrape(logMessages, (g) => g.set(Math.max(0, view.lastSeq() - view.firstSeq() + 1)));
-  onScrape(lastSeq, (g) => g.set(view.lastSeq()));
-  onScrape(lag, (g) => {
-    g.reset();
-    const last = view.lastSeq();
-    for (const [name, acked] of view.cursors()) g.set({ consumer: name }, Math.max(0, last - acked));
-  });
+  base.gauge('wsq_queue_log_messages', 'Messages retained in the journal', [], (g) =>
+    g.set(Math.max(0, view.lastSeq() - view.firstSeq() + 1)),
+  );
+  base.gauge('wsq_queue_first_seq', 'Oldest seq retained in the journal (newest + 1 when empty)', [], (g) =>
+    g.set(view.firstSeq()),
+  );
+  base.gauge('wsq_queue_last_seq', 'Newest seq in the journal', [], (g) => g.set(view.lastSeq()));
+  base.gauge(
+    'wsq_queue_consumer_lag_messages',
+    'Messages not yet acknowledged by a durable consumer',
+    ['consumer'],
+    (g) => {
+      g.reset();
+      const last = view.lastSeq();
+      for (const [name, acked] of view.cursors()) g.set({ consumer: name }, Math.max(0, last - acked));
+    },
+  );
   return {
     appended: base.counter('wsq_queue_appended_total', 'Messages appended to the journal'),
     deduplicated: base.counter(

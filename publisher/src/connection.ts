@@ -23,6 +23,7 @@ import {
 } from '@wsq/core';
 import { WebSocket, type RawData } from 'ws';
 import type { PublisherMetrics, PublishProtocol } from './metrics.js';
+import type { Backpressure } from './backpressure.js';
 import { createTokenBucket } from './rate-limit.js';
 
 export const PUBLISH_PATH = '/publish';
@@ -37,13 +38,31 @@ export interface PublishEnv {
   accepting(): boolean;
   metrics: PublisherMetrics;
   limits: { maxBufferedBytes: number; publishRatePerSec: number; publishBurst: number; closeGraceMs?: number };
+  /** Pauses a socket that publishes while the outbox is above high water (backpressure.ts). */
+  backpressure?: Pick<Backpressure, 'published' | 'forget'>;
 }
 
 /** Refusals that drop a well-formed message (counted as drops); the rest are invalid frames. */
 type DropReason = 'rate_limited' | 'outbox_full' | 'shutting_down';
 
+/** Invalid frames that carried a well-formed message: counted as dropped messages as well. */
+const DROPPED_AS: Partial<Record<FrameErrorCode, 'forbidden' | 'too_large'>> = {
+  FORBIDDEN: 'forbidden',
+  TOO_LARGE: 'too_large',
+};
+
+/** The error code a v1 client gets for each drop reason. */
+const DROP_CODE: Record<DropReason, FrameErrorCode> = {
+  rate_limited: 'RATE_LIMITED',
+  outbox_full: 'UNAVAILABLE',
+  shutting_down: 'UNAVAILABLE',
+};
+
+/** Shared: a rejection that is not a ProtocolError maps to this without a new stack. */
+const INTERNAL_ERROR = new ProtocolError('INTERNAL', 'unexpected server error');
+
 function asProtocolError(err: unknown): ProtocolError {
-  return err instanceof ProtocolError ? err : new ProtocolError('INTERNAL', 'unexpected server error');
+  return err instanceof ProtocolError ? err : INTERNAL_ERROR;
 }
 
 export function handlePublishConnection(ws: WebSocket, ctx: ConnectionContext, env: PublishEnv): void {
@@ -51,7 +70,8 @@ export function handlePublishConnection(ws: WebSocket, ctx: ConnectionContext, e
   const { principal, log } = ctx;
   const protocol: PublishProtocol = ctx.protocol === V1_PROTOCOL ? 'v1' : 'legacy';
   const bucket = createTokenBucket(limits.publishRatePerSec, limits.publishBurst);
-  const droppedOnce = new Set<DropReason>();
+  const droppedOnce = new Set<string>();
+  const rateLimitedMessage = `over ${limits.publishRatePerSec} messages/s; slow down`;
   let killTimer: NodeJS.Timeout | undefined;
 
   ws.on('message', (data: RawData, isBinary: boolean) => {
@@ -59,25 +79,29 @@ export function handlePublishConnection(ws: WebSocket, ctx: ConnectionContext, e
     if (protocol === 'v1') onV1(data, isBinary);
     else onLegacy(data, isBinary);
   });
-  ws.on('close', () => clearTimeout(killTimer));
+  ws.on('close', () => {
+    clearTimeout(killTimer);
+    env.backpressure?.forget(ws);
+  });
 
   function onV1(data: RawData, isBinary: boolean): void {
-    if (isBinary) return refuse(new ProtocolError('BAD_FRAME', 'binary frames are not wsq.v1 frames; send JSON text'));
+    if (isBinary) return refuse('BAD_FRAME', 'binary frames are not wsq.v1 frames; send JSON text');
     let frame: ClientFrame;
     try {
       frame = decodeClientFrame(String(data));
     } catch (err) {
-      return refuse(asProtocolError(err));
+      const e = asProtocolError(err);
+      return refuse(e.code, e.message, e.id);
     }
     switch (frame.op) {
       case 'pub':
         return publishV1(frame);
       case 'sub':
       case 'unsub':
-        return refuse(new ProtocolError('BAD_FRAME', `${frame.op} is not served here: use the subscriber`, frame.id));
+        return refuse('BAD_FRAME', `${frame.op} is not served here: use the subscriber`, frame.id);
       default: {
         const unknown: never = frame;
-        return refuse(new ProtocolError('BAD_FRAME', `unhandled op ${JSON.stringify(unknown)}`));
+        return refuse('BAD_FRAME', `unhandled op ${JSON.stringify(unknown)}`);
       }
     }
   }
@@ -85,10 +109,10 @@ export function handlePublishConnection(ws: WebSocket, ctx: ConnectionContext, e
   function publishV1(frame: PubFrame): void {
     const { id, topic } = frame;
     if (!canPublish(principal, topic)) {
-      return refuse(new ProtocolError('FORBIDDEN', `user ${principal.name} may not publish to ${topic}`, id));
+      return refuse('FORBIDDEN', `user ${principal.name} may not publish to ${topic}`, id);
     }
     const dropped = admit();
-    if (dropped) return refuse(dropError(dropped, id), dropped);
+    if (dropped) return refuse(DROP_CODE[dropped], dropMessage(dropped), id, dropped);
     const msg: AppendRequest = { topic, data: frame.data, ts: Date.now() };
     if (id !== undefined) msg.pid = `${principal.name}\u0000${id}`;
     env.append(msg).then(
@@ -98,9 +122,10 @@ export function handlePublishConnection(ws: WebSocket, ctx: ConnectionContext, e
       (err: unknown) => {
         const e = asProtocolError(err);
         if (e.code === 'INTERNAL') log.error({ err }, 'append failed');
-        refuse(new ProtocolError(e.code, e.message, id), e.code === 'UNAVAILABLE' ? 'outbox_full' : undefined);
+        refuse(e.code, e.message, id, e.code === 'UNAVAILABLE' ? 'outbox_full' : undefined);
       },
     );
+    env.backpressure?.published(ws);
   }
 
   function onLegacy(data: RawData, isBinary: boolean): void {
@@ -122,6 +147,7 @@ export function handlePublishConnection(ws: WebSocket, ctx: ConnectionContext, e
       if (e.code === 'UNAVAILABLE') drop('outbox_full');
       else ignore(e.code, e.message);
     });
+    env.backpressure?.published(ws);
   }
 
   /** Whether a well-formed, permitted message may go to the queue now; else why not. */
@@ -131,22 +157,26 @@ export function handlePublishConnection(ws: WebSocket, ctx: ConnectionContext, e
     return undefined;
   }
 
-  function dropError(reason: DropReason, id: string | undefined): ProtocolError {
+  function dropMessage(reason: DropReason): string {
     switch (reason) {
       case 'rate_limited':
-        return new ProtocolError('RATE_LIMITED', `over ${limits.publishRatePerSec} messages/s; slow down`, id);
+        return rateLimitedMessage;
       case 'outbox_full':
-        return new ProtocolError('UNAVAILABLE', 'the message queue cannot take messages now; retry later', id);
+        return 'the message queue cannot take messages now; retry later';
       case 'shutting_down':
-        return new ProtocolError('UNAVAILABLE', 'the server is shutting down; retry on another connection', id);
+        return 'the server is shutting down; retry on another connection';
     }
   }
 
-  /** v1: one error frame per refused frame; counted as a drop or an invalid frame. */
-  function refuse(err: ProtocolError, reason?: DropReason): void {
+  /**
+   * v1: one error frame per refused frame; counted as a drop or an invalid frame. Takes the
+   * code and message, not a ProtocolError: refusals come per message under load, and an
+   * Error per refusal (with its stack) was the publisher's top function when it dropped.
+   */
+  function refuse(code: FrameErrorCode, message: string, id?: string, reason?: DropReason): void {
     if (reason) drop(reason);
-    else countInvalid(err.code, err.message);
-    send(encodeError(err.code, err.message, err.id));
+    else countInvalid(code, message);
+    send(encodeError(code, message, id));
   }
 
   /** legacy: a ws-go client would not understand an error frame, so the frame is only counted. */
@@ -157,10 +187,12 @@ export function handlePublishConnection(ws: WebSocket, ctx: ConnectionContext, e
   function countInvalid(code: FrameErrorCode, why: string): void {
     metrics.framesInvalid.inc({ endpoint: PUBLISH_PATH, code });
     log.debug({ code, protocol, why }, 'frame refused');
+    const dropped = DROPPED_AS[code];
+    if (dropped) drop(dropped);
   }
 
   /** The first drop of each kind per connection is logged at info; repeats at debug, so a flood cannot flood the log. */
-  function drop(reason: DropReason): void {
+  function drop(reason: DropReason | 'forbidden' | 'too_large'): void {
     metrics.drops.inc({ reason });
     const first = !droppedOnce.has(reason);
     droppedOnce.add(reason);

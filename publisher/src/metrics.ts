@@ -14,6 +14,13 @@ export function publisherMetrics(base: BaseMetrics) {
     published: base.counter('wsq_publisher_published_total', 'Messages journaled by the msgqueue'),
     /** Messages accepted but not yet journaled by the msgqueue. */
     outbox: base.gauge('wsq_publisher_outbox_messages', 'Messages waiting for the msgqueue to journal them'),
+    /** 1 while the msgqueue link is up (readiness follows it). */
+    linkUp: base.gauge('wsq_publisher_queue_link_up', '1 while the msgqueue link is up'),
+    /** Publishing sockets paused because the outbox passed its high-water mark (link up). */
+    backpressurePauses: base.counter(
+      'wsq_publisher_backpressure_pauses_total',
+      'Publishing sockets paused because the msgqueue outbox passed its high-water mark',
+    ),
     /** Time from accepting a message to the msgqueue journaling it. */
     ackSeconds: base.histogram(
       'wsq_publish_ack_seconds',

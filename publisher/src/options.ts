@@ -77,6 +77,7 @@ export interface PublisherConfig {
   readonly maxConnectionsPerUser: number;
   readonly handshakeTimeoutMs: number;
   readonly metricsAuth: boolean;
+  readonly perMessageDeflate: boolean;
   readonly queue: string;
   readonly queueUser: string | undefined;
   readonly queuePassword: string | undefined;
@@ -143,6 +144,7 @@ export function toPublisherConfig(values: ConfigValues): PublisherConfig {
     maxConnectionsPerUser: v.maxConnectionsPerUser as number,
     handshakeTimeoutMs: v.handshakeTimeoutMs as number,
     metricsAuth: v.metricsAuth === true,
+    perMessageDeflate: v.perMessageDeflate === true,
     queue: str(v.queue),
     queueUser: optStr(v.queueUser),
     queuePassword: optStr(v.queuePassword),

@@ -13,6 +13,7 @@ import {
   createMetrics,
   createQueueProducer,
   createServiceServer,
+  createTicketStore,
   loadTlsFiles,
   type AppendRequest,
   type BaseMetrics,
@@ -20,6 +21,7 @@ import {
   type Logger,
   type QueueProducer,
 } from '@wsq/core';
+import { createBackpressure, waterMarks } from './backpressure.js';
 import { PUBLISH_PATH, handlePublishConnection, type PublishEnv } from './connection.js';
 import { publisherMetrics } from './metrics.js';
 import type { PublisherConfig } from './options.js';
@@ -65,6 +67,7 @@ export async function createPublisher(config: PublisherConfig, deps: PublisherDe
     usersFile: config.users,
     demo: config.demo,
     onReloadError: (err) => log.error({ err: err.message }, 'users file reload failed; keeping the previous users'),
+    onReload: () => log.info('users file changed on disk; reloaded'),
   });
   const metrics = publisherMetrics(deps.metrics ?? createMetrics('publisher'));
   let producer: QueueProducer | undefined;
@@ -72,6 +75,10 @@ export async function createPublisher(config: PublisherConfig, deps: PublisherDe
   let closed: Promise<void> | undefined;
   let inflight = 0;
   let onDrained: (() => void) | undefined;
+  // While the link is up, publishing sockets pause above half the outbox and resume below a quarter.
+  const backpressure = createBackpressure(waterMarks(config.outboxMessages, config.outboxBytes), {
+    onPause: () => metrics.backpressurePauses.inc(),
+  });
 
   function append(msg: AppendRequest): Promise<number> {
     const p = producer;
@@ -109,6 +116,7 @@ export async function createPublisher(config: PublisherConfig, deps: PublisherDe
     append,
     accepting: () => !closing,
     metrics,
+    backpressure,
     limits: {
       maxBufferedBytes: config.maxBufferedBytes,
       publishRatePerSec: config.publishRatePerSec,
@@ -124,6 +132,7 @@ export async function createPublisher(config: PublisherConfig, deps: PublisherDe
     log,
     metrics,
     isReady: () => !closing && producer?.state === 'up',
+    tickets: createTicketStore(),
     routes: [
       {
         path: PUBLISH_PATH,
@@ -145,6 +154,8 @@ export async function createPublisher(config: PublisherConfig, deps: PublisherDe
     else if (state === 'down') log.warn({ detail }, 'msgqueue link down; holding messages in the outbox');
     else log.debug({ state, detail }, 'msgqueue link state');
     if (producer) metrics.outbox.set(producer.outboxDepth);
+    metrics.linkUp.set(state === 'up' ? 1 : 0);
+    backpressure.setLinkUp(state === 'up');
     deps.onLinkState?.(state, detail);
   }
 
@@ -164,6 +175,8 @@ export async function createPublisher(config: PublisherConfig, deps: PublisherDe
 
   async function shutdown(): Promise<void> {
     closing = true;
+    // Paused sockets must read again to see their refusals and the close handshake.
+    backpressure.stop();
     if (inflight > 0) log.info({ inflight }, 'waiting for the msgqueue to take in-flight messages');
     await drain(config.drainTimeoutMs);
     // The last settlements' replies (acks) are sent by promise callbacks queued behind ours.
@@ -199,6 +212,7 @@ export async function createPublisher(config: PublisherConfig, deps: PublisherDe
         onState: onLinkState,
         outboxMessages: config.outboxMessages,
         outboxBytes: config.outboxBytes,
+        onDepth: backpressure.onDepth,
       });
       producer = p;
       try {

@@ -137,12 +137,17 @@ t.test('legacy: refusals are counted by code and never answered', async (t) => {
   t.equal(await metricValue(metrics.framesInvalid, { code: 'BAD_TOPIC' }), 1);
   t.equal(await metricValue(metrics.framesInvalid, { code: 'FORBIDDEN' }), 1);
   t.equal(await metricValue(metrics.drops, { reason: 'rate_limited' }), 2);
+  t.equal(await metricValue(metrics.drops, { reason: 'forbidden' }), 1, 'a forbidden message is a drop too');
   t.equal(await metricValue(metrics.received, { protocol: 'legacy' }), 7);
   const dropLogs = sink.lines().filter((l) => l.msg === 'message dropped');
   t.same(
-    dropLogs.map((l) => l.level),
-    ['info', 'debug'],
-    'the first drop at info, repeats at debug',
+    dropLogs.map((l) => [l.reason, l.level]),
+    [
+      ['forbidden', 'info'],
+      ['rate_limited', 'info'],
+      ['rate_limited', 'debug'],
+    ],
+    'the first drop of each kind at info, repeats at debug',
   );
 });
 

@@ -6,14 +6,35 @@
  */
 import { CLOSE, type Logger, type Principal, type QueueMessage } from '@wsq/core';
 import type { Protocol } from './metrics.js';
+import type { WireFrame } from './wire.js';
 
 /** The part of a `ws` WebSocket a client uses (tests pass fakes). */
 export interface ClientSocket {
   readonly readyState: number;
   readonly bufferedAmount: number;
+  /** Negotiated extensions ('' for none); absent on fakes. */
+  readonly extensions?: string;
   send(data: string, cb?: (err?: Error) => void): void;
+  send(data: Buffer, options: { binary: boolean }, cb?: (err?: Error) => void): void;
   close(code?: number, reason?: string): void;
   terminate(): void;
+}
+
+/** The net/TLS socket under a `ws` WebSocket (its private `_socket`). */
+interface RawSocket {
+  write(chunk: Buffer): boolean;
+}
+
+/**
+ * The socket pre-built frames can be written to, or undefined to go through `ws.send`. Safe
+ * only without extensions: ws's sender then never queues (it writes every frame, pings and
+ * close included, whole and synchronously), and `bufferedAmount` is the socket's writable
+ * length plus that empty queue, so bytes written here count as unsent like ws's own.
+ */
+function rawSocketOf(ws: ClientSocket): RawSocket | undefined {
+  if (ws.extensions !== '') return undefined;
+  const raw = (ws as unknown as { _socket?: Partial<RawSocket> | null })._socket;
+  return raw && typeof raw.write === 'function' ? (raw as RawSocket) : undefined;
 }
 
 const OPEN = 1;
@@ -65,6 +86,7 @@ export class Client {
   gone = false;
   private closeTimer: NodeJS.Timeout | undefined;
   private readonly waiters = new Set<() => void>();
+  private readonly raw: RawSocket | undefined;
 
   constructor(
     readonly ws: ClientSocket,
@@ -74,7 +96,9 @@ export class Client {
     private readonly limits: ClientLimits,
     /** Called once when the client is kicked (the router detaches it and counts). */
     private readonly onKick: (client: Client, reason: KickReason, dropped: number) => void,
-  ) {}
+  ) {
+    this.raw = rawSocketOf(ws);
+  }
 
   /**
    * Sends without waiting; false when the frame was not sent (gone, or kicked now). The limit
@@ -89,6 +113,21 @@ export class Client {
       return false;
     }
     this.ws.send(text);
+    return true;
+  }
+
+  /**
+   * Sends a fan-out frame shared with other sockets, with the same limit check as `send`:
+   * written whole to the raw socket (no copy, no ws sender), or through `ws.send` without copy.
+   */
+  deliver(frame: WireFrame): boolean {
+    if (this.gone || this.ws.readyState !== OPEN) return false;
+    if (this.ws.bufferedAmount > this.limits.maxBufferedBytes) {
+      this.kick('slow_consumer', 1);
+      return false;
+    }
+    if (this.raw === undefined) this.ws.send(frame.payload, { binary: false });
+    else this.raw.write(frame.bytes);
     return true;
   }
 

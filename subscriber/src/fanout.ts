@@ -42,6 +42,7 @@ export class Fanout {
   /** Queues a batch (in seq order) and fans out what the budget allows right now. */
   enqueue(batch: readonly QueueMessage[]): void {
     if (this.closed || batch.length === 0) return;
+    this.opts.metrics.consumed.inc(batch.length);
     if (this.backlogMessages + batch.length > this.opts.maxBacklogMessages) {
       // Only a legacy (ws-go) queue, which knows no window, can outrun us like this.
       this.opts.metrics.base.drops.inc({ reason: 'fanout_backlog' }, batch.length);

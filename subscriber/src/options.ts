@@ -89,6 +89,7 @@ export interface SubscriberConfig {
   readonly maxConnectionsPerUser: number;
   readonly handshakeTimeoutMs: number;
   readonly metricsAuth: boolean;
+  readonly perMessageDeflate: boolean;
   readonly queue: string;
   readonly queueUser: string | undefined;
   readonly queuePassword: string | undefined;
@@ -159,6 +160,7 @@ export function toSubscriberConfig(v: ConfigValues): SubscriberConfig {
     maxConnectionsPerUser: int(v, 'maxConnectionsPerUser'),
     handshakeTimeoutMs: int(v, 'handshakeTimeoutMs'),
     metricsAuth: v.metricsAuth === true,
+    perMessageDeflate: v.perMessageDeflate === true,
     queue: str(v, 'queue'),
     queueUser: demoLink ? DEMO_USER : (v.queueUser as string | undefined),
     queuePassword: demoLink ? DEMO_PASSWORD : (v.queuePassword as string | undefined),

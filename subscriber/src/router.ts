@@ -1,7 +1,8 @@
 /**
  * Routing: one TopicIndex from patterns to connections. Each queue message is matched once,
- * encoded at most once per protocol, and the same string is handed to every matching socket
- * (each once, however many of its subscriptions overlap). No socket is ever awaited.
+ * encoded at most once per protocol into a complete frame, and the same bytes are written to
+ * every matching socket (each once, however many of its subscriptions overlap). No socket is
+ * ever awaited.
  */
 import {
   TopicIndex,
@@ -14,6 +15,7 @@ import {
 } from '@wsq/core';
 import type { Client, KickReason, Subscription } from './client.js';
 import type { SubscriberMetrics } from './metrics.js';
+import { textFrame, type WireFrame } from './wire.js';
 
 /** `from` of a subscription made before the first live message: fixed when it arrives. */
 export const PENDING_FROM = Number.MAX_SAFE_INTEGER;
@@ -142,8 +144,8 @@ export class Router {
     matched.clear();
     this.index.match(m.topic, matched);
     if (matched.size === 0) return;
-    let v1: string | undefined;
-    let legacy: string | undefined;
+    let v1: WireFrame | undefined;
+    let legacy: WireFrame | undefined;
     let reached = false;
     for (const c of matched) {
       if (c.replaying) {
@@ -152,12 +154,12 @@ export class Router {
       }
       if (m.seq <= c.liveAfterMax && !wantsLive(c, m)) continue;
       if (c.mode === 'v1') {
-        v1 ??= encodeMsg(m.topic, m.seq, m.data, m.ts);
-        if (!c.send(v1)) continue;
+        v1 ??= textFrame(encodeMsg(m.topic, m.seq, m.data, m.ts));
+        if (!c.deliver(v1)) continue;
         this.v1Sent++;
       } else {
-        legacy ??= encodeLegacy(m.topic, dataToContent(m.data));
-        if (!c.send(legacy)) continue;
+        legacy ??= textFrame(encodeLegacy(m.topic, dataToContent(m.data)));
+        if (!c.deliver(legacy)) continue;
         this.legacySent++;
       }
       reached = true;

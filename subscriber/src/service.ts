@@ -11,6 +11,7 @@ import {
   createMetrics,
   createQueueConsumer,
   createServiceServer,
+  createTicketStore,
   loadTlsFiles,
   type Authenticator,
   type BaseMetrics,
@@ -66,6 +67,7 @@ export async function createSubscriber(config: SubscriberConfig, deps: Subscribe
       usersFile: config.users,
       demo: config.demo,
       onReloadError: (err) => log.error({ err: err.message }, 'users file reload failed; the previous users stay'),
+      onReload: () => log.info('users file changed on disk; reloaded'),
     }));
 
   let everUp = false;
@@ -155,12 +157,14 @@ export async function createSubscriber(config: SubscriberConfig, deps: Subscribe
       maxConnectionsPerUser: config.maxConnectionsPerUser,
       handshakeTimeoutMs: config.handshakeTimeoutMs,
       metricsAuth: config.metricsAuth,
+      perMessageDeflate: config.perMessageDeflate,
     },
     tls,
     auth,
     log,
     metrics: base,
     isReady: () => queue.state === 'up',
+    tickets: createTicketStore(),
     routes: [{ path: ENDPOINT, protocols: [V1_PROTOCOL], legacy: true, onConnection }],
   });
 

@@ -1,0 +1,105 @@
+/**
+ * A pre-built fan-out frame is byte for byte what ws would send for the same text, at every
+ * length-header boundary, and a ws receiver reads it back as that text. A client writes them
+ * to its raw socket, or through ws's sender when an extension was negotiated.
+ */
+import { createRequire } from 'node:module';
+import t from 'tap';
+import { logSink } from '@wsq/core/testing';
+import { Client, type ClientSocket, type KickReason } from '../src/client.js';
+import { textFrame } from '../src/wire.js';
+
+interface FrameOptions {
+  fin: boolean;
+  opcode: number;
+  mask: boolean;
+  readOnly: boolean;
+  rsv1: boolean;
+}
+interface WsInternals {
+  Sender: { frame(data: Buffer, options: FrameOptions): Buffer[] };
+  Receiver: new (options: { isServer: boolean }) => NodeJS.WritableStream & {
+    on(event: 'message', listener: (data: Buffer, isBinary: boolean) => void): void;
+  };
+}
+const { Sender, Receiver } = createRequire(import.meta.url)('ws') as WsInternals;
+
+const LENGTHS = [0, 1, 125, 126, 127, 65535, 65536, 70000];
+
+t.test('textFrame matches ws framing at every length boundary', async (t) => {
+  for (const n of LENGTHS) {
+    for (const text of ['x'.repeat(n), 'é'.repeat(Math.ceil(n / 2))]) {
+      const f = textFrame(text);
+      const payload = Buffer.from(text);
+      const expected = Buffer.concat(
+        Sender.frame(payload, { fin: true, opcode: 1, mask: false, readOnly: true, rsv1: false }),
+      );
+      t.ok(f.bytes.equals(expected), `frame of ${payload.length} bytes`);
+      t.ok(f.payload.equals(payload), `payload of ${payload.length} bytes`);
+    }
+  }
+});
+
+t.test('a ws receiver reads frames written back to back as the texts', async (t) => {
+  const texts = LENGTHS.map((n, i) => `${i}:${'€'.repeat(n)}`);
+  const receiver = new Receiver({ isServer: false });
+  const got: string[] = [];
+  receiver.on('message', (data, isBinary) => {
+    t.equal(isBinary, false);
+    got.push(data.toString());
+  });
+  receiver.write(Buffer.concat(texts.map((s) => textFrame(s).bytes)));
+  t.same(got, texts);
+});
+
+/** A ws-like socket: `ws.send` calls and raw socket writes, recorded. */
+function fakeSocket(extensions: string, bufferedAmount = 0) {
+  const calls: string[] = [];
+  const ws = {
+    readyState: 1,
+    bufferedAmount,
+    extensions,
+    send(data: Buffer | string, options?: unknown) {
+      calls.push(`send ${String(data)} ${JSON.stringify(options)}`);
+    },
+    close(code?: number) {
+      calls.push(`close ${code}`);
+    },
+    terminate() {},
+    _socket: {
+      write: (b: Buffer) => calls.push(`write ${b.subarray(2).toString()}`) > 0,
+    },
+  };
+  return { ws, calls };
+}
+
+function client(ws: ClientSocket, kicks: KickReason[] = []): Client {
+  const principal = { name: 'u', publish: [], subscribe: ['>'] };
+  const limits = { maxBufferedBytes: 100, maxReplayBufferMessages: 10 };
+  return new Client(ws, 'legacy', principal, logSink('t').log, limits, (_c, reason) => kicks.push(reason));
+}
+
+t.test('deliver writes the pre-built frame whole to the raw socket', async (t) => {
+  const { ws, calls } = fakeSocket('');
+  const c = client(ws);
+  t.equal(c.deliver(textFrame('a')), true);
+  t.equal(c.deliver(textFrame('b')), true);
+  t.same(calls, ['write a', 'write b']);
+});
+
+t.test('with an extension (permessage-deflate) deliver goes through ws.send', async (t) => {
+  const { ws, calls } = fakeSocket('permessage-deflate');
+  const c = client(ws);
+  t.equal(c.deliver(textFrame('a')), true);
+  t.same(calls, ['send a {"binary":false}']);
+});
+
+t.test('deliver closes a socket past the limit with 1013 and sends nothing', async (t) => {
+  const { ws, calls } = fakeSocket('', 101);
+  const kicks: KickReason[] = [];
+  const c = client(ws, kicks);
+  t.equal(c.deliver(textFrame('a')), false);
+  t.same(kicks, ['slow_consumer']);
+  t.same(calls, ['close 1013']);
+  t.equal(c.deliver(textFrame('b')), false, 'nothing after the kick');
+});
