@@ -8,18 +8,10 @@
  *
  * Frames that cannot be served answer an error frame; the connection stays open.
  */
-import {
-  canSubscribe,
-  CLOSE,
-  decodeLinkRequest,
-  encodeLink,
-  ProtocolError,
-  type ConnectionContext,
-  type LinkRequest,
-} from '@wsq/core';
+import { canSubscribe, CLOSE, encodeLink, ProtocolError, type ConnectionContext, type LinkRequest } from '@wsq/core';
 import type { WebSocket } from 'ws';
 import type { ConsumerSession } from './hub.js';
-import { errorCodeOf, refOf, sendError, toLinkMessage } from './link-frames.js';
+import { linkRefuser, onLinkRequest, toLinkMessage } from './link-frames.js';
 import { Pump } from './pump.js';
 import { cursorAllowed, POP_PATH, resumePoint, type QueueContext } from './queue-context.js';
 import { replayRange } from './replay.js';
@@ -52,24 +44,9 @@ export function serveConsumerLink(ws: WebSocket, ctx: ConnectionContext, q: Queu
   const replays: ReplayFrame[] = [];
   let replaying = false;
 
-  function refuse(err: unknown, ref?: number): void {
-    const code = errorCodeOf(err);
-    const message = err instanceof Error ? err.message : String(err);
-    if (code === 'INTERNAL') log.error({ err }, 'consumer request failed');
-    else log.debug({ code, message }, 'consumer frame refused');
-    metrics.framesInvalid.inc({ endpoint: POP_PATH, code });
-    sendError(ws, code, message, ref);
-  }
+  const refuse = linkRefuser(ws, POP_PATH, log, metrics, 'consumer');
 
-  ws.on('message', (data: Buffer, isBinary: boolean) => {
-    const text = data.toString();
-    let req: LinkRequest;
-    try {
-      if (isBinary) throw new ProtocolError('BAD_FRAME', 'link frames are text');
-      req = decodeLinkRequest(text);
-    } catch (err) {
-      return refuse(err, refOf(text));
-    }
+  onLinkRequest(ws, refuse, (req) => {
     switch (req.op) {
       case 'consume':
         return consume(req.name, req.window);

@@ -2,13 +2,51 @@
  * Small pieces shared by the link handlers: error frames, the ref of a frame that failed to
  * decode, journal errors mapped to wire codes, and the stored → wire message shape.
  */
-import { encodeLink, ProtocolError, type FrameErrorCode, type LinkMessage } from '@wsq/core';
+import {
+  decodeLinkRequest,
+  encodeLink,
+  ProtocolError,
+  type BaseMetrics,
+  type FrameErrorCode,
+  type LinkMessage,
+  type LinkRequest,
+  type Logger,
+} from '@wsq/core';
 import type { WebSocket } from 'ws';
 import { CursorStoreError } from './cursors.js';
 import { JournalError, type StoredMessage } from './journal.js';
 
 export function sendError(ws: WebSocket, code: FrameErrorCode, message: string, ref?: number): void {
   ws.send(encodeLink(ref === undefined ? { op: 'error', code, message } : { op: 'error', ref, code, message }));
+}
+
+/** Answers one refused link frame: an error frame, counted, logged (loudly only when it is ours). */
+export type Refuse = (err: unknown, ref?: number) => void;
+
+export function linkRefuser(ws: WebSocket, endpoint: string, log: Logger, metrics: BaseMetrics, role: string): Refuse {
+  return (err, ref) => {
+    const code = errorCodeOf(err);
+    const message = err instanceof Error ? err.message : String(err);
+    if (code === 'INTERNAL') log.error({ err, ref }, `${role} request failed`);
+    else log.debug({ code, message, ref }, `${role} frame refused`);
+    metrics.framesInvalid.inc({ endpoint, code });
+    sendError(ws, code, message, ref);
+  };
+}
+
+/** Decodes every text frame as a link request; undecodable ones are refused with their ref. */
+export function onLinkRequest(ws: WebSocket, refuse: Refuse, handle: (req: LinkRequest) => void): void {
+  ws.on('message', (data: Buffer, isBinary: boolean) => {
+    const text = data.toString();
+    let req: LinkRequest;
+    try {
+      if (isBinary) throw new ProtocolError('BAD_FRAME', 'link frames are text');
+      req = decodeLinkRequest(text);
+    } catch (err) {
+      return refuse(err, refOf(text));
+    }
+    handle(req);
+  });
 }
 
 /** The `ref` of a frame that failed validation, when it had a usable one, so the peer can match the error. */

@@ -7,17 +7,9 @@
  * paused are still served, so the limit can be passed by one socket read. Pausing never
  * lasts longer than a journal write, far below the ping interval.
  */
-import {
-  canPublish,
-  decodeLinkRequest,
-  encodeLink,
-  ProtocolError,
-  type ConnectionContext,
-  type LinkAppendItem,
-  type LinkRequest,
-} from '@wsq/core';
+import { canPublish, encodeLink, ProtocolError, type ConnectionContext, type LinkAppendItem } from '@wsq/core';
 import type { WebSocket } from 'ws';
-import { errorCodeOf, refOf, sendError } from './link-frames.js';
+import { linkRefuser, onLinkRequest } from './link-frames.js';
 import { PUSH_PATH, type QueueContext } from './queue-context.js';
 
 export function serveProducerLink(ws: WebSocket, ctx: ConnectionContext, q: QueueContext): void {
@@ -25,24 +17,9 @@ export function serveProducerLink(ws: WebSocket, ctx: ConnectionContext, q: Queu
   const log = ctx.log;
   let inflight = 0;
 
-  function refuse(err: unknown, ref?: number): void {
-    const code = errorCodeOf(err);
-    const message = err instanceof Error ? err.message : String(err);
-    if (code === 'INTERNAL') log.error({ err, ref }, 'append failed');
-    else log.debug({ code, message, ref }, 'producer frame refused');
-    metrics.framesInvalid.inc({ endpoint: PUSH_PATH, code });
-    sendError(ws, code, message, ref);
-  }
+  const refuse = linkRefuser(ws, PUSH_PATH, log, metrics, 'producer');
 
-  ws.on('message', (data: Buffer, isBinary: boolean) => {
-    const text = data.toString();
-    let req: LinkRequest;
-    try {
-      if (isBinary) throw new ProtocolError('BAD_FRAME', 'link frames are text');
-      req = decodeLinkRequest(text);
-    } catch (err) {
-      return refuse(err, refOf(text));
-    }
+  onLinkRequest(ws, refuse, (req) => {
     switch (req.op) {
       case 'append':
         return append(req.ref, req.msgs);
