@@ -5,6 +5,11 @@
  */
 import {
   ConfigError,
+  checkLinkValues,
+  toCommonConfig,
+  toLinkConfig,
+  type CommonConfig,
+  type LinkConfig,
   DEMO_PASSWORD,
   DEMO_USER,
   LINK_OPTIONS,
@@ -61,29 +66,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   },
 ];
 
-export interface PublisherConfig {
-  readonly host: string;
-  readonly port: number;
-  readonly cert: string;
-  readonly key: string;
-  readonly ca: string;
-  readonly users: string | undefined;
-  readonly demo: boolean;
-  readonly maxPayloadBytes: number;
-  readonly maxBufferedBytes: number;
-  readonly pingIntervalMs: number;
-  readonly allowedOrigins: readonly string[];
-  readonly maxConnections: number;
-  readonly maxConnectionsPerUser: number;
-  readonly handshakeTimeoutMs: number;
-  readonly metricsAuth: boolean;
-  readonly perMessageDeflate: boolean;
-  readonly queue: string;
-  readonly queueUser: string | undefined;
-  readonly queuePassword: string | undefined;
-  readonly insecure: boolean;
-  readonly reconnectMinMs: number;
-  readonly reconnectMaxMs: number;
+export interface PublisherConfig extends CommonConfig, LinkConfig {
   readonly outboxMessages: number;
   readonly outboxBytes: number;
   readonly publishRatePerSec: number;
@@ -100,57 +83,18 @@ export function finishOptions(values: Record<string, unknown>): void {
     values.queueUser = DEMO_USER;
     values.queuePassword = DEMO_PASSWORD;
   }
-  if (values.queueUser !== undefined && values.queuePassword === undefined) {
-    throw new ConfigError('queuePassword', 'is required with queueUser (prefer WSQ_QUEUE_PASSWORD)');
-  }
-  if (values.queuePassword !== undefined && values.queueUser === undefined) {
-    throw new ConfigError('queueUser', 'is required with queuePassword');
-  }
   if ((values.reconnectMaxMs as number) < (values.reconnectMinMs as number)) {
     throw new ConfigError('reconnectMaxMs', 'must be >= reconnectMinMs');
   }
-  let url: URL;
-  try {
-    url = new URL(String(values.queue));
-  } catch {
-    throw new ConfigError('queue', `not a URL: ${JSON.stringify(values.queue)}`);
-  }
-  if (url.protocol !== 'wss:') throw new ConfigError('queue', 'must be a wss:// URL (the link is always TLS)');
-}
-
-function str(v: unknown): string {
-  return String(v);
-}
-function optStr(v: unknown): string | undefined {
-  return v === undefined ? undefined : String(v);
+  checkLinkValues(values);
 }
 
 /** The typed, frozen config. `values` come from loadConfig (or a test building them by hand). */
 export function toPublisherConfig(values: ConfigValues): PublisherConfig {
   const v = values as Record<string, unknown>;
   return Object.freeze({
-    host: str(v.host),
-    port: v.port as number,
-    cert: str(v.cert),
-    key: str(v.key),
-    ca: str(v.ca),
-    users: optStr(v.users),
-    demo: v.demo === true,
-    maxPayloadBytes: v.maxPayloadBytes as number,
-    maxBufferedBytes: v.maxBufferedBytes as number,
-    pingIntervalMs: v.pingIntervalMs as number,
-    allowedOrigins: Object.freeze([...((v.allowedOrigins as string[] | undefined) ?? [])]),
-    maxConnections: v.maxConnections as number,
-    maxConnectionsPerUser: v.maxConnectionsPerUser as number,
-    handshakeTimeoutMs: v.handshakeTimeoutMs as number,
-    metricsAuth: v.metricsAuth === true,
-    perMessageDeflate: v.perMessageDeflate === true,
-    queue: str(v.queue),
-    queueUser: optStr(v.queueUser),
-    queuePassword: optStr(v.queuePassword),
-    insecure: v.insecure === true,
-    reconnectMinMs: v.reconnectMinMs as number,
-    reconnectMaxMs: v.reconnectMaxMs as number,
+    ...toCommonConfig(values),
+    ...toLinkConfig(values),
     outboxMessages: v.outboxMessages as number,
     outboxBytes: v.outboxBytes as number,
     publishRatePerSec: v.publishRatePerSec as number,

@@ -5,8 +5,11 @@
  */
 import {
   ConfigError,
-  DEMO_PASSWORD,
-  DEMO_USER,
+  checkLinkValues,
+  toCommonConfig,
+  toLinkConfig,
+  type CommonConfig,
+  type LinkConfig,
   LINK_OPTIONS,
   MAX_CONSUMER_NAME_LENGTH,
   MAX_PENDING_REPLAYS,
@@ -72,30 +75,8 @@ const OWN_OPTIONS: OptionSpec[] = [
 
 export const OPTIONS: readonly OptionSpec[] = [...commonOptions(SUBSCRIBER_PORT), ...LINK_OPTIONS, ...OWN_OPTIONS];
 
-export interface SubscriberConfig {
-  readonly host: string;
-  readonly port: number;
-  readonly cert: string;
-  readonly key: string;
-  readonly ca: string;
-  readonly users: string | undefined;
-  readonly demo: boolean;
+export interface SubscriberConfig extends CommonConfig, LinkConfig {
   readonly logLevel: string;
-  readonly maxPayloadBytes: number;
-  readonly maxBufferedBytes: number;
-  readonly pingIntervalMs: number;
-  readonly allowedOrigins: readonly string[];
-  readonly maxConnections: number;
-  readonly maxConnectionsPerUser: number;
-  readonly handshakeTimeoutMs: number;
-  readonly metricsAuth: boolean;
-  readonly perMessageDeflate: boolean;
-  readonly queue: string;
-  readonly queueUser: string | undefined;
-  readonly queuePassword: string | undefined;
-  readonly insecure: boolean;
-  readonly reconnectMinMs: number;
-  readonly reconnectMaxMs: number;
   readonly name: string;
   readonly consumerWindow: number;
   readonly maxSubscriptionsPerConnection: number;
@@ -113,22 +94,7 @@ export function checkSubscriberValues(v: Record<string, unknown>): void {
   if (name.length === 0 || name.length > MAX_CONSUMER_NAME_LENGTH) {
     throw new ConfigError('name', `must be 1-${MAX_CONSUMER_NAME_LENGTH} characters`);
   }
-  let url: URL;
-  try {
-    url = new URL(v.queue as string);
-  } catch {
-    throw new ConfigError('queue', `not a URL: ${JSON.stringify(v.queue)}`);
-  }
-  if (url.protocol !== 'wss:') throw new ConfigError('queue', 'must be a wss:// URL (the link is always TLS)');
-  if (url.username !== '' || url.password !== '') {
-    throw new ConfigError('queue', 'must not carry credentials; use --queue-user and WSQ_QUEUE_PASSWORD');
-  }
-  if ((v.queueUser === undefined) !== (v.queuePassword === undefined)) {
-    throw new ConfigError(
-      v.queueUser === undefined ? 'queueUser' : 'queuePassword',
-      'queueUser and queuePassword go together',
-    );
-  }
+  checkLinkValues(v);
 }
 
 function str(v: ConfigValues, key: string): string {
@@ -141,32 +107,10 @@ function int(v: ConfigValues, key: string): number {
 /** The typed, frozen configuration. With --demo and no link credentials, the link uses the demo user. */
 export function toSubscriberConfig(v: ConfigValues): SubscriberConfig {
   checkSubscriberValues(v as Record<string, unknown>);
-  const demo = v.demo === true;
-  const demoLink = demo && v.queueUser === undefined && v.queuePassword === undefined;
   return Object.freeze({
-    host: str(v, 'host'),
-    port: int(v, 'port'),
-    cert: str(v, 'cert'),
-    key: str(v, 'key'),
-    ca: str(v, 'ca'),
-    users: v.users as string | undefined,
-    demo,
+    ...toCommonConfig(v),
+    ...toLinkConfig(v),
     logLevel: str(v, 'logLevel'),
-    maxPayloadBytes: int(v, 'maxPayloadBytes'),
-    maxBufferedBytes: int(v, 'maxBufferedBytes'),
-    pingIntervalMs: int(v, 'pingIntervalMs'),
-    allowedOrigins: Object.freeze([...((v.allowedOrigins as string[] | undefined) ?? [])]),
-    maxConnections: int(v, 'maxConnections'),
-    maxConnectionsPerUser: int(v, 'maxConnectionsPerUser'),
-    handshakeTimeoutMs: int(v, 'handshakeTimeoutMs'),
-    metricsAuth: v.metricsAuth === true,
-    perMessageDeflate: v.perMessageDeflate === true,
-    queue: str(v, 'queue'),
-    queueUser: demoLink ? DEMO_USER : (v.queueUser as string | undefined),
-    queuePassword: demoLink ? DEMO_PASSWORD : (v.queuePassword as string | undefined),
-    insecure: v.insecure === true,
-    reconnectMinMs: int(v, 'reconnectMinMs'),
-    reconnectMaxMs: int(v, 'reconnectMaxMs'),
     name: str(v, 'name'),
     consumerWindow: int(v, 'consumerWindow'),
     maxSubscriptionsPerConnection: int(v, 'maxSubscriptionsPerConnection'),
