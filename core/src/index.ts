@@ -81,6 +81,7 @@ export type { ServiceHandle, RunOptions } from './run.js';
 export type {
   QueueMessage,
   AppendRequest,
+  AppendDone,
   LinkState,
   QueueLinkEvents,
   QueueProducer,

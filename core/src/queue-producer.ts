@@ -17,7 +17,7 @@ import { ProtocolError } from './errors.js';
 import { dataToContent, encodeLegacy } from './legacy.js';
 import { createLinkClient, type LinkClientOptions } from './link-client.js';
 import { decodeLinkReply, encodeLink, type LinkAppendItem } from './link.js';
-import type { AppendRequest, QueueProducer } from './queue.js';
+import type { AppendDone, AppendRequest, QueueProducer } from './queue.js';
 
 export interface QueueProducerOptions extends LinkClientOptions {
   /** Max messages accepted but not yet acknowledged by the queue (default 10000). */
@@ -36,6 +36,11 @@ export interface QueueProducerOptions extends LinkClientOptions {
    * apply backpressure with high/low-water marks without polling.
    */
   onDepth?(depth: number, bytes: number): void;
+  /**
+   * Told of every message the queue journaled, with the `performance.now()` of its `offer`:
+   * lets the caller count and time them without wrapping each message's callback.
+   */
+  onJournaled?(acceptedAt: number): void;
 }
 
 export const PRODUCER_DEFAULTS = {
@@ -49,9 +54,20 @@ export const PRODUCER_DEFAULTS = {
 interface Entry {
   item: LinkAppendItem;
   bytes: number;
-  resolve(seq: number): void;
-  reject(err: ProtocolError): void;
-  done: boolean;
+  acceptedAt: number;
+  /** Cleared once settled: a settled entry is skipped. */
+  done: AppendDone<unknown> | undefined;
+  ctx: unknown;
+}
+
+/** `append`'s adapter from the callback to a Promise. */
+function settlePromise(
+  p: { resolve(seq: number): void; reject(err: ProtocolError): void },
+  err: ProtocolError | undefined,
+  seq: number,
+): void {
+  if (err) p.reject(err);
+  else p.resolve(seq);
 }
 
 /** Codes after which the queue may take the same messages later: keep them and reconnect. */
@@ -62,6 +78,7 @@ const RETRYABLE = new Set(['UNAVAILABLE', 'INTERNAL']);
  * per refusal. Not frozen, because test frameworks annotate the errors they inspect.
  */
 const OUTBOX_FULL = new ProtocolError('UNAVAILABLE', 'the queue outbox is full');
+const CLOSED = new ProtocolError('UNAVAILABLE', 'the queue producer is closed');
 
 export function createQueueProducer(opts: QueueProducerOptions): QueueProducer {
   const maxBatchMessages = opts.maxBatchMessages ?? PRODUCER_DEFAULTS.maxBatchMessages;
@@ -69,6 +86,7 @@ export function createQueueProducer(opts: QueueProducerOptions): QueueProducer {
   const maxInflightBatches = opts.maxInflightBatches ?? PRODUCER_DEFAULTS.maxInflightBatches;
   const log = opts.log.child({ component: 'queue-producer' });
   const onDepth = opts.onDepth;
+  const onJournaled = opts.onJournaled;
   const pidPrefix = `wsq:${randomBytes(9).toString('base64url')}:`;
   let pidCounter = 0;
 
@@ -107,16 +125,21 @@ export function createQueueProducer(opts: QueueProducerOptions): QueueProducer {
   link.start();
 
   function settle(e: Entry, seq: number | ProtocolError): void {
-    if (e.done) return;
-    e.done = true;
+    const done = e.done;
+    if (!done) return;
+    e.done = undefined;
     depth--;
     bytes -= e.bytes;
-    if (typeof seq === 'number') e.resolve(seq);
-    else e.reject(seq);
+    if (typeof seq === 'number') {
+      onJournaled?.(e.acceptedAt);
+      done(e.ctx, undefined, seq);
+    } else {
+      done(e.ctx, seq, 0);
+    }
   }
 
   function advanceHead(): void {
-    while (head < entries.length && entries[head]!.done) head++;
+    while (head < entries.length && entries[head]!.done === undefined) head++;
     if (head > 1024 && head * 2 > entries.length) {
       entries = entries.slice(head);
       cursor = Math.max(0, cursor - head);
@@ -146,7 +169,7 @@ export function createQueueProducer(opts: QueueProducerOptions): QueueProducer {
           link.drop('appended reply does not match its batch');
           return;
         }
-        batch.forEach((e, i) => settle(e, reply.seqs[i]!));
+        for (let i = 0; i < batch.length; i++) settle(batch[i]!, reply.seqs[i]!);
         advanceHead();
         flush();
         return;
@@ -192,7 +215,7 @@ export function createQueueProducer(opts: QueueProducerOptions): QueueProducer {
       let size = 0;
       while (cursor < entries.length && batch.length < maxBatchMessages) {
         const e = entries[cursor]!;
-        if (e.done) {
+        if (e.done === undefined) {
           cursor++;
           continue;
         }
@@ -213,7 +236,7 @@ export function createQueueProducer(opts: QueueProducerOptions): QueueProducer {
     const gen = generation;
     while (legacyInflight < limit && cursor < entries.length) {
       const e = entries[cursor++]!;
-      if (e.done) continue;
+      if (e.done === undefined) continue;
       legacyInflight++;
       const sent = link.send(encodeLegacy(e.item.topic, dataToContent(e.item.data)), (err) => {
         if (gen !== generation) return; // that socket is gone; the entry was queued again
@@ -227,6 +250,34 @@ export function createQueueProducer(opts: QueueProducerOptions): QueueProducer {
     }
   }
 
+  function offer<C>(msg: AppendRequest, done: AppendDone<C>, ctx: C): ProtocolError | undefined {
+    if (closed) return CLOSED;
+    const pid = msg.pid ?? pidPrefix + (pidCounter++).toString(36);
+    const size = Buffer.byteLength(msg.data) + msg.topic.length + pid.length;
+    if (depth >= opts.outboxMessages || bytes + size > opts.outboxBytes) {
+      if (!full) {
+        full = true;
+        log.warn(
+          { depth, bytes, state: link.state },
+          'queue outbox full: refusing appends until the msgqueue catches up',
+        );
+      }
+      return OUTBOX_FULL;
+    }
+    entries.push({
+      item: { topic: msg.topic, data: msg.data, ts: msg.ts, pid },
+      bytes: size,
+      acceptedAt: performance.now(),
+      done: done as AppendDone<unknown>,
+      ctx,
+    });
+    depth++;
+    bytes += size;
+    scheduleFlush();
+    onDepth?.(depth, bytes);
+    return undefined;
+  }
+
   return {
     get state() {
       return link.state;
@@ -234,32 +285,11 @@ export function createQueueProducer(opts: QueueProducerOptions): QueueProducer {
     get outboxDepth() {
       return depth;
     },
+    offer,
     append(msg: AppendRequest): Promise<number> {
-      if (closed) return Promise.reject(new ProtocolError('UNAVAILABLE', 'the queue producer is closed'));
-      const pid = msg.pid ?? pidPrefix + (pidCounter++).toString(36);
-      const size = Buffer.byteLength(msg.data) + msg.topic.length + pid.length;
-      if (depth >= opts.outboxMessages || bytes + size > opts.outboxBytes) {
-        if (!full) {
-          full = true;
-          log.warn(
-            { depth, bytes, state: link.state },
-            'queue outbox full: refusing appends until the msgqueue catches up',
-          );
-        }
-        return Promise.reject(OUTBOX_FULL);
-      }
       return new Promise<number>((resolve, reject) => {
-        entries.push({
-          item: { topic: msg.topic, data: msg.data, ts: msg.ts, pid },
-          bytes: size,
-          resolve,
-          reject,
-          done: false,
-        });
-        depth++;
-        bytes += size;
-        scheduleFlush();
-        onDepth?.(depth, bytes);
+        const refused = offer(msg, settlePromise, { resolve, reject });
+        if (refused) reject(refused);
       });
     },
     async close() {

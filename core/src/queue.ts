@@ -3,6 +3,8 @@
  * is the msgqueue service over the `wsq.link.v1` WebSocket link (see link-client.ts); a
  * NATS JetStream implementation can plug in behind the same two interfaces.
  */
+import type { ProtocolError } from './errors.js';
+
 export interface QueueMessage {
   /** Assigned by the queue, strictly increasing across the whole log. */
   seq: number;
@@ -28,9 +30,23 @@ export interface QueueLinkEvents {
   onState?(state: LinkState, detail?: string): void;
 }
 
+/**
+ * Told once how an offered message ended: `err` undefined and its seq once the queue journaled
+ * it, or the refusal. `ctx` is whatever the caller passed to `offer`, so that one function
+ * can serve every message of a connection without a closure (or a Promise) per message.
+ */
+export type AppendDone<C> = (ctx: C, err: ProtocolError | undefined, seq: number) => void;
+
 /** What the publisher needs: append and learn seqs once the queue journaled the message. */
 export interface QueueProducer {
   readonly state: LinkState;
+  /**
+   * The hot path behind `append`: takes the message into the outbox and calls `done` once,
+   * later, when the queue journaled it (or refused it). When the outbox is full or the
+   * producer is closed it returns the refusal (code UNAVAILABLE) at once and `done` is never
+   * called; otherwise it returns undefined.
+   */
+  offer<C>(msg: AppendRequest, done: AppendDone<C>, ctx: C): ProtocolError | undefined;
   /**
    * Resolves with the message's seq once the queue has written it to its journal. While the
    * queue is unreachable messages wait in a bounded outbox; past it this rejects with a

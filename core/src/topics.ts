@@ -4,25 +4,40 @@
  */
 export const MAX_TOPIC_LENGTH = 255;
 
-/** Printable ASCII without space (0x21..0x7e). */
-function isPrintableNoSpace(s: string): boolean {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x21 || c > 0x7e) return false;
-  }
-  return true;
-}
+const DOT = 0x2e;
+const STAR = 0x2a;
+const GT = 0x3e;
 
+/**
+ * Printable ASCII without space (0x21..0x7e), 1..255 characters, no empty token ("a..b",
+ * ".a", "a." make matching ambiguous). One pass, no allocation: this runs per published message.
+ */
 function validTokens(s: string): boolean {
-  if (s.length === 0 || s.length > MAX_TOPIC_LENGTH || !isPrintableNoSpace(s)) return false;
-  // Empty tokens ("a..b", ".a", "a.") make matching ambiguous, so they are refused.
-  return !s.split('.').some((tok) => tok.length === 0);
+  const n = s.length;
+  if (n === 0 || n > MAX_TOPIC_LENGTH) return false;
+  let prev = DOT;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x21 || c > 0x7e || (c === DOT && prev === DOT)) return false;
+    prev = c;
+  }
+  return prev !== DOT;
 }
 
-/** A concrete topic one can publish to: no wildcards. */
+/** A concrete topic one can publish to: no wildcards (`*` or `>` as a whole token). */
 export function isValidTopic(s: unknown): s is string {
   if (typeof s !== 'string' || !validTokens(s)) return false;
-  return !s.split('.').some((tok) => tok === '*' || tok === '>');
+  const n = s.length;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (
+      (c === STAR || c === GT) &&
+      (i === 0 || s.charCodeAt(i - 1) === DOT) &&
+      (i + 1 === n || s.charCodeAt(i + 1) === DOT)
+    )
+      return false;
+  }
+  return true;
 }
 
 /** A subscription pattern: `*` as a whole token anywhere, `>` as the whole last token. */
@@ -37,18 +52,36 @@ export function isValidPattern(s: unknown): s is string {
   return true;
 }
 
-/** Does `pattern` match the concrete `topic`? Both assumed valid. */
+/** Does `pattern` match the concrete `topic`? Both assumed valid. Walks both strings, no split. */
 export function matchesPattern(pattern: string, topic: string): boolean {
   if (pattern === topic) return true;
-  const p = pattern.split('.');
-  const t = topic.split('.');
-  for (let i = 0; i < p.length; i++) {
-    const tok = p[i]!;
-    if (tok === '>') return t.length > i;
-    if (i >= t.length) return false;
-    if (tok !== '*' && tok !== t[i]) return false;
+  const pn = pattern.length;
+  const tn = topic.length;
+  let p = 0;
+  let t = 0;
+  while (p < pn) {
+    if (t >= tn) return false; // the pattern has more tokens than the topic
+    const pEnd = tokenEnd(pattern, p);
+    const tEnd = tokenEnd(topic, t);
+    const wild = pEnd - p === 1 ? pattern.charCodeAt(p) : 0;
+    if (wild === GT) return true; // `>` is last and matches the rest (at least one token)
+    if (wild !== STAR) {
+      if (pEnd - p !== tEnd - t || !sameChars(pattern, p, topic, t, pEnd - p)) return false;
+    }
+    p = pEnd + 1;
+    t = tEnd + 1;
   }
-  return p.length === t.length;
+  return t >= tn;
+}
+
+function sameChars(a: string, ai: number, b: string, bi: number, n: number): boolean {
+  for (let k = 0; k < n; k++) if (a.charCodeAt(ai + k) !== b.charCodeAt(bi + k)) return false;
+  return true;
+}
+
+function tokenEnd(s: string, from: number): number {
+  const i = s.indexOf('.', from);
+  return i === -1 ? s.length : i;
 }
 
 /** Is every topic matched by `inner` also matched by `outer`? (Used for permissions.) */

@@ -104,3 +104,42 @@ t.test('TopicIndex add/remove report changes', async (t) => {
   t.equal(index.remove('a.>', 'x'), true);
   t.equal(index.isEmpty, true);
 });
+
+/** The straightforward split-based definitions the one-pass versions must agree with. */
+function referenceMatch(pattern: string, topic: string): boolean {
+  const p = pattern.split('.');
+  const tt = topic.split('.');
+  for (let i = 0; i < p.length; i++) {
+    if (p[i] === '>') return tt.length > i;
+    if (i >= tt.length || (p[i] !== '*' && p[i] !== tt[i])) return false;
+  }
+  return p.length === tt.length;
+}
+
+function referenceValidTopic(s: string): boolean {
+  if (s.length === 0 || s.length > 255 || !/^[\x21-\x7e]+$/.test(s)) return false;
+  return s.split('.').every((tok) => tok.length > 0 && tok !== '*' && tok !== '>');
+}
+
+t.test('property: matchesPattern agrees with the split-based definition', async (t) => {
+  fc.assert(fc.property(patternArb, topicArb, (p, topic) => matchesPattern(p, topic) === referenceMatch(p, topic)));
+  // Near misses: one token longer or shorter, and prefixes of the same characters.
+  t.equal(matchesPattern('a.b', 'a.bc'), false);
+  t.equal(matchesPattern('a.bc', 'a.b'), false);
+  t.equal(matchesPattern('a.*', 'a'), false);
+  t.equal(matchesPattern('a.*.c', 'a.b.c.d'), false);
+  t.equal(matchesPattern('*.>', 'a.b'), true);
+  t.pass('property held');
+});
+
+t.test('property: isValidTopic agrees with the split-based definition', async (t) => {
+  const chars = fc.constantFrom('a', 'b', '.', '*', '>', ' ', '-', 'é');
+  fc.assert(
+    fc.property(fc.array(chars, { maxLength: 8 }), (cs) => {
+      const s = cs.join('');
+      return isValidTopic(s) === referenceValidTopic(s);
+    }),
+    { numRuns: 2000 },
+  );
+  t.pass('property held');
+});

@@ -15,6 +15,7 @@ import {
   encodeAck,
   encodeError,
   isValidTopic,
+  type AppendDone,
   type AppendRequest,
   type ClientFrame,
   type ConnectionContext,
@@ -32,8 +33,12 @@ export const PUBLISH_PATH = '/publish';
 export const CLOSE_GRACE_MS = 2000;
 
 export interface PublishEnv {
-  /** Resolves with the seq once the queue journaled the message; rejects with a ProtocolError. */
-  append(msg: AppendRequest): Promise<number>;
+  /**
+   * Hands a message to the queue: `done(ctx, err, seq)` runs once the queue journaled (or
+   * refused) it; a refusal known at once (outbox full, not linked) is returned instead and
+   * `done` never runs. No Promise or closure per message: this is the publish hot path.
+   */
+  offer<C>(msg: AppendRequest, done: AppendDone<C>, ctx: C): ProtocolError | undefined;
   /** False once shutdown began: new messages are refused with UNAVAILABLE. */
   accepting(): boolean;
   metrics: PublisherMetrics;
@@ -72,10 +77,13 @@ export function handlePublishConnection(ws: WebSocket, ctx: ConnectionContext, e
   const bucket = createTokenBucket(limits.publishRatePerSec, limits.publishBurst);
   const droppedOnce = new Set<string>();
   const rateLimitedMessage = `over ${limits.publishRatePerSec} messages/s; slow down`;
+  const received = metrics.received.labels(protocol);
+  /** The last topic this connection was allowed to publish to: most publishers repeat topics. */
+  let allowedTopic = '';
   let killTimer: NodeJS.Timeout | undefined;
 
   ws.on('message', (data: RawData, isBinary: boolean) => {
-    metrics.received.inc({ protocol });
+    received.inc();
     if (protocol === 'v1') onV1(data, isBinary);
     else onLegacy(data, isBinary);
   });
@@ -106,26 +114,37 @@ export function handlePublishConnection(ws: WebSocket, ctx: ConnectionContext, e
     }
   }
 
+  /** Is `topic` (already valid) one this user may publish to? Remembers the last yes. */
+  function mayPublish(topic: string): boolean {
+    if (topic === allowedTopic) return true;
+    if (!canPublish(principal, topic)) return false;
+    allowedTopic = topic;
+    return true;
+  }
+
   function publishV1(frame: PubFrame): void {
     const { id, topic } = frame;
-    if (!canPublish(principal, topic)) {
+    if (!mayPublish(topic)) {
       return refuse('FORBIDDEN', `user ${principal.name} may not publish to ${topic}`, id);
     }
     const dropped = admit();
     if (dropped) return refuse(DROP_CODE[dropped], dropMessage(dropped), id, dropped);
     const msg: AppendRequest = { topic, data: frame.data, ts: Date.now() };
     if (id !== undefined) msg.pid = `${principal.name}\u0000${id}`;
-    env.append(msg).then(
-      (seq) => {
-        if (id !== undefined) send(encodeAck(id, seq));
-      },
-      (err: unknown) => {
-        const e = asProtocolError(err);
-        if (e.code === 'INTERNAL') log.error({ err }, 'append failed');
-        refuse(e.code, e.message, id, e.code === 'UNAVAILABLE' ? 'outbox_full' : undefined);
-      },
-    );
+    const refused = env.offer(msg, v1Done, id);
+    if (refused) return v1Done(id, refused, 0);
     env.backpressure?.published(ws);
+  }
+
+  /** How a v1 message ended: an ack when it carried an id, an error frame when refused. */
+  function v1Done(id: string | undefined, err: ProtocolError | undefined, seq: number): void {
+    if (err === undefined) {
+      if (id !== undefined) send(encodeAck(id, seq));
+      return;
+    }
+    const e = asProtocolError(err);
+    if (e.code === 'INTERNAL') log.error({ err }, 'append failed');
+    refuse(e.code, e.message, id, e.code === 'UNAVAILABLE' ? 'outbox_full' : undefined);
   }
 
   function onLegacy(data: RawData, isBinary: boolean): void {
@@ -137,17 +156,24 @@ export function handlePublishConnection(ws: WebSocket, ctx: ConnectionContext, e
     } catch (err) {
       return ignore(asProtocolError(err).code, 'not a {"Topic","Content"} frame');
     }
-    if (!isValidTopic(topic)) return ignore('BAD_TOPIC', 'invalid topic');
-    if (!canPublish(principal, topic)) return ignore('FORBIDDEN', `may not publish to ${topic}`);
+    if (topic !== allowedTopic) {
+      if (!isValidTopic(topic)) return ignore('BAD_TOPIC', 'invalid topic');
+      if (!mayPublish(topic)) return ignore('FORBIDDEN', `may not publish to ${topic}`);
+    }
     const dropped = admit();
     if (dropped) return drop(dropped);
-    env.append({ topic, data: contentToData(content), ts: Date.now() }).then(undefined, (err: unknown) => {
-      const e = asProtocolError(err);
-      if (e.code === 'INTERNAL') log.error({ err }, 'append failed');
-      if (e.code === 'UNAVAILABLE') drop('outbox_full');
-      else ignore(e.code, e.message);
-    });
+    const refused = env.offer({ topic, data: contentToData(content), ts: Date.now() }, legacyDone, undefined);
+    if (refused) return legacyDone(undefined, refused);
     env.backpressure?.published(ws);
+  }
+
+  /** A legacy client hears nothing back: a refusal is only counted (and logged once). */
+  function legacyDone(_ctx: undefined, err: ProtocolError | undefined): void {
+    if (err === undefined) return;
+    const e = asProtocolError(err);
+    if (e.code === 'INTERNAL') log.error({ err }, 'append failed');
+    if (e.code === 'UNAVAILABLE') drop('outbox_full');
+    else ignore(e.code, e.message);
   }
 
   /** Whether a well-formed, permitted message may go to the queue now; else why not. */

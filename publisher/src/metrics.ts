@@ -3,7 +3,8 @@ import { LATENCY_BUCKETS, type BaseMetrics } from '@wsq/core';
 
 export type PublishProtocol = 'v1' | 'legacy';
 
-export function publisherMetrics(base: BaseMetrics) {
+/** `outboxDepth` is read when /metrics is scraped, not kept up to date per message. */
+export function publisherMetrics(base: BaseMetrics, outboxDepth: () => number = () => 0) {
   return {
     ...base,
     /** Frames received from clients, by protocol (valid or not). */
@@ -13,7 +14,9 @@ export function publisherMetrics(base: BaseMetrics) {
     /** Messages the msgqueue journaled. */
     published: base.counter('wsq_publisher_published_total', 'Messages journaled by the msgqueue'),
     /** Messages accepted but not yet journaled by the msgqueue. */
-    outbox: base.gauge('wsq_publisher_outbox_messages', 'Messages waiting for the msgqueue to journal them'),
+    outbox: base.gauge('wsq_publisher_outbox_messages', 'Messages waiting for the msgqueue to journal them', [], (g) =>
+      g.set(outboxDepth()),
+    ),
     /** 1 while the msgqueue link is up (readiness follows it). */
     linkUp: base.gauge('wsq_publisher_queue_link_up', '1 while the msgqueue link is up'),
     /** Publishing sockets paused because the outbox passed its high-water mark (link up). */

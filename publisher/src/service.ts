@@ -15,6 +15,7 @@ import {
   createServiceServer,
   createTicketStore,
   loadTlsFiles,
+  type AppendDone,
   type AppendRequest,
   type BaseMetrics,
   type LinkState,
@@ -69,51 +70,41 @@ export async function createPublisher(config: PublisherConfig, deps: PublisherDe
     onReloadError: (err) => log.error({ err: err.message }, 'users file reload failed; keeping the previous users'),
     onReload: () => log.info('users file changed on disk; reloaded'),
   });
-  const metrics = publisherMetrics(deps.metrics ?? createMetrics('publisher'));
+  const metrics = publisherMetrics(deps.metrics ?? createMetrics('publisher'), inflightNow);
   let producer: QueueProducer | undefined;
   let closing = false;
   let closed: Promise<void> | undefined;
-  let inflight = 0;
   let onDrained: (() => void) | undefined;
   // While the link is up, publishing sockets pause above half the outbox and resume below a quarter.
   const backpressure = createBackpressure(waterMarks(config.outboxMessages, config.outboxBytes), {
     onPause: () => metrics.backpressurePauses.inc(),
   });
 
-  function append(msg: AppendRequest): Promise<number> {
-    const p = producer;
-    if (!p) return Promise.reject(new ProtocolError('UNAVAILABLE', 'not linked to the message queue yet'));
-    const started = performance.now();
-    let pending: Promise<number>;
-    try {
-      pending = p.append(msg);
-    } catch (err) {
-      pending = Promise.reject(err);
-    }
-    inflight++;
-    metrics.outbox.set(p.outboxDepth);
-    return pending.then(
-      (seq) => {
-        settled(p);
-        metrics.published.inc();
-        metrics.ackSeconds.observe((performance.now() - started) / 1000);
-        return seq;
-      },
-      (err: unknown) => {
-        settled(p);
-        throw err;
-      },
-    );
+  /** Messages accepted from clients and not yet settled by the queue: the producer's outbox. */
+  function inflightNow(): number {
+    return producer?.outboxDepth ?? 0;
   }
 
-  function settled(p: QueueProducer): void {
-    inflight--;
-    metrics.outbox.set(p.outboxDepth);
-    if (inflight === 0) onDrained?.();
+  const NOT_LINKED = new ProtocolError('UNAVAILABLE', 'not linked to the message queue yet');
+
+  function offer<C>(msg: AppendRequest, done: AppendDone<C>, ctx: C): ProtocolError | undefined {
+    return producer ? producer.offer(msg, done, ctx) : NOT_LINKED;
+  }
+
+  /** Counted and timed once the queue journaled it (the producer's onJournaled). */
+  function journaled(acceptedAt: number): void {
+    metrics.published.inc();
+    metrics.ackSeconds.observe((performance.now() - acceptedAt) / 1000);
+  }
+
+  /** The outbox changed: backpressure, and the end of a drain at shutdown. */
+  function onDepth(depth: number, bytes: number): void {
+    backpressure.onDepth(depth, bytes);
+    if (depth === 0) onDrained?.();
   }
 
   const env: PublishEnv = {
-    append,
+    offer,
     accepting: () => !closing,
     metrics,
     backpressure,
@@ -153,7 +144,6 @@ export async function createPublisher(config: PublisherConfig, deps: PublisherDe
     if (state === 'up') log.info('linked to the msgqueue');
     else if (state === 'down') log.warn({ detail }, 'msgqueue link down; holding messages in the outbox');
     else log.debug({ state, detail }, 'msgqueue link state');
-    if (producer) metrics.outbox.set(producer.outboxDepth);
     metrics.linkUp.set(state === 'up' ? 1 : 0);
     backpressure.setLinkUp(state === 'up');
     deps.onLinkState?.(state, detail);
@@ -161,7 +151,7 @@ export async function createPublisher(config: PublisherConfig, deps: PublisherDe
 
   /** Resolves when every accepted message settled, or after `ms`. */
   function drain(ms: number): Promise<void> {
-    if (inflight === 0 || ms === 0) return Promise.resolve();
+    if (inflightNow() === 0 || ms === 0) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(done, ms);
       function done(): void {
@@ -177,13 +167,15 @@ export async function createPublisher(config: PublisherConfig, deps: PublisherDe
     closing = true;
     // Paused sockets must read again to see their refusals and the close handshake.
     backpressure.stop();
+    const inflight = inflightNow();
     if (inflight > 0) log.info({ inflight }, 'waiting for the msgqueue to take in-flight messages');
     await drain(config.drainTimeoutMs);
     // The last settlements' replies (acks) are sent by promise callbacks queued behind ours.
     await new Promise((resolve) => setImmediate(resolve));
     // Whatever is still in flight was never acked to its client, so nothing acked is lost.
-    if (inflight > 0)
-      log.warn({ inflight }, 'closing with messages the msgqueue has not journaled; they were not acked');
+    const left = inflightNow();
+    if (left > 0)
+      log.warn({ inflight: left }, 'closing with messages the msgqueue has not journaled; they were not acked');
     await server.close(CLOSE.GOING_AWAY, 'server shutting down');
     await producer?.close();
     auth.close();
@@ -194,7 +186,7 @@ export async function createPublisher(config: PublisherConfig, deps: PublisherDe
       return producer?.state ?? 'closed';
     },
     get inflight() {
-      return inflight;
+      return inflightNow();
     },
     async listen() {
       if (producer || closing) throw new Error('listen() may be called once, before close()');
@@ -212,7 +204,8 @@ export async function createPublisher(config: PublisherConfig, deps: PublisherDe
         onState: onLinkState,
         outboxMessages: config.outboxMessages,
         outboxBytes: config.outboxBytes,
-        onDepth: backpressure.onDepth,
+        onDepth,
+        onJournaled: journaled,
       });
       producer = p;
       try {

@@ -38,18 +38,28 @@ class FakeSocket extends EventEmitter {
 
 const alice: Principal = { name: 'alice', publish: ['chat.>'], subscribe: [] };
 
-function setup(protocol: string, over: Partial<PublishEnv['limits']> = {}, append?: PublishEnv['append']) {
+type Append = (m: AppendRequest) => Promise<number>;
+
+function setup(protocol: string, over: Partial<PublishEnv['limits']> = {}, append?: Append) {
   const sink = logSink('publisher');
   const metrics = publisherMetrics(createMetrics('publisher', { defaultMetrics: false }));
   const appended: AppendRequest[] = [];
   let accepting = true;
+  const queue: Append =
+    append ??
+    ((m) => {
+      appended.push(m);
+      return Promise.resolve(appended.length);
+    });
   const env: PublishEnv = {
-    append:
-      append ??
-      ((m) => {
-        appended.push(m);
-        return Promise.resolve(appended.length);
-      }),
+    // The queue answers later, as the producer does; errors reach `done` as they were thrown.
+    offer(m, done, c) {
+      queue(m).then(
+        (seq) => done(c, undefined, seq),
+        (err: ProtocolError) => done(c, err, 0),
+      );
+      return undefined;
+    },
     accepting: () => accepting,
     metrics,
     limits: { maxBufferedBytes: 1024, publishRatePerSec: 1000, publishBurst: 1000, ...over },
