@@ -214,3 +214,38 @@ t.test('onDepth reports the outbox after each append and once per settled batch'
   );
   t.equal(await first, 4, 'the one that fitted is taken');
 });
+
+t.test('offer: one callback per message with its ctx; a refusal comes back at once instead', async (t) => {
+  const stub = await startStubQueue(t, { holdAppends: true });
+  const journaled: number[] = [];
+  const calls: [string, string | undefined, number][] = [];
+  const { p, states } = producer(t, stub, { outboxMessages: 2, onJournaled: (at) => journaled.push(at) });
+  const p2 = p;
+  await states.when('up');
+  let bothSettled!: () => void;
+  const settled = new Promise<void>((resolve) => (bothSettled = resolve));
+  const done = (ctx: string, err: ProtocolError | undefined, seq: number) => {
+    if (calls.push([ctx, err?.code, seq]) === 2) bothSettled();
+  };
+  const before = performance.now();
+  t.equal(p2.offer({ topic: 'news', data: '1', ts: 1 }, done, 'a'), undefined);
+  t.equal(p2.offer({ topic: 'news', data: '2', ts: 2 }, done, 'b'), undefined);
+  const refused = p2.offer({ topic: 'news', data: '3', ts: 3 }, done, 'c');
+  t.equal(refused?.code, 'UNAVAILABLE', 'the full outbox answers at once');
+  t.same(calls, [], 'nothing settles synchronously');
+  await stub.waitFor(() => stub.held === 1);
+  stub.release();
+  await settled;
+  t.same(calls, [
+    ['a', undefined, 1],
+    ['b', undefined, 2],
+  ]);
+  t.equal(journaled.length, 2, 'onJournaled once per journaled message');
+  t.ok(
+    journaled.every((at) => at >= before),
+    'with the time the message was offered',
+  );
+  await p.close();
+  t.equal(p.offer({ topic: 'news', data: '4', ts: 4 }, done, 'd')?.code, 'UNAVAILABLE', 'closed refuses at once');
+  t.equal(calls.length, 2, 'and never calls back');
+});
