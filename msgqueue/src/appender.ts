@@ -3,7 +3,7 @@
  * journal.append per frame (so arrival order is seq order across all connections), metrics,
  * and waking the consumers once the journal committed.
  */
-import type { AppendInput, Journal } from './journal.js';
+import type { AppendInput, Journal, StoredMessage } from './journal.js';
 import type { DedupeIndex } from './dedupe.js';
 import type { QueueMetrics } from './queue-metrics.js';
 
@@ -22,65 +22,76 @@ export interface AppenderDeps {
   onAppended(): void;
 }
 
+/**
+ * One journal append (the new items of one frame) whose pids are not in the dedupe index yet.
+ * A retry of one of them, on any connection, finds the group by pid and waits for `written`.
+ */
+interface PendingGroup {
+  readonly items: AppendInput[];
+  written: Promise<StoredMessage[]> | undefined;
+}
+
 export function createAppender(deps: AppenderDeps): Appender {
   const { journal, dedupe, metrics } = deps;
   // A pid whose append has not resolved yet is not in the dedupe index: a retry arriving
   // meanwhile (on any connection) waits for the original instead of being appended twice.
-  // Bounded by the in-flight appends (per-connection limit times connections).
-  const inFlight = new Map<string, Promise<number>>();
+  // Publishers give every message a pid, so this costs one Map entry per pid and nothing
+  // else: no Promise per message, only per retry. Bounded by the in-flight appends
+  // (per-connection limit times connections).
+  const inFlight = new Map<string, PendingGroup>();
 
   async function append(items: readonly AppendInput[]): Promise<number[]> {
     const seqs: number[] = new Array<number>(items.length);
-    const fresh: AppendInput[] = [];
-    const freshIndex: number[] = []; // fresh[k] answers items[freshIndex[k]]
-    const sameFrame: [item: number, fresh: number][] = [];
-    const waits: Promise<void>[] = [];
-    const framePids = new Map<string, number>();
+    const group: PendingGroup = { items: [], written: undefined };
+    const fresh = group.items;
+    let freshIndex: number[] | undefined; // fresh[k] answers items[freshIndex[k]], when not k
+    let sameFrame: number[] | undefined; // items[i] repeats a pid of fresh[k]: pairs i, k
+    let waits: Promise<void>[] | undefined;
     let duplicates = 0;
-    items.forEach((item, i) => {
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i];
       const pid = item.pid;
       if (pid !== undefined) {
         const known = dedupe.lookup(pid);
         const pending = known === undefined ? inFlight.get(pid) : undefined;
-        const inFrame = framePids.get(pid);
         if (known !== undefined) seqs[i] = known;
-        else if (pending) waits.push(pending.then((seq) => void (seqs[i] = seq)));
-        else if (inFrame !== undefined) sameFrame.push([i, inFrame]);
-        if (known !== undefined || pending || inFrame !== undefined) {
+        else if (pending === group) (sameFrame ??= []).push(i, indexOfPid(fresh, pid));
+        else if (pending) (waits ??= []).push(seqOf(pending, pid, seqs, i));
+        if (known !== undefined || pending) {
           duplicates++;
-          return;
+          freshIndex ??= fresh.map((_, k) => k);
+          continue;
         }
-        framePids.set(pid, fresh.length);
+        inFlight.set(pid, group);
       }
-      freshIndex.push(i);
+      if (freshIndex) freshIndex.push(i);
       fresh.push(item);
-    });
+    }
     if (duplicates > 0) metrics.deduplicated.inc(duplicates);
+    // Settled here too, so a failing own write cannot leave a retry's rejection unhandled.
+    const waited = waits ? Promise.all(waits) : undefined;
+    waited?.catch(() => undefined);
     if (fresh.length > 0) {
       const stop = metrics.appendDuration.startTimer();
-      const written = journal.append(fresh);
-      const mine: [string, Promise<number>][] = [];
-      for (const [pid, k] of framePids) {
-        const seq = written.then((msgs) => msgs[k].seq);
-        seq.catch(() => undefined); // the appending frame reports the failure
-        inFlight.set(pid, seq);
-        mine.push([pid, seq]);
-      }
       try {
+        const written = journal.append(fresh);
+        group.written = written;
         const stored = await written;
         stop();
         metrics.appended.inc(stored.length);
-        stored.forEach((msg, k) => {
-          seqs[freshIndex[k]] = msg.seq;
+        for (let k = 0; k < stored.length; k++) {
+          const msg = stored[k];
+          seqs[freshIndex ? freshIndex[k] : k] = msg.seq;
           if (msg.pid !== undefined) dedupe.remember(msg.pid, msg.seq, msg.ts);
-        });
-        for (const [i, k] of sameFrame) seqs[i] = stored[k].seq;
+        }
+        if (sameFrame) for (let j = 0; j < sameFrame.length; j += 2) seqs[sameFrame[j]] = stored[sameFrame[j + 1]].seq;
         deps.onAppended();
       } finally {
-        for (const [pid, seq] of mine) if (inFlight.get(pid) === seq) inFlight.delete(pid);
+        for (const item of fresh)
+          if (item.pid !== undefined && inFlight.get(item.pid) === group) inFlight.delete(item.pid);
       }
     }
-    await Promise.all(waits);
+    if (waited) await waited;
     return seqs;
   }
 
@@ -90,4 +101,18 @@ export function createAppender(deps: AppenderDeps): Appender {
       return inFlight.size;
     },
   };
+}
+
+/** Position of `pid` among a group's items (only for retries and repeats: the rare path). */
+function indexOfPid(items: readonly AppendInput[], pid: string): number {
+  for (let k = 0; k < items.length; k++) if (items[k].pid === pid) return k;
+  throw new Error(`pid not in its pending group`);
+}
+
+/** Waits for another frame's append and copies the seq it gave `pid` into seqs[i]. */
+function seqOf(pending: PendingGroup, pid: string, seqs: number[], i: number): Promise<void> {
+  const k = indexOfPid(pending.items, pid);
+  // Set before the pid is visible to others: journal.append is called synchronously after the scan.
+  const written = pending.written as Promise<StoredMessage[]>;
+  return written.then((msgs) => void (seqs[i] = msgs[k].seq));
 }

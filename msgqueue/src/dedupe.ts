@@ -1,6 +1,7 @@
 // Idempotent publish: remembers which producer id (pid) got which seq, for a time window,
 // so a producer retrying after a lost ack gets the original seq instead of a duplicate.
 
+import { GeneratedPidIndex } from './generated-pids.js';
 import type { Journal } from './journal.js';
 
 export interface DedupeOptions {
@@ -47,61 +48,93 @@ export interface DedupeIndex {
   remember(pid: string, seq: number, ts: number): void;
 }
 
-interface Entry {
-  seq: number;
-  /** When it was remembered (deps.now clock). */
-  at: number;
-}
+/** Compact the expiry queue once this many dead slots pile up at its front. */
+const COMPACT_AFTER = 4096;
+/**
+ * Generated pids are expired in runs that grow for at most windowMs / this: such an id is
+ * remembered for its window plus at most that much (never less than the window).
+ */
+const RUN_SPAN_DIVISOR = 16;
 
 export function createDedupeIndex(opts: Partial<DedupeOptions> = {}, deps: { now?: () => number } = {}): DedupeIndex {
   const { windowMs, maxEntries } = { ...DEDUPE_DEFAULTS, ...opts };
   if (!(Number.isSafeInteger(windowMs) && windowMs >= 0)) throw new DedupeError('windowMs must be an integer >= 0');
   if (!(Number.isSafeInteger(maxEntries) && maxEntries >= 1)) throw new DedupeError('maxEntries must be >= 1');
   const now = deps.now ?? Date.now;
-  // Insertion order is `at` order, so expired entries are always at the front.
-  const entries = new Map<string, Entry>();
+  // Publisher-generated pids (nearly all of them) get their own compact index; client ids
+  // (`user` NUL id) and anything else use the Map below.
+  const generated = new GeneratedPidIndex(Math.max(1, Math.floor(windowMs / RUN_SPAN_DIVISOR)));
+  // Every message with a pid passes here (publishers generate one per message), so an entry
+  // is a number in a Map (no object per pid) and the expiry order lives in parallel arrays
+  // (no Map iterator per call). queue[head..] holds (pid, seq, at) in remember order.
+  const seqs = new Map<string, number>();
+  let qPids: string[] = [];
+  let qSeqs: number[] = [];
+  let qAts: number[] = [];
+  let head = 0;
+  // `at` never goes back, so the queue stays sorted and expiry only looks at its front: after
+  // a clock step back an entry is kept a little longer than the window, never shorter.
+  let lastAt = -Infinity;
   const stats: DedupeStats = { hits: 0, expired: 0, evictedEarly: 0 };
 
-  /** Drops expired entries from the front; stops at the first live one (amortised O(1)). */
-  function expireFront(cutoff: number): void {
-    for (const [pid, entry] of entries) {
-      if (entry.at >= cutoff) return;
-      entries.delete(pid);
-      stats.expired++;
-    }
+  /** Drops the front entry; counts it only if the Map still holds that seq for the pid. */
+  function dropFront(): boolean {
+    const pid = qPids[head];
+    const live = seqs.get(pid) === qSeqs[head];
+    if (live) seqs.delete(pid);
+    head++;
+    return live;
   }
 
+  function expireFront(cutoff: number): void {
+    while (head < qAts.length && qAts[head] < cutoff) if (dropFront()) stats.expired++;
+    for (let n = generated.expireOldest(cutoff); n > 0; n = generated.expireOldest(cutoff)) stats.expired += n;
+  }
+
+  /** Past maxEntries (or with too many re-remembered slots queued) the oldest go early. */
   function evictOverflow(): void {
-    for (const pid of entries.keys()) {
-      if (entries.size <= maxEntries) return;
-      entries.delete(pid);
-      stats.evictedEarly++;
+    while (seqs.size + generated.size > maxEntries) {
+      const mapOldest = head < qAts.length ? qAts[head] : Infinity;
+      if (generated.oldestAt < mapOldest) stats.evictedEarly += generated.dropOldest();
+      else if (dropFront()) stats.evictedEarly++;
     }
+    while (qAts.length - head > 2 * maxEntries) if (dropFront()) stats.evictedEarly++;
+  }
+
+  function compactIfWorthIt(): void {
+    if (head < COMPACT_AFTER || head * 2 < qAts.length) return;
+    qPids = qPids.slice(head);
+    qSeqs = qSeqs.slice(head);
+    qAts = qAts.slice(head);
+    head = 0;
   }
 
   return {
     windowMs,
     stats,
     get size() {
-      return entries.size;
+      return seqs.size + generated.size;
     },
     lookup(pid) {
       if (windowMs === 0) return undefined;
-      const cutoff = now() - windowMs;
-      expireFront(cutoff);
-      const entry = entries.get(pid);
-      // Checked again: if the clock stepped back, an expired entry can sit behind a live one.
-      if (entry === undefined || entry.at < cutoff) return undefined;
-      stats.hits++;
-      return entry.seq;
+      expireFront(now() - windowMs);
+      const found = generated.lookup(pid);
+      const seq = found === null ? seqs.get(pid) : found;
+      if (seq !== undefined) stats.hits++;
+      return seq;
     },
     remember(pid, seq, _ts) {
       if (windowMs === 0) return;
-      const at = now();
+      const at = Math.max(now(), lastAt);
+      lastAt = at;
       expireFront(at - windowMs);
-      entries.delete(pid); // re-insert at the back: keeps `at` order; the newest seq wins
-      entries.set(pid, { seq, at });
+      if (generated.remember(pid, seq, at)) return evictOverflow();
+      seqs.set(pid, seq); // the newest seq wins; an older queue slot for the pid is skipped
+      qPids.push(pid);
+      qSeqs.push(seq);
+      qAts.push(at);
       evictOverflow();
+      compactIfWorthIt();
     },
   };
 }

@@ -74,6 +74,12 @@ export interface Journal {
   append(items: readonly AppendInput[]): Promise<StoredMessage[]>;
   /** Messages with seq >= max(fromSeq, firstSeq) in order; at least one if any exists. */
   read(fromSeq: number, maxMessages: number, maxBytes: number): Promise<StoredMessage[]>;
+  /**
+   * read() without waiting, when the tail cache can answer it: the same messages read() would
+   * return, or undefined when fromSeq is not cached (then call read()). Consumers that keep
+   * up are served without a Promise per batch.
+   */
+  readCached(fromSeq: number, maxMessages: number, maxBytes: number): StoredMessage[] | undefined;
   sync(): Promise<void>;
   /** Runs the retention check now (it also runs after appends and on a timer). */
   applyRetention(): Promise<void>;

@@ -104,11 +104,19 @@ class FileJournal implements Journal {
     return this.writer.enqueue(items);
   }
 
+  readCached(fromSeq: number, maxMessages: number, maxBytes: number): StoredMessage[] | undefined {
+    checkRead(this.closing, fromSeq, maxMessages, maxBytes);
+    const budget = new ReadBudget(maxMessages, maxBytes);
+    const last = this.lastSeq;
+    const from = Math.max(Math.ceil(fromSeq), this.firstSeq);
+    if (budget.full || from > last) return budget.out;
+    if (!this.cache.collect(from, last, budget)) return undefined;
+    this.stats.cacheReads++;
+    return budget.out;
+  }
+
   async read(fromSeq: number, maxMessages: number, maxBytes: number): Promise<StoredMessage[]> {
-    if (this.closing) throw closedError();
-    if (!Number.isFinite(fromSeq) || Number.isNaN(maxMessages) || Number.isNaN(maxBytes)) {
-      throw new JournalError('INVALID_ARGUMENT', 'read needs numeric fromSeq, maxMessages and maxBytes');
-    }
+    checkRead(this.closing, fromSeq, maxMessages, maxBytes);
     const budget = new ReadBudget(maxMessages, maxBytes);
     const last = this.lastSeq; // snapshot: appends committing meanwhile are left for the next read
     let from = Math.max(Math.ceil(fromSeq), this.firstSeq);
@@ -217,6 +225,13 @@ class FileJournal implements Journal {
     await this.writer.drained(); // appends accepted before close are still written
     await Promise.all(this.unlinks);
     await this.writer.closeActive();
+  }
+}
+
+function checkRead(closing: unknown, fromSeq: number, maxMessages: number, maxBytes: number): void {
+  if (closing) throw closedError();
+  if (!Number.isFinite(fromSeq) || Number.isNaN(maxMessages) || Number.isNaN(maxBytes)) {
+    throw new JournalError('INVALID_ARGUMENT', 'read needs numeric fromSeq, maxMessages and maxBytes');
   }
 }
 

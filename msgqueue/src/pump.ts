@@ -61,8 +61,13 @@ export class Pump {
         const first = journal.firstSeq;
         if (this.nextSeq < first) this.skipTo(first);
         if (this.nextSeq > journal.lastSeq) return;
-        const msgs = await journal.read(this.nextSeq, Math.min(credit, this.opts.batchMessages), this.opts.batchBytes);
-        if (this.stopped || ws.readyState !== WebSocket.OPEN) return;
+        const max = Math.min(credit, this.opts.batchMessages);
+        // The tail cache answers without an await; only a consumer behind it waits for the disk.
+        let msgs = journal.readCached(this.nextSeq, max, this.opts.batchBytes);
+        if (msgs === undefined) {
+          msgs = await journal.read(this.nextSeq, max, this.opts.batchBytes);
+          if (this.stopped || ws.readyState !== WebSocket.OPEN) return;
+        }
         if (msgs.length === 0) return; // retention raced the read; the next wake retries
         if (msgs[0].seq > this.nextSeq) this.skipTo(msgs[0].seq);
         this.nextSeq = msgs[msgs.length - 1].seq + 1;

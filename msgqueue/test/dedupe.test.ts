@@ -149,3 +149,93 @@ t.test('rebuild of an empty journal remembers nothing', async (t) => {
   t.equal(await rebuildDedupe(journal, index, Date.now()), 0);
   t.equal(index.size, 0);
 });
+
+/** A pid as core's queue producer generates it. */
+function gen(producer: string, counter: number): string {
+  return `wsq:${producer.padEnd(12, 'x')}:${counter.toString(36)}`;
+}
+
+t.test('generated pids: found with their seq, per producer, also out of counter order', async (t) => {
+  const now = 1_000_000;
+  const index = createDedupeIndex({}, { now: () => now });
+  for (let c = 0; c < 100; c++) index.remember(gen('a', c), 1000 + c, now);
+  index.remember(gen('b', 0), 5, now);
+  // A frame refused once and sent again after a later one: counters 200.. land after 300..
+  for (let c = 300; c < 310; c++) index.remember(gen('a', c), 2000 + c, now);
+  for (let c = 200; c < 210; c++) index.remember(gen('a', c), 3000 + c, now);
+  t.equal(index.size, 121);
+  t.equal(index.lookup(gen('a', 0)), 1000);
+  t.equal(index.lookup(gen('a', 99)), 1099);
+  t.equal(index.lookup(gen('a', 100)), undefined);
+  t.equal(index.lookup(gen('a', 205)), 3205);
+  t.equal(index.lookup(gen('a', 309)), 2309);
+  t.equal(index.lookup(gen('a', 310)), undefined);
+  t.equal(index.lookup(gen('b', 0)), 5);
+  t.equal(index.lookup(gen('b', 1)), undefined);
+  t.equal(index.lookup(gen('c', 0)), undefined);
+  index.remember(gen('a', 5), 9, now);
+  t.equal(index.lookup(gen('a', 5)), 9, 'the newest seq wins');
+  t.equal(index.size, 121);
+});
+
+t.test('pids that only look generated are exact keys, never a counter of a producer', async (t) => {
+  const now = 1_000_000;
+  const index = createDedupeIndex({}, { now: () => now });
+  index.remember(gen('a', 1), 1, now);
+  const lookalikes = [
+    'wsq:axxxxxxxxxxx:01', // leading zero: another spelling of counter 1
+    'wsq:axxxxxxxxxxx:1 ',
+    'wsq:axxxxxxxxxxx:A',
+    'wsq:axxxxxxxxxx:1',
+    'wsq:axxxxxxxxxxx:12345678901',
+    'wsq:axxxxxxxxxxx\u00001',
+  ];
+  for (const pid of lookalikes) t.equal(index.lookup(pid), undefined, pid);
+  lookalikes.forEach((pid, i) => index.remember(pid, 10 + i, now));
+  lookalikes.forEach((pid, i) => t.equal(index.lookup(pid), 10 + i, pid));
+  t.equal(index.lookup(gen('a', 1)), 1);
+});
+
+t.test('generated pids expire after their window (at most a sixteenth of it later)', async (t) => {
+  let now = 1_000_000;
+  const windowMs = 1600;
+  const index = createDedupeIndex({ windowMs }, { now: () => now });
+  index.remember(gen('a', 0), 1, now);
+  now += 50;
+  index.remember(gen('a', 1), 2, now);
+  now += windowMs;
+  t.equal(index.lookup(gen('a', 0)), 1, 'kept at least the window');
+  t.equal(index.lookup(gen('a', 1)), 2);
+  now += windowMs / 16 + 1;
+  t.equal(index.lookup(gen('a', 1)), undefined);
+  t.equal(index.lookup(gen('a', 0)), undefined);
+  t.equal(index.size, 0);
+  t.equal(index.stats.expired, 2);
+});
+
+t.test('generated pids count towards maxEntries; the oldest go first', async (t) => {
+  let now = 1_000_000;
+  const index = createDedupeIndex({ windowMs: 160_000, maxEntries: 3 }, { now: () => now });
+  index.remember(gen('a', 0), 1, now);
+  now += 20_000; // past the run span: a new run
+  index.remember('client-1', 2, now);
+  index.remember(gen('a', 1), 3, now);
+  index.remember('client-2', 4, now);
+  t.equal(index.size, 3);
+  t.equal(index.stats.evictedEarly, 1);
+  t.equal(index.lookup(gen('a', 0)), undefined);
+  t.equal(index.lookup(gen('a', 1)), 3);
+  t.equal(index.lookup('client-1'), 2);
+});
+
+t.test('rebuild remembers generated pids', async (t) => {
+  const now = 10_000_000;
+  const { journal, dir } = await openTestJournal(t);
+  await journal.append(Array.from({ length: 50 }, (_, c) => ({ topic: 'a', data: '1', ts: now, pid: gen('p', c) })));
+  await journal.close();
+  const reopened = (await openTestJournal(t, {}, dir)).journal;
+  const index = createDedupeIndex({ windowMs: 120_000 }, { now: () => now });
+  t.equal(await rebuildDedupe(reopened, index, now), 50);
+  t.equal(index.lookup(gen('p', 0)), 1);
+  t.equal(index.lookup(gen('p', 49)), 50);
+});

@@ -508,3 +508,25 @@ t.test('close releases every timer and file descriptor', { skip: process.platfor
   t.equal(live.size, 0, 'timers cleared');
   t.equal(await openFds(), fdsBefore, 'no file left open');
 });
+
+t.test('readCached answers from the tail cache without waiting, and only from it', async (t) => {
+  const journal = await openTest(t, await tempDir(t), { cacheBytes: 10 * (RECORD_BYTES + 96) });
+  await journal.append(Array.from({ length: 30 }, (_, i) => item(i)));
+  t.same(
+    journal.readCached(25, 100, 1 << 20)?.map((m) => m.seq),
+    [25, 26, 27, 28, 29, 30],
+  );
+  t.same(
+    journal.readCached(22, 3, 1 << 20)?.map((m) => m.seq),
+    [22, 23, 24],
+    'message limit',
+  );
+  t.same(journal.readCached(31, 10, 1 << 20), [], 'nothing newer');
+  t.equal(journal.readCached(5, 10, 1 << 20), undefined, 'evicted from the cache: read() it');
+  t.same(
+    (await journal.read(5, 2, 1 << 20)).map((m) => m.seq),
+    [5, 6],
+  );
+  await journal.close();
+  t.throws(() => journal.readCached(25, 1, 1), { code: 'JOURNAL_CLOSED' });
+});

@@ -1,0 +1,159 @@
+// The dedupe index for the pids publishers generate, `wsq:<producer>:<counter base 36>`
+// (core/src/queue-producer.ts), one per message without a client id: that is nearly every
+// message. A producer's counter only grows and its messages are mostly appended in counter
+// order, so instead of one Map entry per pid this keeps, per producer, runs of consecutive
+// counters with their seqs in a number array: remembering a message is a push, a lookup is a
+// short search, and no pid string is retained.
+
+/** The part of a generated pid before the counter: `wsq:` + 12 base64url characters + `:`. */
+const PREFIX_LENGTH = 17;
+/** Base-36 digits that still parse to an exact integer (36^10 < 2^53). */
+const MAX_COUNTER_DIGITS = 10;
+
+/** Parsed generated pid; reused between calls so the hot path allocates only the prefix slice. */
+interface ParsedPid {
+  producer: string;
+  counter: number;
+}
+
+/**
+ * Splits a generated pid; false for anything else (client ids, and any pid that is not in the
+ * canonical form, e.g. a counter with a leading zero, so two spellings never share an entry).
+ */
+export function parseGeneratedPid(pid: string, out: ParsedPid): boolean {
+  const n = pid.length;
+  if (n <= PREFIX_LENGTH || n > PREFIX_LENGTH + MAX_COUNTER_DIGITS) return false;
+  if (!pid.startsWith('wsq:') || pid.charCodeAt(PREFIX_LENGTH - 1) !== 0x3a) return false;
+  for (let i = 4; i < PREFIX_LENGTH - 1; i++) if (!isBase64Url(pid.charCodeAt(i))) return false;
+  if (pid.charCodeAt(PREFIX_LENGTH) === 0x30 && n > PREFIX_LENGTH + 1) return false; // leading zero
+  let counter = 0;
+  for (let i = PREFIX_LENGTH; i < n; i++) {
+    const digit = base36(pid.charCodeAt(i));
+    if (digit < 0) return false;
+    counter = counter * 36 + digit;
+  }
+  out.producer = pid.slice(4, PREFIX_LENGTH - 1);
+  out.counter = counter;
+  return true;
+}
+
+function isBase64Url(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x2d || c === 0x5f;
+}
+
+function base36(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  if (c >= 0x61 && c <= 0x7a) return c - 0x61 + 10;
+  return -1;
+}
+
+/** Counters first..first+seqs.length-1 of one producer, remembered between `start` and `last`. */
+interface Run {
+  readonly producer: string;
+  readonly first: number;
+  readonly seqs: number[];
+  readonly start: number;
+  last: number;
+}
+
+export class GeneratedPidIndex {
+  /** Per producer, its live runs ascending by `first`; they never overlap. */
+  private readonly producers = new Map<string, Run[]>();
+  /** Every live run, oldest `start` first (expiry order). */
+  private queue: Run[] = [];
+  private head = 0;
+  private entries = 0;
+  private readonly parsed: ParsedPid = { producer: '', counter: 0 };
+
+  /**
+   * @param runSpanMs a run stops growing after this long, so an entry outlives its window by
+   *   at most this much (expiry drops whole runs, once their newest entry's window ended)
+   */
+  constructor(private readonly runSpanMs: number) {}
+
+  /** Entries held. */
+  get size(): number {
+    return this.entries;
+  }
+
+  /** `start` of the oldest run (Infinity when empty), to pick what to evict first. */
+  get oldestAt(): number {
+    return this.head < this.queue.length ? this.queue[this.head].start : Infinity;
+  }
+
+  /** Seq of a generated pid; null when `pid` is not a generated one (use the general index). */
+  lookup(pid: string): number | undefined | null {
+    if (!parseGeneratedPid(pid, this.parsed)) return null;
+    const runs = this.producers.get(this.parsed.producer);
+    if (runs === undefined) return undefined;
+    const run = runs[findRun(runs, this.parsed.counter)];
+    if (run === undefined) return undefined;
+    const seq = run.seqs[this.parsed.counter - run.first];
+    return seq;
+  }
+
+  /** Remembers a generated pid; false when `pid` is not a generated one. */
+  remember(pid: string, seq: number, at: number): boolean {
+    if (!parseGeneratedPid(pid, this.parsed)) return false;
+    const { producer, counter } = this.parsed;
+    let runs = this.producers.get(producer);
+    if (runs === undefined) this.producers.set(producer, (runs = []));
+    const tail = runs[runs.length - 1];
+    if (tail !== undefined && counter === tail.first + tail.seqs.length && at - tail.start < this.runSpanMs) {
+      tail.seqs.push(seq); // the common case: the next counter of the newest run
+      tail.last = at;
+      this.entries++;
+      return true;
+    }
+    const i = findRun(runs, counter);
+    if (i >= 0) {
+      runs[i].seqs[counter - runs[i].first] = seq; // remembered again: the newest seq wins
+      runs[i].last = at;
+      return true;
+    }
+    const run: Run = { producer, first: counter, seqs: [seq], start: at, last: at };
+    runs.splice(insertionPoint(runs, counter), 0, run);
+    this.queue.push(run);
+    this.entries++;
+    return true;
+  }
+
+  /** Drops the oldest run if every entry in it was remembered before `cutoff`; returns how many entries went. */
+  expireOldest(cutoff: number): number {
+    const run = this.queue[this.head];
+    if (run === undefined || run.last >= cutoff) return 0;
+    return this.dropOldest();
+  }
+
+  /** Drops the oldest run whatever its age; returns how many entries went. */
+  dropOldest(): number {
+    const run = this.queue[this.head];
+    if (run === undefined) return 0;
+    this.queue[this.head++] = undefined as unknown as Run;
+    if (this.head >= 1024 && this.head * 2 >= this.queue.length) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
+    const runs = this.producers.get(run.producer) as Run[];
+    runs.splice(runs.indexOf(run), 1);
+    if (runs.length === 0) this.producers.delete(run.producer);
+    this.entries -= run.seqs.length;
+    return run.seqs.length;
+  }
+}
+
+/** Index of the run holding `counter`, or -1. Runs are few per producer; newest checked first. */
+function findRun(runs: readonly Run[], counter: number): number {
+  for (let i = runs.length - 1; i >= 0; i--) {
+    const run = runs[i];
+    if (counter >= run.first) return counter < run.first + run.seqs.length ? i : -1;
+  }
+  return -1;
+}
+
+/** Where a run starting at `counter` keeps `runs` sorted by first counter. */
+function insertionPoint(runs: readonly Run[], counter: number): number {
+  let i = runs.length;
+  while (i > 0 && runs[i - 1].first > counter) i--;
+  return i;
+}
