@@ -1,7 +1,9 @@
 /**
  * The subscriber's topic map: a token trie from subscription patterns to subscribers.
  * `match` visits only the branches a topic can reach (literal token, `*`, `>`), so routing
- * cost depends on the topic's depth, not on how many subscriptions exist.
+ * cost depends on the topic's depth, not on how many subscriptions exist. `matchList` keeps
+ * the answer per topic until the subscriptions change: a topic's messages then cost one Map
+ * lookup instead of a trie walk and a Set of its subscribers each.
  */
 interface TrieNode<S> {
   literal: Map<string, TrieNode<S>>;
@@ -20,9 +22,24 @@ function isEmpty<S>(n: TrieNode<S>): boolean {
   return n.literal.size === 0 && n.star === undefined && n.here.size === 0 && n.rest.size === 0;
 }
 
+/** Bounds of the matchList cache: topics (keys up to 255 characters), and subscriber references in all. */
+export interface TopicCacheLimits {
+  maxTopics: number;
+  maxRefs: number;
+}
+
+/** At most ~3 MB of keys and ~2 MB of references. */
+const DEFAULT_CACHE_LIMITS: TopicCacheLimits = { maxTopics: 10_000, maxRefs: 1 << 18 };
+
 export class TopicIndex<S> {
   private readonly root: TrieNode<S> = newNode();
   private patterns = 0;
+  /** Topic -> its subscribers, each once; emptied on every change of the index. */
+  private readonly cache = new Map<string, readonly S[]>();
+  /** Subscriber references held by the cache. */
+  private cachedRefs = 0;
+
+  constructor(private readonly cacheLimits: TopicCacheLimits = DEFAULT_CACHE_LIMITS) {}
 
   /** Number of distinct (pattern, subscriber) pairs. */
   get size(): number {
@@ -55,13 +72,23 @@ export class TopicIndex<S> {
     if (set.has(sub)) return false;
     set.add(sub);
     this.patterns++;
+    this.invalidate();
     return true;
+  }
+
+  private invalidate(): void {
+    if (this.cache.size === 0) return;
+    this.cache.clear();
+    this.cachedRefs = 0;
   }
 
   /** Removes `sub` from `pattern`, pruning empty branches; false when it was not there. */
   remove(pattern: string, sub: S): boolean {
     const removed = this.removeAt(this.root, pattern.split('.'), 0, sub);
-    if (removed) this.patterns--;
+    if (removed) {
+      this.patterns--;
+      this.invalidate();
+    }
     return removed;
   }
 
@@ -83,6 +110,25 @@ export class TopicIndex<S> {
   match(topic: string, out: Set<S> = new Set()): Set<S> {
     this.matchAt(this.root, topic.split('.'), 0, out);
     return out;
+  }
+
+  /**
+   * Every subscriber with a pattern matching `topic`, each once, in a list shared with later
+   * calls: never modify it. It stays valid as it is after the index changes (a later call
+   * answers anew), so callers may keep iterating it while subscribers come and go.
+   */
+  matchList(topic: string): readonly S[] {
+    const hit = this.cache.get(topic);
+    if (hit !== undefined) return hit;
+    const list = [...this.match(topic)];
+    const { maxTopics, maxRefs } = this.cacheLimits;
+    // Full: start over rather than track recency; the topics in use come back at once.
+    if (this.cache.size >= maxTopics || this.cachedRefs + list.length > maxRefs) this.invalidate();
+    if (list.length <= maxRefs && maxTopics > 0) {
+      this.cache.set(topic, list);
+      this.cachedRefs += list.length;
+    }
+    return list;
   }
 
   private matchAt(node: TrieNode<S>, toks: string[], i: number, out: Set<S>): void {

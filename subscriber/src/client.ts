@@ -6,7 +6,7 @@
  */
 import { CLOSE, type Logger, type Principal, type QueueMessage } from '@wsq/core';
 import type { Protocol } from './metrics.js';
-import type { WireFrame } from './wire.js';
+import type { SharedConcat, WireFrame } from './wire.js';
 
 /** The part of a `ws` WebSocket a client uses (tests pass fakes). */
 export interface ClientSocket {
@@ -87,6 +87,9 @@ export class Client {
   private closeTimer: NodeJS.Timeout | undefined;
   private readonly waiters = new Set<() => void>();
   private readonly raw: RawSocket | undefined;
+  /** Fan-out frames taken by `deliver`, written together by `flush` (raw sockets only). */
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
 
   constructor(
     readonly ws: ClientSocket,
@@ -108,6 +111,7 @@ export class Client {
    */
   send(text: string): boolean {
     if (this.gone || this.ws.readyState !== OPEN) return false;
+    this.flush();
     if (this.ws.bufferedAmount > this.limits.maxBufferedBytes) {
       this.kick('slow_consumer', 1);
       return false;
@@ -117,18 +121,49 @@ export class Client {
   }
 
   /**
-   * Sends a fan-out frame shared with other sockets, with the same limit check as `send`:
-   * written whole to the raw socket (no copy, no ws sender), or through `ws.send` without copy.
+   * Takes a fan-out frame shared with other sockets, with the same limit check as `send`
+   * (collected bytes count as unsent). On a raw socket the frame is collected and written by
+   * `flush` with the rest of this event-loop turn: a TLS write costs about as much CPU
+   * whatever its size, so one write per socket per turn instead of one per message.
+   * Otherwise it goes through `ws.send` at once, without copy.
    */
   deliver(frame: WireFrame): boolean {
     if (this.gone || this.ws.readyState !== OPEN) return false;
-    if (this.ws.bufferedAmount > this.limits.maxBufferedBytes) {
+    if (this.ws.bufferedAmount + this.pendingBytes > this.limits.maxBufferedBytes) {
       this.kick('slow_consumer', 1);
       return false;
     }
-    if (this.raw === undefined) this.ws.send(frame.payload, { binary: false });
-    else this.raw.write(frame.bytes);
+    if (this.raw === undefined) {
+      this.ws.send(frame.payload, { binary: false });
+    } else {
+      this.pending.push(frame.bytes);
+      this.pendingBytes += frame.bytes.length;
+    }
     return true;
+  }
+
+  /** Frames collected by `deliver` and not yet written. */
+  get pendingFrames(): number {
+    return this.pending.length;
+  }
+
+  /**
+   * Writes the collected frames in one write (shared with sockets that collected the same
+   * ones). Every other send through this client (replies, replays, close) calls this first,
+   * so messages keep their order on the wire. Pings and pongs that ws writes itself may come
+   * before collected frames: control frames may go between whole messages.
+   */
+  flush(shared?: SharedConcat): void {
+    const n = this.pending.length;
+    if (n === 0) return;
+    const frames = this.pending;
+    const bytes = this.pendingBytes;
+    this.pending = [];
+    this.pendingBytes = 0;
+    // Closing or closed (by ws itself, or the service): the frames would follow the close frame.
+    if (this.gone || this.ws.readyState !== OPEN) return;
+    if (n === 1) this.raw!.write(frames[0]!);
+    else this.raw!.write(shared === undefined ? Buffer.concat(frames, bytes) : shared.join(frames, bytes));
   }
 
   /**
@@ -137,6 +172,7 @@ export class Client {
    */
   sendPaced(text: string): Promise<boolean> {
     if (this.gone || this.ws.readyState !== OPEN) return Promise.resolve(false);
+    this.flush();
     if (this.ws.bufferedAmount > this.limits.maxBufferedBytes) {
       this.kick('slow_consumer', 1);
       return Promise.resolve(false);
@@ -174,6 +210,9 @@ export class Client {
 
   close(code: number, reason: string): void {
     if (this.gone) return;
+    // Collected frames go first, as if written when collected (a slow reader's too: it was
+    // sent them, like the frames of the turn written before it passed the limit).
+    this.flush();
     this.detach();
     this.ws.close(code, reason);
     this.closeTimer = setTimeout(() => this.ws.terminate(), CLOSE_GRACE_MS);
@@ -183,6 +222,8 @@ export class Client {
   /** Forgets everything; idempotent. The router removes the patterns from its index. */
   detach(): void {
     this.gone = true;
+    this.pending = [];
+    this.pendingBytes = 0;
     this.held = [];
     this.jobs.length = 0;
     for (const w of [...this.waiters]) w();

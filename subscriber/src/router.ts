@@ -4,18 +4,10 @@
  * every matching socket (each once, however many of its subscriptions overlap). No socket is
  * ever awaited.
  */
-import {
-  TopicIndex,
-  dataToContent,
-  encodeLegacy,
-  encodeMsg,
-  matchesPattern,
-  type Logger,
-  type QueueMessage,
-} from '@wsq/core';
+import { TopicIndex, encodeLegacy, encodeMsg, matchesPattern, type Logger, type QueueMessage } from '@wsq/core';
 import type { Client, KickReason, Subscription } from './client.js';
 import type { SubscriberMetrics } from './metrics.js';
-import { textFrame, type WireFrame } from './wire.js';
+import { SharedConcat, textFrame, type WireFrame } from './wire.js';
 
 /** `from` of a subscription made before the first live message: fixed when it arrives. */
 export const PENDING_FROM = Number.MAX_SAFE_INTEGER;
@@ -28,8 +20,22 @@ export interface RouterStats {
   topics: number;
 }
 
+/**
+ * The legacy frame of `m`. A JSON string `data` reaches legacy clients as its value
+ * (DESIGN 3.2): `data` is JSON text, so it already is that value as a JSON string and goes
+ * in as it is, where encodeLegacy(topic, dataToContent(data)) would parse and quote it again.
+ * wsq's publisher writes `data` with JSON.stringify, so the bytes are the same; JSON text
+ * from another producer may keep other escapes (`\u00e9` for `é`), and decodes to the same
+ * value, which is what a legacy client reads. Like encodeMsg for v1, this trusts `data` to
+ * be JSON text, as the link protocol requires.
+ */
+export function encodeLegacyMsg(m: QueueMessage): string {
+  if (m.data.charCodeAt(0) === 0x22 /* " */) return `{"Topic":${JSON.stringify(m.topic)},"Content":${m.data}}`;
+  return encodeLegacy(m.topic, m.data);
+}
+
 export function encodeFor(client: Client, m: QueueMessage): string {
-  return client.mode === 'v1' ? encodeMsg(m.topic, m.seq, m.data, m.ts) : encodeLegacy(m.topic, dataToContent(m.data));
+  return client.mode === 'v1' ? encodeMsg(m.topic, m.seq, m.data, m.ts) : encodeLegacyMsg(m);
 }
 
 /** Is any of the client's subscriptions (other than queued ones) still to deliver `m` live? */
@@ -46,7 +52,9 @@ export class Router {
   private readonly index = new TopicIndex<Client>();
   /** Reference count per distinct pattern, for the topics gauge. */
   private readonly patterns = new Map<string, number>();
-  private readonly matched = new Set<Client>();
+  /** Clients holding frames collected since the last flushWrites, each once. */
+  private readonly touched: Client[] = [];
+  private readonly shared = new SharedConcat();
   /** The highest seq fanned out; 0 until the first live message. */
   lastDelivered = 0;
   private v1Sent = 0;
@@ -140,14 +148,14 @@ export class Router {
   fanOut(m: QueueMessage, now: number): void {
     if (this.lastDelivered === 0) this.fixPending(m.seq - 1);
     this.lastDelivered = m.seq;
-    const matched = this.matched;
-    matched.clear();
-    this.index.match(m.topic, matched);
-    if (matched.size === 0) return;
+    // Cached per topic; a kick below changes the index but not this list (see matchList).
+    const matched = this.index.matchList(m.topic);
+    if (matched.length === 0) return;
     let v1: WireFrame | undefined;
     let legacy: WireFrame | undefined;
     let reached = false;
-    for (const c of matched) {
+    for (let i = 0; i < matched.length; i++) {
+      const c = matched[i]!;
       if (c.replaying) {
         c.hold(m);
         continue;
@@ -158,14 +166,26 @@ export class Router {
         if (!c.deliver(v1)) continue;
         this.v1Sent++;
       } else {
-        legacy ??= textFrame(encodeLegacy(m.topic, dataToContent(m.data)));
+        legacy ??= textFrame(encodeLegacyMsg(m));
         if (!c.deliver(legacy)) continue;
         this.legacySent++;
       }
+      if (c.pendingFrames === 1) this.touched.push(c);
       reached = true;
     }
-    matched.clear();
     if (reached) this.metrics.latency.observe(Math.max(0, now - m.ts) / 1000);
+  }
+
+  /**
+   * Each socket that collected frames since the last call writes them all at once. The
+   * Fanout calls this at the end of each event-loop turn; a reply, replay or close on a
+   * client writes its collected frames first (Client.flush).
+   */
+  flushWrites(): void {
+    const touched = this.touched;
+    for (let i = 0; i < touched.length; i++) touched[i]!.flush(this.shared);
+    touched.length = 0;
+    this.shared.clear();
   }
 
   /** Moves the per-message counts into the metrics (once per chunk, not per send). */

@@ -4,11 +4,17 @@
  * frame (RFC 6455 §5.2). Server-to-client frames are not masked, so the same bytes are valid
  * on every connection and can be written straight to the TLS socket under `ws`.
  */
-export interface WireFrame {
-  /** The message text as UTF-8. */
-  readonly payload: Buffer;
-  /** FIN + text opcode, unmasked length header, then the payload. */
-  readonly bytes: Buffer;
+export class WireFrame {
+  constructor(
+    /** FIN + text opcode, unmasked length header, then the payload. */
+    readonly bytes: Buffer,
+    private readonly headerLength: number,
+  ) {}
+
+  /** The message text as UTF-8 (made on demand: raw sockets never need it). */
+  get payload(): Buffer {
+    return this.bytes.subarray(this.headerLength);
+  }
 }
 
 const FIN_TEXT = 0x81;
@@ -30,5 +36,42 @@ export function textFrame(text: string): WireFrame {
     bytes.writeUInt32BE(length, 6);
   }
   bytes.write(text, header, 'utf8');
-  return { payload: bytes.subarray(header), bytes };
+  return new WireFrame(bytes, header);
+}
+
+/**
+ * The frames sockets collected, joined for one write each, shared between sockets that
+ * collected exactly the same frames (on a busy topic: every subscriber of it) so a turn
+ * copies its frames once, not once per socket. Used for one flush, then cleared.
+ */
+export class SharedConcat {
+  /** The lists joined in this flush by their first frame (a few at most per frame), with their bytes. */
+  private readonly byFirst = new Map<Buffer, { frames: readonly Buffer[]; bytes: Buffer }[]>();
+
+  /** `frames` (two or more, `length` bytes in all) as one buffer. */
+  join(frames: readonly Buffer[], length: number): Buffer {
+    const first = frames[0]!;
+    let seen = this.byFirst.get(first);
+    if (seen === undefined) {
+      seen = [];
+      this.byFirst.set(first, seen);
+    }
+    for (const s of seen) if (sameFrames(s.frames, frames)) return s.bytes;
+    const bytes = Buffer.concat(frames, length);
+    // Subscribers of one topic collect the same frames; past a few variants it is not that.
+    if (seen.length < MAX_VARIANTS) seen.push({ frames, bytes });
+    return bytes;
+  }
+
+  clear(): void {
+    this.byFirst.clear();
+  }
+}
+
+const MAX_VARIANTS = 4;
+
+function sameFrames(a: readonly Buffer[], b: readonly Buffer[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

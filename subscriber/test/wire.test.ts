@@ -52,7 +52,16 @@ t.test('a ws receiver reads frames written back to back as the texts', async (t)
   t.same(got, texts);
 });
 
-/** A ws-like socket: `ws.send` calls and raw socket writes, recorded. */
+/** The texts of the WebSocket frames in `bytes`, read back by a ws receiver. */
+function framesIn(bytes: Buffer): string[] {
+  const receiver = new Receiver({ isServer: false });
+  const texts: string[] = [];
+  receiver.on('message', (data) => texts.push(data.toString()));
+  receiver.write(bytes);
+  return texts;
+}
+
+/** A ws-like socket: `ws.send` calls and raw socket writes (each write's frames), recorded. */
 function fakeSocket(extensions: string, bufferedAmount = 0) {
   const calls: string[] = [];
   const ws = {
@@ -60,31 +69,51 @@ function fakeSocket(extensions: string, bufferedAmount = 0) {
     bufferedAmount,
     extensions,
     send(data: Buffer | string, options?: unknown) {
-      calls.push(`send ${String(data)} ${JSON.stringify(options)}`);
+      if (typeof options === 'function') options = (options as () => void)() as undefined;
+      calls.push(options === undefined ? `send ${String(data)}` : `send ${String(data)} ${JSON.stringify(options)}`);
     },
     close(code?: number) {
       calls.push(`close ${code}`);
     },
     terminate() {},
     _socket: {
-      write: (b: Buffer) => calls.push(`write ${b.subarray(2).toString()}`) > 0,
+      write: (b: Buffer) => calls.push(`write ${framesIn(b).join(',')}`) > 0,
     },
   };
   return { ws, calls };
 }
 
-function client(ws: ClientSocket, kicks: KickReason[] = []): Client {
+function client(ws: ClientSocket, kicks: KickReason[] = [], maxBufferedBytes = 100): Client {
   const principal = { name: 'u', publish: [], subscribe: ['>'] };
-  const limits = { maxBufferedBytes: 100, maxReplayBufferMessages: 10 };
+  const limits = { maxBufferedBytes, maxReplayBufferMessages: 10 };
   return new Client(ws, 'legacy', principal, logSink('t').log, limits, (_c, reason) => kicks.push(reason));
 }
 
-t.test('deliver writes the pre-built frame whole to the raw socket', async (t) => {
+t.test('deliver collects pre-built frames; flush writes them whole, in order, in one write', async (t) => {
   const { ws, calls } = fakeSocket('');
   const c = client(ws);
   t.equal(c.deliver(textFrame('a')), true);
   t.equal(c.deliver(textFrame('b')), true);
-  t.same(calls, ['write a', 'write b']);
+  t.same(calls, [], 'nothing written before the flush');
+  c.flush();
+  t.same(calls, ['write a,b']);
+  c.flush();
+  t.same(calls, ['write a,b'], 'an empty flush writes nothing');
+  t.equal(c.deliver(textFrame('c')), true);
+  c.flush();
+  t.same(calls, ['write a,b', 'write c'], 'a single frame is written as it is');
+});
+
+t.test('collected frames go out before any other frame on the socket', async (t) => {
+  const { ws, calls } = fakeSocket('');
+  const c = client(ws);
+  c.deliver(textFrame('a'));
+  c.send('reply');
+  c.deliver(textFrame('b'));
+  void c.sendPaced('replayed');
+  c.deliver(textFrame('c'));
+  c.close(1001, 'going away');
+  t.same(calls, ['write a', 'send reply', 'write b', 'send replayed', 'write c', 'close 1001']);
 });
 
 t.test('with an extension (permessage-deflate) deliver goes through ws.send', async (t) => {
@@ -92,6 +121,8 @@ t.test('with an extension (permessage-deflate) deliver goes through ws.send', as
   const c = client(ws);
   t.equal(c.deliver(textFrame('a')), true);
   t.same(calls, ['send a {"binary":false}']);
+  c.flush();
+  t.same(calls, ['send a {"binary":false}'], 'nothing collected');
 });
 
 t.test('deliver closes a socket past the limit with 1013 and sends nothing', async (t) => {
@@ -102,4 +133,20 @@ t.test('deliver closes a socket past the limit with 1013 and sends nothing', asy
   t.same(kicks, ['slow_consumer']);
   t.same(calls, ['close 1013']);
   t.equal(c.deliver(textFrame('b')), false, 'nothing after the kick');
+});
+
+t.test('collected bytes count as unsent: past the limit 1013 follows what was collected', async (t) => {
+  const { ws, calls } = fakeSocket('', 10);
+  const kicks: KickReason[] = [];
+  const c = client(ws, kicks);
+  const frame = (s: string) => textFrame(s.repeat(38)); // 40 bytes
+  t.equal(c.deliver(frame('a')), true, '10 unsent');
+  t.equal(c.deliver(frame('b')), true, '50 unsent');
+  t.equal(c.deliver(frame('c')), true, '90 unsent');
+  t.same(calls, []);
+  t.equal(c.deliver(frame('d')), false, '130 unsent: past 100');
+  t.same(kicks, ['slow_consumer']);
+  t.same(calls, [`write ${['a', 'b', 'c'].map((s) => s.repeat(38)).join(',')}`, 'close 1013']);
+  c.flush();
+  t.equal(calls.length, 2, 'nothing after the close frame');
 });
