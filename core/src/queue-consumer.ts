@@ -20,9 +20,15 @@ export interface QueueConsumerOptions extends LinkClientOptions {
   name: string;
   /** Max unacknowledged messages the queue may send (default 4096). */
   window: number;
+  /**
+   * How long an acknowledgement may wait to be joined by the next ones (default 5 ms), unless
+   * a quarter of the window is waiting: one ack frame per event-loop turn cost each side a
+   * TLS write and a read per turn at low rates. The queue's cursor lags by at most this much.
+   */
+  ackDelayMs?: number;
 }
 
-export const CONSUMER_DEFAULTS = { window: 4096 } as const;
+export const CONSUMER_DEFAULTS = { window: 4096, ackDelayMs: 5 } as const;
 /** Replays waiting for their answer; more are refused with LIMIT_EXCEEDED. */
 export const MAX_PENDING_REPLAYS = 64;
 
@@ -46,6 +52,10 @@ export function createQueueConsumer(opts: QueueConsumerOptions): QueueConsumer {
   let ackSent = 0;
   let received = 0;
   let ackScheduled: NodeJS.Immediate | undefined;
+  let ackTimer: NodeJS.Timeout | undefined;
+  const ackDelayMs = opts.ackDelayMs ?? CONSUMER_DEFAULTS.ackDelayMs;
+  /** Acks held back for at most ackDelayMs, unless this many messages wait for one. */
+  const ackSoonAfter = Math.max(1, Math.floor(opts.window / 4));
   const replays = new Map<number, PendingReplay>();
   let nextRef = 1;
   let ignoredLegacy = 0;
@@ -149,12 +159,19 @@ export function createQueueConsumer(opts: QueueConsumerOptions): QueueConsumer {
   }
 
   function scheduleAck(): void {
-    ackScheduled ??= setImmediate(flushAck);
+    if (ackWanted - ackSent >= ackSoonAfter || ackDelayMs === 0) {
+      ackScheduled ??= setImmediate(flushAck);
+    } else if (ackTimer === undefined) {
+      ackTimer = setTimeout(flushAck, ackDelayMs);
+      ackTimer.unref();
+    }
   }
 
   function flushAck(): void {
     if (ackScheduled) clearImmediate(ackScheduled);
+    if (ackTimer) clearTimeout(ackTimer);
     ackScheduled = undefined;
+    ackTimer = undefined;
     const seq = Math.min(ackWanted, received);
     if (link.state !== 'up' || link.legacy || seq <= ackSent) return;
     if (link.send(encodeLink({ op: 'ack', seq }))) ackSent = seq;

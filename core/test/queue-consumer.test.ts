@@ -204,3 +204,27 @@ t.test('an onMessages that throws is logged and does not stop the stream', async
   t.same(seqs(got), [1, 2]);
   t.ok(sink.lines().some((l) => l.level === 'error' && /onMessages threw/.test(String(l.msg))));
 });
+
+t.test('acks wait up to ackDelayMs to be joined, unless a quarter of the window is waiting', async (t) => {
+  const stub = await startStubQueue(t);
+  for (let i = 1; i <= 8; i++) stub.push('news', String(i));
+  const held = consumer(t, stub, { window: 8, ackDelayMs: 60_000 });
+  held.c.start(held.onMessages);
+  await held.received(8);
+  held.c.ack(1);
+  await new Promise((resolve) => setImmediate(resolve));
+  await held.c.replay(1, 1, undefined, 1); // a round trip to the queue: an ack sent before it has arrived
+  t.equal(stub.acks, 0, 'one waiting message is not worth a frame of its own yet');
+  held.c.ack(2);
+  await stub.waitFor(() => stub.cursor('sub-1') === 2);
+  t.equal(stub.acks, 1, 'two of a window of 8 go at once, in one frame');
+  await held.c.close();
+
+  const timed = consumer(t, stub, { name: 'sub-2', window: 4096, ackDelayMs: 5 });
+  timed.c.start(timed.onMessages);
+  await timed.received(8);
+  timed.c.ack(3);
+  timed.c.ack(4);
+  await stub.waitFor(() => stub.cursor('sub-2') === 4);
+  t.equal(stub.acks, 2, 'the delayed ack left on its own, once');
+});
