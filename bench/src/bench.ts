@@ -13,6 +13,7 @@ import { formatProfileSummary, summarizeProfile, type CpuProfile } from './profi
 import { createProgress, type ProgressStream } from './progress.js';
 import {
   SYSTEM_LABELS,
+  formatCpu,
   formatNotes,
   formatRate,
   formatRatios,
@@ -22,6 +23,7 @@ import {
   type BenchMeta,
 } from './report.js';
 import { runScenario, type RunResult } from './runner.js';
+import { cpuBetween, sampleCpu } from './cpu.js';
 import { diffCounters, scrapeCounters } from './server-counters.js';
 import { percentileCurve } from './stats.js';
 import { renderLatencyChart } from './svg.js';
@@ -139,6 +141,9 @@ export async function runBench(config: BenchConfig, io: BenchIo): Promise<BenchO
         const auth =
           endpoint.user === undefined ? undefined : { user: endpoint.user, password: endpoint.password ?? '' };
         const before = await scrapeCounters(metricsUrls, endpoint.ca, auth);
+        const pids: Record<string, number | undefined> =
+          endpoint.system === 'nats' ? { 'nats-server': nats?.pid } : { ...trio?.pids() };
+        const cpuBefore = sampleCpu(pids);
         let result: RunResult;
         try {
           result = await runScenario({
@@ -155,6 +160,7 @@ export async function runBench(config: BenchConfig, io: BenchIo): Promise<BenchO
         } finally {
           bar.done();
         }
+        result.cpuSeconds = cpuBetween(cpuBefore, sampleCpu(pids));
         if (metricsUrls.length > 0) {
           result.serverCounters = diffCounters(before, await scrapeCounters(metricsUrls, endpoint.ca, auth));
         }
@@ -192,7 +198,7 @@ export async function runBench(config: BenchConfig, io: BenchIo): Promise<BenchO
     );
     say(`chart: ${file}`);
   }
-  const human = formatTable(results) + formatRatios(ratios(results)) + formatNotes(results);
+  const human = formatTable(results) + formatRatios(ratios(results)) + formatCpu(results) + formatNotes(results);
   const profile = config.profile ? profileReport(config.profile) : '';
   if (config.json) {
     io.stderr.write(human + profile);

@@ -21,6 +21,8 @@ export interface NatsServer {
   user: string;
   password: string;
   version: string;
+  /** The nats-server process id (for its CPU time). */
+  pid: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -111,6 +113,7 @@ export async function startNatsServer(binary: string): Promise<NatsServer> {
     user: DEMO_USER,
     password: DEMO_PASSWORD,
     version,
+    pid: child.pid,
     stop,
   };
 }

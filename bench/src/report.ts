@@ -114,6 +114,23 @@ export function formatRatios(list: readonly Ratio[]): string {
   return ['wsq ÷ NATS (throughput: higher is better; latency: lower is better)', ...lines].join('\n') + '\n';
 }
 
+/**
+ * CPU seconds per process for each run, and per delivered message in µs: how much of the
+ * two-core budget each process took, whatever the wall clock did.
+ */
+export function formatCpu(results: readonly RunResult[]): string {
+  const rows = results.filter((r) => r.cpuSeconds && Object.keys(r.cpuSeconds).length > 0);
+  if (rows.length === 0) return '';
+  const lines = rows.map((r) => {
+    const cpu = r.cpuSeconds!;
+    const total = Object.values(cpu).reduce((a, b) => a + b, 0);
+    const perDelivery = r.deliveries > 0 ? ` = ${((total * 1e6) / r.deliveries).toFixed(1)} µs per delivery` : '';
+    const parts = Object.entries(cpu).map(([name, s]) => `${name} ${s.toFixed(2)}`);
+    return `${r.scenario.padEnd(8)} ${SYSTEM_LABELS[r.system]}: ${parts.join(', ')}; total ${total.toFixed(2)} s${perDelivery}`;
+  });
+  return ['CPU seconds during each run', ...lines].join('\n') + '\n';
+}
+
 /** Problems worth a line under the table: connections the server closed, refusals, publish failures. */
 export function formatNotes(results: readonly RunResult[]): string {
   const notes: string[] = [];

@@ -25,6 +25,11 @@ export interface RunResult {
   publishFailed: string | undefined;
   /** wsq only: drop/close/invalid-frame counters that grew on the servers during the run. */
   serverCounters?: Record<string, number>;
+  /**
+   * CPU seconds each process used during the run (`bench` is this process, worker threads
+   * included; the servers' figures need Linux's /proc and are absent elsewhere).
+   */
+  cpuSeconds?: Record<string, number>;
   durationMs: number;
   latency: LatencySummary;
   /** Merged latency histogram (µs), hdr-histogram-js compressed base64. */

@@ -60,6 +60,8 @@ export interface Trio {
   password: string;
   /** CA certificate PEM. */
   ca: string;
+  /** Each service's process id (for its CPU time). */
+  pids(): Record<ServiceName, number | undefined>;
   /** Warning/error log lines each service printed (the newest MAX_KEPT_LINES). */
   warnings(): Record<ServiceName, string[]>;
   stop(): Promise<void>;
@@ -198,6 +200,8 @@ export async function startTrio(opts: TrioOptions = {}): Promise<Trio> {
       user: DEMO_USER,
       password: DEMO_PASSWORD,
       ca: certs.caCert,
+      pids: () =>
+        Object.fromEntries(procs.map((p) => [p.name, p.child.pid])) as Record<ServiceName, number | undefined>,
       warnings: () => Object.fromEntries(procs.map((p) => [p.name, [...p.warnings]])) as Record<ServiceName, string[]>,
       stop,
     };

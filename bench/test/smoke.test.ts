@@ -46,6 +46,9 @@ t.test('pipe --quick: legacy and v1 against a self-started trio, and the NATS re
     t.equal(r.duplicates, 0, `${r.system}: no duplicates`);
     t.equal(r.deliveries, MESSAGES, `${r.system}: every message delivered`);
     t.ok(r.deliveriesPerSec > 0 && r.latency.count === MESSAGES && r.latency.p50 > 0, `${r.system}: rates, latencies`);
+    const processes = r.system === 'nats' ? ['bench', 'nats-server'] : ['bench', 'msgqueue', 'publisher', 'subscriber'];
+    if (process.platform === 'linux')
+      t.same(Object.keys(r.cpuSeconds ?? {}).sort(), processes, `${r.system}: CPU per process`);
   }
   const json = JSON.parse(out.join('')) as { results: { system: string; lost: number }[] };
   t.same(
@@ -54,6 +57,7 @@ t.test('pipe --quick: legacy and v1 against a self-started trio, and the NATS re
     '--json prints the results on stdout',
   );
   t.match(stderr, /scenario\s+system/, 'the table goes to stderr with --json');
+  t.match(stderr, /CPU seconds during each run\npipe +wsq legacy: bench [0-9.]+/, 'CPU per process under the table');
   if (natsServer) t.match(stderr, /wsq v1 ÷ NATS: deliveries\/s/, 'the ratio is printed');
   t.equal(readFileSync(svg, 'utf8').match(/<path /g)?.length, outcome.results.length, 'one chart curve per system');
 });

@@ -3,7 +3,7 @@ export { CLOSE, FRAME_ERRORS, FRAME_ERROR_CODES, HTTP_ERRORS, ProtocolError, Con
 export type { CloseCode, FrameErrorCode, HttpErrorCode } from './errors.js';
 export { MAX_TOPIC_LENGTH, isValidTopic, isValidPattern, matchesPattern, patternCovers } from './topics.js';
 export { TopicIndex } from './topic-index.js';
-export { decodeLegacy, encodeLegacy, dataToContent, contentToData } from './legacy.js';
+export { decodeLegacy, decodeLegacyToData, encodeLegacy, dataToContent, contentToData } from './legacy.js';
 export type { LegacyMessage } from './legacy.js';
 export {
   V1_PROTOCOL,
@@ -63,7 +63,7 @@ export {
   DROP_REASONS,
   AUTH_FAILURE_REASONS,
 } from './metrics.js';
-export type { BaseMetrics, Collect, CloseReason, DropReason, AuthFailureReason } from './metrics.js';
+export type { BaseMetrics, Collect, TallyCell, CloseReason, DropReason, AuthFailureReason } from './metrics.js';
 export { createBackoff } from './backoff.js';
 export type { Backoff } from './backoff.js';
 export { originAllowed } from './origins.js';

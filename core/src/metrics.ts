@@ -58,8 +58,21 @@ export type AuthFailureReason = keyof typeof AUTH_FAILURE_REASONS;
 /** Computes a gauge's value when /metrics is scraped (prom-client calls it on every scrape). */
 export type Collect<L extends string> = (gauge: Gauge<L>) => void;
 
+/**
+ * A counter cell for per-message hot paths: `cell.n += k` is a plain number update; prom-client
+ * reads the cells when /metrics is scraped. A prom-client `inc()` hashes its labels on every
+ * call, which cost about 0.5 µs per message per counter in the publisher's profile.
+ */
+export interface TallyCell {
+  n: number;
+}
+
 export interface BaseMetrics {
   registry: Registry;
+  /** A counter whose value lives in one TallyCell (no labels). */
+  tally(name: string, help: string): TallyCell;
+  /** A counter with one label; `cell(value)` returns that label value's TallyCell (made once, kept). */
+  tallyBy<L extends string>(name: string, help: string, label: L): (value: string) => TallyCell;
   connectionsOpen: Gauge<'endpoint'>;
   connectionsTotal: Counter<'endpoint'>;
   authFailures: Counter<'reason'>;
@@ -121,8 +134,41 @@ export function createMetrics(service: string, opts: { defaultMetrics?: boolean 
     for (const reason of Object.keys(reasons)) c.inc({ reason }, 0);
     return c;
   };
+  const tallyBy = <L extends string>(name: string, help: string, label: L) => {
+    const cells = new Map<string, TallyCell>();
+    new Counter<L>({
+      name,
+      help,
+      labelNames: [label],
+      registers: [registry],
+      collect(this: Counter<L>) {
+        this.reset();
+        for (const [value, cell] of cells) this.inc({ [label]: value } as Partial<Record<L, string>>, cell.n);
+      },
+    });
+    return (value: string): TallyCell => {
+      let cell = cells.get(value);
+      if (!cell) cells.set(value, (cell = { n: 0 }));
+      return cell;
+    };
+  };
+  const tally = (name: string, help: string): TallyCell => {
+    const cell: TallyCell = { n: 0 };
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect(this: Counter) {
+        this.reset();
+        this.inc(cell.n);
+      },
+    });
+    return cell;
+  };
   return {
     registry,
+    tally,
+    tallyBy,
     counter,
     gauge,
     histogram,

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import t from 'tap';
 import { FRAME_ERROR_CODES, ProtocolError } from '../src/errors.js';
-import { contentToData, dataToContent, decodeLegacy, encodeLegacy } from '../src/legacy.js';
+import { contentToData, dataToContent, decodeLegacy, decodeLegacyToData, encodeLegacy } from '../src/legacy.js';
 import { decodeLinkReply, decodeLinkRequest, encodeLink, type LinkReply, type LinkRequest } from '../src/link.js';
 import {
   decodeClientFrame,
@@ -451,4 +451,39 @@ t.test('property: no decoder throws anything but a ProtocolError, whatever the t
     { numRuns: 500 },
   );
   t.pass('property held');
+});
+
+t.test('decodeLegacyToData: the sliced fast path agrees with decodeLegacy + contentToData', async (t) => {
+  const slow = (text: string) => {
+    const { topic, content } = decodeLegacy(text);
+    return { topic, data: contentToData(content) };
+  };
+  const outcome = (f: () => unknown) => {
+    try {
+      return { ok: f() };
+    } catch (err) {
+      return { err: (err as { code?: string }).code };
+    }
+  };
+  // Canonical frames, with every kind of character in topic and content.
+  fc.assert(
+    fc.property(fc.string({ unit: 'binary' }), fc.string({ unit: 'binary' }), (topic, content) => {
+      const text = JSON.stringify({ Topic: topic, Content: content });
+      return JSON.stringify(decodeLegacyToData(text)) === JSON.stringify(slow(text));
+    }),
+    { numRuns: 2000 },
+  );
+  // Arbitrary text near the fast path's shape: same result or same refusal.
+  const piece = fc.constantFrom('{"Topic":"', '","Content":"', '"}', '"', '\\', '\\"', 'a', 'é', '\n', '}', ' ');
+  fc.assert(
+    fc.property(fc.array(piece, { maxLength: 8 }), (parts) => {
+      const text = parts.join('');
+      return JSON.stringify(outcome(() => decodeLegacyToData(text))) === JSON.stringify(outcome(() => slow(text)));
+    }),
+    { numRuns: 3000 },
+  );
+  t.same(decodeLegacyToData('{"Topic":"a.b","Content":"hi"}'), { topic: 'a.b', data: '"hi"' });
+  t.same(decodeLegacyToData('{"Topic":"a","Content":""}'), { topic: 'a', data: '""' });
+  t.same(decodeLegacyToData('{"topic":"a","content":"x\\"y"}'), { topic: 'a', data: '"x\\"y"' }, 'other shapes parse');
+  t.throws(() => decodeLegacyToData('{"Topic":"a","Content":"}'), { code: 'BAD_FRAME' });
 });

@@ -142,3 +142,21 @@ t.test('wsq_ready follows isReady at each scrape', async (t) => {
   ready = true;
   t.equal(await scrapeReady(), '1');
 });
+
+t.test('tallies: plain-number cells read into counters on every scrape', async (t) => {
+  const m = createMetrics('svc', { defaultMetrics: false });
+  const sent = m.tally('x_sent_total', 'sent');
+  const byProto = m.tallyBy('x_frames_total', 'frames', 'protocol');
+  const legacy = byProto('legacy');
+  t.equal(byProto('legacy'), legacy, 'one cell per label value');
+  sent.n += 3;
+  legacy.n++;
+  byProto('v1').n += 2;
+  let text = await m.registry.metrics();
+  t.match(text, /x_sent_total\{service="svc"\} 3\n/);
+  t.match(text, /x_frames_total\{protocol="legacy",service="svc"\} 1\n/);
+  t.match(text, /x_frames_total\{protocol="v1",service="svc"\} 2\n/);
+  sent.n++;
+  text = await m.registry.metrics();
+  t.match(text, /x_sent_total\{service="svc"\} 4\n/, 'a later scrape sees the new value, not a sum of scrapes');
+});

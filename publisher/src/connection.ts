@@ -9,9 +9,8 @@ import {
   ProtocolError,
   V1_PROTOCOL,
   canPublish,
-  contentToData,
   decodeClientFrame,
-  decodeLegacy,
+  decodeLegacyToData,
   encodeAck,
   encodeError,
   isValidTopic,
@@ -77,13 +76,13 @@ export function handlePublishConnection(ws: WebSocket, ctx: ConnectionContext, e
   const bucket = createTokenBucket(limits.publishRatePerSec, limits.publishBurst);
   const droppedOnce = new Set<string>();
   const rateLimitedMessage = `over ${limits.publishRatePerSec} messages/s; slow down`;
-  const received = metrics.received.labels(protocol);
+  const received = metrics.received(protocol);
   /** The last topic this connection was allowed to publish to: most publishers repeat topics. */
   let allowedTopic = '';
   let killTimer: NodeJS.Timeout | undefined;
 
   ws.on('message', (data: RawData, isBinary: boolean) => {
-    received.inc();
+    received.n++;
     if (protocol === 'v1') onV1(data, isBinary);
     else onLegacy(data, isBinary);
   });
@@ -150,9 +149,9 @@ export function handlePublishConnection(ws: WebSocket, ctx: ConnectionContext, e
   function onLegacy(data: RawData, isBinary: boolean): void {
     if (isBinary) return ignore('BAD_FRAME', 'binary frame');
     let topic: string;
-    let content: string;
+    let payload: string;
     try {
-      ({ topic, content } = decodeLegacy(String(data)));
+      ({ topic, data: payload } = decodeLegacyToData(String(data)));
     } catch (err) {
       return ignore(asProtocolError(err).code, 'not a {"Topic","Content"} frame');
     }
@@ -162,7 +161,7 @@ export function handlePublishConnection(ws: WebSocket, ctx: ConnectionContext, e
     }
     const dropped = admit();
     if (dropped) return drop(dropped);
-    const refused = env.offer({ topic, data: contentToData(content), ts: Date.now() }, legacyDone, undefined);
+    const refused = env.offer({ topic, data: payload, ts: Date.now() }, legacyDone, undefined);
     if (refused) return legacyDone(undefined, refused);
     env.backpressure?.published(ws);
   }

@@ -8,11 +8,9 @@ export function publisherMetrics(base: BaseMetrics, outboxDepth: () => number = 
   return {
     ...base,
     /** Frames received from clients, by protocol (valid or not). */
-    received: base.counter<'protocol'>('wsq_publisher_received_total', 'Frames received from publishing clients', [
-      'protocol',
-    ]),
+    received: base.tallyBy('wsq_publisher_received_total', 'Frames received from publishing clients', 'protocol'),
     /** Messages the msgqueue journaled. */
-    published: base.counter('wsq_publisher_published_total', 'Messages journaled by the msgqueue'),
+    published: base.tally('wsq_publisher_published_total', 'Messages journaled by the msgqueue'),
     /** Messages accepted but not yet journaled by the msgqueue. */
     outbox: base.gauge('wsq_publisher_outbox_messages', 'Messages waiting for the msgqueue to journal them', [], (g) =>
       g.set(outboxDepth()),

@@ -10,7 +10,7 @@ import { logSink } from '@wsq/core/testing';
 import type { WebSocket } from 'ws';
 import { handlePublishConnection, type PublishEnv } from '../src/connection.js';
 import { publisherMetrics } from '../src/metrics.js';
-import { metricValue } from './helpers.js';
+import { metric, metricValue } from './helpers.js';
 
 class FakeSocket extends EventEmitter {
   readyState = 1;
@@ -148,7 +148,7 @@ t.test('legacy: refusals are counted by code and never answered', async (t) => {
   t.equal(await metricValue(metrics.framesInvalid, { code: 'FORBIDDEN' }), 1);
   t.equal(await metricValue(metrics.drops, { reason: 'rate_limited' }), 2);
   t.equal(await metricValue(metrics.drops, { reason: 'forbidden' }), 1, 'a forbidden message is a drop too');
-  t.equal(await metricValue(metrics.received, { protocol: 'legacy' }), 7);
+  t.equal(await metricValue(metric(metrics, 'wsq_publisher_received_total'), { protocol: 'legacy' }), 7);
   const dropLogs = sink.lines().filter((l) => l.msg === 'message dropped');
   t.same(
     dropLogs.map((l) => [l.reason, l.level]),
