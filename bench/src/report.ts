@@ -128,7 +128,7 @@ export function formatCpu(results: readonly RunResult[]): string {
     const parts = Object.entries(cpu).map(([name, s]) => `${name} ${s.toFixed(2)}`);
     return `${r.scenario.padEnd(8)} ${SYSTEM_LABELS[r.system]}: ${parts.join(', ')}; total ${total.toFixed(2)} s${perDelivery}`;
   });
-  return ['CPU seconds during each run', ...lines].join('\n') + '\n';
+  return ['CPU seconds from the start of publishing to the end of each run', ...lines].join('\n') + '\n';
 }
 
 /** Problems worth a line under the table: connections the server closed, refusals, publish failures. */

@@ -26,7 +26,7 @@ export interface RunResult {
   /** wsq only: drop/close/invalid-frame counters that grew on the servers during the run. */
   serverCounters?: Record<string, number>;
   /**
-   * CPU seconds each process used during the run (`bench` is this process, worker threads
+   * CPU seconds each process used from the start of publishing to the end of the run (`bench` is this process, worker threads
    * included; the servers' figures need Linux's /proc and are absent elsewhere).
    */
   cpuSeconds?: Record<string, number>;

@@ -25,6 +25,8 @@ export interface RunOptions {
   /** Unique per run, so late messages of an earlier run never count in a later one. */
   topicPrefix: string;
   onProgress?: (p: Progress) => void;
+  /** Called once every subscriber is ready, right before publishing starts (the measured window opens). */
+  onPublishing?: () => void;
   /** How long subscriptions may take to become active. */
   readyTimeoutMs?: number;
   /** How long connecting and subscribing may take. */
@@ -189,6 +191,7 @@ export async function runScenario(opts: RunOptions): Promise<RunResult> {
       await probeUntilReady(opts, topicNames, () => sum('ready') >= plan.subscribers, until);
     }
     phase = 'publishing';
+    opts.onPublishing?.();
     const startAtMs = nowMs();
     for (const s of slots) s.worker.postMessage({ type: 'start' });
     await until(() => slots.every((s) => s.published !== undefined));
