@@ -46,6 +46,14 @@ export interface DedupeIndex {
    * yet a retry after a lost ack must still find it.
    */
   remember(pid: string, seq: number, ts: number): void;
+  /**
+   * lookup() for a run of generated pids (generated-pids.ts) at once: whether any of the
+   * producer's counters first..first+count-1 is remembered. A publisher's frame is mostly one
+   * such run, so the common answer (none) costs one check per frame instead of one per pid.
+   */
+  anyOfRun(producer: string, first: number, count: number): boolean;
+  /** remember() for the producer's counters first..first+count-1, which got seqs firstSeq.. in order. */
+  rememberRun(producer: string, first: number, count: number, firstSeq: number): void;
 }
 
 /** Compact the expiry queue once this many dead slots pile up at its front. */
@@ -101,6 +109,14 @@ export function createDedupeIndex(opts: Partial<DedupeOptions> = {}, deps: { now
     while (qAts.length - head > 2 * maxEntries) if (dropFront()) stats.evictedEarly++;
   }
 
+  /** Now (never before an earlier remember), after expiring what the window left behind. */
+  function rememberAt(): number {
+    const at = Math.max(now(), lastAt);
+    lastAt = at;
+    expireFront(at - windowMs);
+    return at;
+  }
+
   function compactIfWorthIt(): void {
     if (head < COMPACT_AFTER || head * 2 < qAts.length) return;
     qPids = qPids.slice(head);
@@ -123,11 +139,20 @@ export function createDedupeIndex(opts: Partial<DedupeOptions> = {}, deps: { now
       if (seq !== undefined) stats.hits++;
       return seq;
     },
+    anyOfRun(producer, first, count) {
+      if (windowMs === 0) return false;
+      expireFront(now() - windowMs);
+      return generated.anyOf(producer, first, count);
+    },
+    rememberRun(producer, first, count, firstSeq) {
+      if (windowMs === 0) return;
+      const at = rememberAt();
+      generated.rememberRun(producer, first, count, firstSeq, at);
+      evictOverflow();
+    },
     remember(pid, seq, _ts) {
       if (windowMs === 0) return;
-      const at = Math.max(now(), lastAt);
-      lastAt = at;
-      expireFront(at - windowMs);
+      const at = rememberAt();
       if (generated.remember(pid, seq, at)) return evictOverflow();
       seqs.set(pid, seq); // the newest seq wins; an older queue slot for the pid is skipped
       qPids.push(pid);

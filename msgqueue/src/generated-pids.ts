@@ -6,12 +6,13 @@
 // short search, and no pid string is retained.
 
 /** The part of a generated pid before the counter: `wsq:` + 12 base64url characters + `:`. */
-const PREFIX_LENGTH = 17;
+export const GENERATED_PREFIX_LENGTH = 17;
+const PREFIX_LENGTH = GENERATED_PREFIX_LENGTH;
 /** Base-36 digits that still parse to an exact integer (36^10 < 2^53). */
 const MAX_COUNTER_DIGITS = 10;
 
 /** Parsed generated pid; reused between calls so the hot path allocates only the prefix slice. */
-interface ParsedPid {
+export interface ParsedPid {
   producer: string;
   counter: number;
 }
@@ -35,6 +36,24 @@ export function parseGeneratedPid(pid: string, out: ParsedPid): boolean {
   out.producer = pid.slice(4, PREFIX_LENGTH - 1);
   out.counter = counter;
   return true;
+}
+
+/**
+ * The counter of `pid` when it is a canonical generated pid starting with `prefix` (the first
+ * GENERATED_PREFIX_LENGTH characters of a pid parseGeneratedPid accepted), else -1. Checks only
+ * the counter digits: how a frame's run of one producer's pids is followed cheaply.
+ */
+export function counterAfterPrefix(pid: string, prefix: string): number {
+  const n = pid.length;
+  if (n <= PREFIX_LENGTH || n > PREFIX_LENGTH + MAX_COUNTER_DIGITS || !pid.startsWith(prefix)) return -1;
+  if (pid.charCodeAt(PREFIX_LENGTH) === 0x30 && n > PREFIX_LENGTH + 1) return -1; // leading zero
+  let counter = 0;
+  for (let i = PREFIX_LENGTH; i < n; i++) {
+    const digit = base36(pid.charCodeAt(i));
+    if (digit < 0) return -1;
+    counter = counter * 36 + digit;
+  }
+  return counter;
 }
 
 function isBase64Url(c: number): boolean {
@@ -92,30 +111,57 @@ export class GeneratedPidIndex {
     return seq;
   }
 
+  /** Whether any of the producer's counters first..first+count-1 is held. */
+  anyOf(producer: string, first: number, count: number): boolean {
+    const runs = this.producers.get(producer);
+    if (runs === undefined) return false;
+    for (let i = runs.length - 1; i >= 0; i--) {
+      const run = runs[i];
+      if (run.first < first + count) return first < run.first + run.seqs.length;
+    }
+    return false;
+  }
+
   /** Remembers a generated pid; false when `pid` is not a generated one. */
   remember(pid: string, seq: number, at: number): boolean {
     if (!parseGeneratedPid(pid, this.parsed)) return false;
-    const { producer, counter } = this.parsed;
+    this.rememberRun(this.parsed.producer, this.parsed.counter, 1, seq, at);
+    return true;
+  }
+
+  /** Remembers the producer's counters first..first+count-1 with the seqs firstSeq.. (in order). */
+  rememberRun(producer: string, first: number, count: number, firstSeq: number, at: number): void {
     let runs = this.producers.get(producer);
     if (runs === undefined) this.producers.set(producer, (runs = []));
     const tail = runs[runs.length - 1];
+    if (tail !== undefined && first === tail.first + tail.seqs.length && at - tail.start < this.runSpanMs) {
+      // The common case: the next counters of the newest run.
+      for (let k = 0; k < count; k++) tail.seqs.push(firstSeq + k);
+      tail.last = at;
+      this.entries += count;
+      return;
+    }
+    for (let k = 0; k < count; k++) this.rememberOne(runs, producer, first + k, firstSeq + k, at);
+  }
+
+  private rememberOne(runs: Run[], producer: string, counter: number, seq: number, at: number): void {
+    const tail = runs[runs.length - 1];
     if (tail !== undefined && counter === tail.first + tail.seqs.length && at - tail.start < this.runSpanMs) {
-      tail.seqs.push(seq); // the common case: the next counter of the newest run
+      tail.seqs.push(seq);
       tail.last = at;
       this.entries++;
-      return true;
+      return;
     }
     const i = findRun(runs, counter);
     if (i >= 0) {
       runs[i].seqs[counter - runs[i].first] = seq; // remembered again: the newest seq wins
       runs[i].last = at;
-      return true;
+      return;
     }
     const run: Run = { producer, first: counter, seqs: [seq], start: at, last: at };
     runs.splice(insertionPoint(runs, counter), 0, run);
     this.queue.push(run);
     this.entries++;
-    return true;
   }
 
   /** Drops the oldest run if every entry in it was remembered before `cutoff`; returns how many entries went. */

@@ -260,12 +260,15 @@ function encodeGroup(group: PendingAppend[], firstSeq: number): { buf: Buffer; r
   let seq = firstSeq;
   let off = 0;
   for (const call of group) {
-    const msgs = call.items.map((item, i) => {
+    const { items, sizes } = call;
+    const msgs = new Array<StoredMessage>(items.length);
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i];
       const msg: StoredMessage = { seq: seq++, topic: item.topic, data: item.data, ts: item.ts };
       if (item.pid !== undefined) msg.pid = item.pid;
-      off = encodeRecordInto(buf, off, msg, call.sizes[i]);
-      return msg;
-    });
+      off = encodeRecordInto(buf, off, msg, sizes[i]);
+      msgs[i] = msg;
+    }
     results.push(msgs);
   }
   return { buf, results };
