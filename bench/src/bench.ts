@@ -132,45 +132,48 @@ export async function runBench(config: BenchConfig, io: BenchIo): Promise<BenchO
       });
     }
     for (const plan of config.scenarios) {
-      for (const endpoint of endpoints) {
-        const label = `${plan.name} ${SYSTEM_LABELS[endpoint.system]}`;
-        say(`${label}: ${describePlan(plan)}`);
-        const bar = createProgress(io.stderr, label);
-        const metricsUrls = endpoint.system === 'nats' ? [] : [endpoint.publishUrl, endpoint.subscribeUrl];
-        if (trio && endpoint.system !== 'nats') metricsUrls.push(trio.msgqueueUrl);
-        const auth =
-          endpoint.user === undefined ? undefined : { user: endpoint.user, password: endpoint.password ?? '' };
-        const before = await scrapeCounters(metricsUrls, endpoint.ca, auth);
-        const pids: Record<string, number | undefined> =
-          endpoint.system === 'nats' ? { 'nats-server': nats?.pid } : { ...trio?.pids() };
-        // Sampled again when publishing starts, so connection set-up (1 000 TLS handshakes in
-        // `topics`) is not counted against the messages.
-        let cpuBefore = sampleCpu(pids);
-        let result: RunResult;
-        try {
-          result = await runScenario({
-            plan,
-            endpoint,
-            workers: config.workers,
-            payloadBytes: config.payloadBytes,
-            publisherBufferBytes: config.publisherBufferBytes,
-            connectConcurrency: config.connectConcurrency,
-            idleTimeoutMs: config.idleTimeoutMs,
-            topicPrefix: `bench.${plan.name}.${endpoint.system}.${runId}`,
-            onProgress: (p) => bar.update(p),
-            onPublishing: () => (cpuBefore = sampleCpu(pids)),
-          });
-        } finally {
-          bar.done();
+      for (let round = 1; round <= config.repeat; round++) {
+        for (const endpoint of endpoints) {
+          const label = `${plan.name} ${SYSTEM_LABELS[endpoint.system]}${config.repeat > 1 ? ` #${round}` : ''}`;
+          say(`${label}: ${describePlan(plan)}`);
+          const bar = createProgress(io.stderr, label);
+          const metricsUrls = endpoint.system === 'nats' ? [] : [endpoint.publishUrl, endpoint.subscribeUrl];
+          if (trio && endpoint.system !== 'nats') metricsUrls.push(trio.msgqueueUrl);
+          const auth =
+            endpoint.user === undefined ? undefined : { user: endpoint.user, password: endpoint.password ?? '' };
+          const before = await scrapeCounters(metricsUrls, endpoint.ca, auth);
+          const pids: Record<string, number | undefined> =
+            endpoint.system === 'nats' ? { 'nats-server': nats?.pid } : { ...trio?.pids() };
+          // Sampled again when publishing starts, so connection set-up (1 000 TLS handshakes in
+          // `topics`) is not counted against the messages.
+          let cpuBefore = sampleCpu(pids);
+          let result: RunResult;
+          try {
+            result = await runScenario({
+              plan,
+              endpoint,
+              workers: config.workers,
+              payloadBytes: config.payloadBytes,
+              publisherBufferBytes: config.publisherBufferBytes,
+              connectConcurrency: config.connectConcurrency,
+              idleTimeoutMs: config.idleTimeoutMs,
+              topicPrefix: `bench.${plan.name}.${endpoint.system}.${runId}`,
+              onProgress: (p) => bar.update(p),
+              onPublishing: () => (cpuBefore = sampleCpu(pids)),
+            });
+          } finally {
+            bar.done();
+          }
+          result.cpuSeconds = cpuBetween(cpuBefore, sampleCpu(pids));
+          if (metricsUrls.length > 0) {
+            result.serverCounters = diffCounters(before, await scrapeCounters(metricsUrls, endpoint.ca, auth));
+          }
+          if (config.repeat > 1) result.round = round;
+          results.push(result);
+          say(
+            `${label}: ${formatRate(result.deliveriesPerSec)} deliveries/s, p99 ${result.latency.p99.toFixed(2)} ms, lost ${result.lost}`,
+          );
         }
-        result.cpuSeconds = cpuBetween(cpuBefore, sampleCpu(pids));
-        if (metricsUrls.length > 0) {
-          result.serverCounters = diffCounters(before, await scrapeCounters(metricsUrls, endpoint.ca, auth));
-        }
-        results.push(result);
-        say(
-          `${label}: ${formatRate(result.deliveriesPerSec)} deliveries/s, p99 ${result.latency.p99.toFixed(2)} ms, lost ${result.lost}`,
-        );
       }
     }
   } finally {
@@ -184,7 +187,7 @@ export async function runBench(config: BenchConfig, io: BenchIo): Promise<BenchO
   }
   for (const plan of config.scenarios) {
     const series = results
-      .filter((r) => r.scenario === plan.name)
+      .filter((r) => r.scenario === plan.name && (r.round ?? 1) === config.repeat)
       .map((r) => ({
         label: `${SYSTEM_LABELS[r.system]} (p99 ${r.latency.p99.toFixed(2)} ms)`,
         points: percentileCurve(r.histogram),
@@ -201,7 +204,8 @@ export async function runBench(config: BenchConfig, io: BenchIo): Promise<BenchO
     );
     say(`chart: ${file}`);
   }
-  const human = formatTable(results) + formatRatios(ratios(results)) + formatCpu(results) + formatNotes(results);
+  const human =
+    formatTable(results) + formatRatios(ratios(results), config.repeat > 1) + formatCpu(results) + formatNotes(results);
   const profile = config.profile ? profileReport(config.profile) : '';
   if (config.json) {
     io.stderr.write(human + profile);

@@ -77,6 +77,14 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: 'wsq client protocol: legacy, v1, or legacy,v1 for both in one run',
   },
   { key: 'workers', type: 'int', default: availableParallelism(), min: 1, max: 256, help: 'client worker threads' },
+  {
+    key: 'repeat',
+    type: 'int',
+    default: 1,
+    min: 1,
+    max: 100,
+    help: 'run each scenario this many times, the systems taking turns; the ratios compare medians',
+  },
   { key: 'target', type: 'string', default: 'self', choices: ['self', 'urls'], help: 'start the trio, or use --*-url' },
   { key: 'publishUrl', type: 'string', default: undefined, help: 'with --target urls: wss://…/publish' },
   { key: 'subscribeUrl', type: 'string', default: undefined, help: 'with --target urls: wss://…/subscribe' },
@@ -140,6 +148,8 @@ export interface BenchConfig {
   /** wsq protocols to measure, each a system of its own in the results. */
   readonly protocols: readonly BenchProtocol[];
   readonly workers: number;
+  /** Runs per scenario and system (the systems take turns). */
+  readonly repeat: number;
   readonly target: 'self' | 'urls';
   readonly publishUrl: string | undefined;
   readonly subscribeUrl: string | undefined;
@@ -222,6 +232,7 @@ export function toBenchConfig(values: ConfigValues): BenchConfig {
     payloadBytes: values.payloadBytes as number,
     protocols: Object.freeze([...new Set(values.protocol as BenchProtocol[])]),
     workers: values.workers as number,
+    repeat: values.repeat as number,
     target: values.target as 'self' | 'urls',
     publishUrl: opt<string>(values.publishUrl),
     subscribeUrl: opt<string>(values.subscribeUrl),

@@ -40,7 +40,7 @@ const COLUMNS = [
 function row(r: RunResult): string[] {
   const lost = r.duplicates > 0 ? `${r.lost} (+${r.duplicates} dup)` : String(r.lost);
   return [
-    r.scenario,
+    r.round === undefined ? r.scenario : `${r.scenario} #${r.round}`,
     SYSTEM_LABELS[r.system],
     formatRate(r.publishedPerSec),
     formatRate(r.deliveriesPerSec),
@@ -82,7 +82,44 @@ export interface Ratio {
   beats: boolean;
 }
 
-export function ratios(results: readonly RunResult[]): Ratio[] {
+/** The middle value (the mean of the two middle ones for an even count). */
+export function median(values: readonly number[]): number {
+  const v = [...values].sort((a, b) => a - b);
+  const mid = v.length >> 1;
+  return v.length % 2 === 1 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2;
+}
+
+/**
+ * One result per scenario and system: the run itself, or with --repeat the medians of
+ * deliveries/s, p50 and p99 over its runs, with losses and duplicates added up.
+ */
+function summaryOf(runs: readonly RunResult[]): RunResult {
+  if (runs.length === 1) return runs[0]!;
+  const first = runs[0]!;
+  return {
+    ...first,
+    deliveriesPerSec: median(runs.map((r) => r.deliveriesPerSec)),
+    deliveries: Math.min(...runs.map((r) => r.deliveries)),
+    expectedDeliveries: Math.max(...runs.map((r) => r.expectedDeliveries)),
+    lost: runs.reduce((a, r) => a + r.lost, 0),
+    duplicates: runs.reduce((a, r) => a + r.duplicates, 0),
+    latency: {
+      ...first.latency,
+      p50: median(runs.map((r) => r.latency.p50)),
+      p99: median(runs.map((r) => r.latency.p99)),
+    },
+  };
+}
+
+export function ratios(all: readonly RunResult[]): Ratio[] {
+  const groups = new Map<string, RunResult[]>();
+  for (const r of all) {
+    const key = `${r.scenario}\u0000${r.system}`;
+    const g = groups.get(key);
+    if (g) g.push(r);
+    else groups.set(key, [r]);
+  }
+  const results = [...groups.values()].map(summaryOf);
   const out: Ratio[] = [];
   for (const r of results) {
     if (r.system === 'nats') continue;
@@ -103,7 +140,7 @@ export function ratios(results: readonly RunResult[]): Ratio[] {
   return out;
 }
 
-export function formatRatios(list: readonly Ratio[]): string {
+export function formatRatios(list: readonly Ratio[], repeated = false): string {
   if (list.length === 0) return '';
   const x = (n: number): string => (Number.isFinite(n) ? `${n.toFixed(2)}×` : '∞');
   const lines = list.map(
@@ -111,7 +148,8 @@ export function formatRatios(list: readonly Ratio[]): string {
       `${r.scenario.padEnd(8)} ${SYSTEM_LABELS[r.system]} ÷ NATS: deliveries/s ${x(r.deliveriesPerSec)}, ` +
       `p50 ${x(r.p50)}, p99 ${x(r.p99)} — ${r.beats ? 'matches or beats NATS' : 'behind NATS'}`,
   );
-  return ['wsq ÷ NATS (throughput: higher is better; latency: lower is better)', ...lines].join('\n') + '\n';
+  const head = 'wsq ÷ NATS (throughput: higher is better; latency: lower is better)';
+  return [repeated ? `${head}, medians of the runs` : head, ...lines].join('\n') + '\n';
 }
 
 /**
@@ -126,7 +164,8 @@ export function formatCpu(results: readonly RunResult[]): string {
     const total = Object.values(cpu).reduce((a, b) => a + b, 0);
     const perDelivery = r.deliveries > 0 ? ` = ${((total * 1e6) / r.deliveries).toFixed(1)} µs per delivery` : '';
     const parts = Object.entries(cpu).map(([name, s]) => `${name} ${s.toFixed(2)}`);
-    return `${r.scenario.padEnd(8)} ${SYSTEM_LABELS[r.system]}: ${parts.join(', ')}; total ${total.toFixed(2)} s${perDelivery}`;
+    const scenario = r.round === undefined ? r.scenario : `${r.scenario} #${r.round}`;
+    return `${scenario.padEnd(8)} ${SYSTEM_LABELS[r.system]}: ${parts.join(', ')}; total ${total.toFixed(2)} s${perDelivery}`;
   });
   return ['CPU seconds from the start of publishing to the end of each run', ...lines].join('\n') + '\n';
 }

@@ -11,6 +11,8 @@ import { expectedOnTopic, type WorkerResult, type WorkerSetup, type WorkerToMain
 export interface RunResult {
   scenario: ScenarioPlan['name'];
   system: Endpoint['system'];
+  /** With --repeat: which run of this scenario and system (1-based). */
+  round?: number;
   plan: ScenarioPlan;
   published: number;
   publishedPerSec: number;

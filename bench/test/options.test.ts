@@ -25,10 +25,14 @@ t.test('defaults: all four scenarios with the issue’s numbers, legacy, self-st
   t.match(c.scenarios[1], { messages: 20_000, subscribers: 100, publishers: 1, topics: 1 });
   t.match(c.scenarios[2], { messages: 50_000, subscribers: 1000, publishers: 4, topics: 1000 });
   t.match(c.scenarios[3], { messages: 20_000, subscribers: 100, topics: 10, ratePerSec: 2000 }, '2000/s for 10 s');
-  t.match(c, { payloadBytes: 64, target: 'self', reference: 'none', json: false });
+  t.match(c, { payloadBytes: 64, target: 'self', reference: 'none', json: false, repeat: 1 });
   t.same(c.protocols, ['legacy']);
   t.ok(c.workers >= 1);
   t.ok(Object.isFrozen(c) && Object.isFrozen(c.scenarios[0]), 'frozen');
+});
+
+t.test('--repeat: runs per scenario and system', async (t) => {
+  t.equal(run(['--repeat', '3']).repeat, 3);
 });
 
 t.test('flags override a scenario’s numbers; --quick scales them down', async (t) => {
@@ -63,6 +67,7 @@ t.test('bad options exit 2 naming the field', async (t) => {
     [['--scenario', 'topics', '--publishers', '10', '--messages', '5'], /publishers/],
     [['--profile', 'x', '--target', 'urls', '--publish-url', 'wss://a/p', '--subscribe-url', 'wss://a/s'], /profile/],
     [['--bogus'], /unknown option/],
+    [['--repeat', '0'], /repeat/],
   ];
   for (const [argv, field] of cases) {
     const e = exit(argv);

@@ -8,6 +8,7 @@ import {
   formatNotes,
   formatRatios,
   formatTable,
+  median,
   ratios,
   toJson,
 } from '../src/report.js';
@@ -230,4 +231,26 @@ t.test('server counters from /metrics text', async (t) => {
     'wsq_closes_total{reason="slow_consumer",service="subscriber"}': 2,
   });
   t.same(diffCounters({ a: 1, b: 2 }, { a: 1, b: 5, c: 1 }), { b: 3, c: 1 });
+});
+
+t.test('--repeat: every run is a row; the ratios compare the medians of the runs', async (t) => {
+  const lat = (p50: number, p99: number) => ({ ...summarize(build()), count: 1, p50, p99 });
+  const runs = [
+    result('wsq-legacy', { round: 1, deliveriesPerSec: 10, latency: lat(1, 9) }),
+    result('nats', { round: 1, deliveriesPerSec: 100, latency: lat(1, 1) }),
+    result('wsq-legacy', { round: 2, deliveriesPerSec: 50, latency: lat(2, 2) }),
+    result('nats', { round: 2, deliveriesPerSec: 40, latency: lat(3, 3) }),
+    result('wsq-legacy', { round: 3, deliveriesPerSec: 60, latency: lat(3, 3), lost: 1 }),
+    result('nats', { round: 3, deliveriesPerSec: 50, latency: lat(4, 4) }),
+  ];
+  const [r] = ratios(runs);
+  t.equal(r!.deliveriesPerSec, 50 / 50, 'median 50 ÷ median 50');
+  t.equal(r!.p50, 2 / 3);
+  t.equal(r!.p99, 3 / 3);
+  t.equal(r!.beats, false, 'a loss in any run never beats');
+  t.equal(ratios(runs.map((x) => ({ ...x, lost: 0 })))[0]!.beats, true);
+  t.match(formatTable(runs), /pipe #2\s+wsq legacy/);
+  t.match(formatRatios(ratios(runs), true), /medians of the runs/);
+  t.equal(median([3, 1, 2]), 2);
+  t.equal(median([4, 1, 2, 3]), 2.5);
 });
