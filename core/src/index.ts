@@ -94,5 +94,5 @@ export { createQueueProducer, PRODUCER_DEFAULTS } from './queue-producer.js';
 export type { QueueProducerOptions } from './queue-producer.js';
 export { createQueueConsumer, CONSUMER_DEFAULTS, MAX_PENDING_REPLAYS } from './queue-consumer.js';
 export type { QueueConsumerOptions } from './queue-consumer.js';
-export { toCommonConfig, toLinkConfig, checkLinkValues } from './service-config.js';
+export { toCommonConfig, toLinkConfig, checkLinkValues, linkClientOptions } from './service-config.js';
 export type { CommonConfig, LinkConfig } from './service-config.js';

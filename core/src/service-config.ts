@@ -5,6 +5,8 @@
  */
 import type { ConfigValues } from './config.js';
 import { ConfigError } from './errors.js';
+import type { LinkClientOptions } from './link-client.js';
+import type { Logger } from './log.js';
 import { DEMO_PASSWORD, DEMO_USER } from './options.js';
 
 export interface CommonConfig {
@@ -72,6 +74,25 @@ export function toLinkConfig(values: ConfigValues): LinkConfig {
     insecure: v.insecure === true,
     reconnectMinMs: v.reconnectMinMs as number,
     reconnectMaxMs: v.reconnectMaxMs as number,
+  };
+}
+
+/** How a service's link flags become the link client's connection options (publisher and subscriber alike). */
+export function linkClientOptions(
+  config: LinkConfig & Pick<CommonConfig, 'pingIntervalMs'>,
+  ca: Buffer,
+  log: Logger,
+): Omit<LinkClientOptions, 'onState'> {
+  return {
+    url: config.queue,
+    user: config.queueUser,
+    password: config.queuePassword,
+    ca,
+    insecure: config.insecure,
+    pingIntervalMs: config.pingIntervalMs,
+    reconnectMinMs: config.reconnectMinMs,
+    reconnectMaxMs: config.reconnectMaxMs,
+    log,
   };
 }
 

@@ -14,6 +14,7 @@ import {
   createQueueProducer,
   createServiceServer,
   createTicketStore,
+  linkClientOptions,
   loadTlsFiles,
   type AppendDone,
   type AppendRequest,
@@ -192,15 +193,7 @@ export async function createPublisher(config: PublisherConfig, deps: PublisherDe
       if (producer || closing) throw new Error('listen() may be called once, before close()');
       const createProducer = deps.createProducer ?? createQueueProducer;
       const p = createProducer({
-        url: config.queue,
-        user: config.queueUser,
-        password: config.queuePassword,
-        ca: tls.ca,
-        insecure: config.insecure,
-        pingIntervalMs: config.pingIntervalMs,
-        reconnectMinMs: config.reconnectMinMs,
-        reconnectMaxMs: config.reconnectMaxMs,
-        log: log.child({ link: 'msgqueue' }),
+        ...linkClientOptions(config, tls.ca, log.child({ link: 'msgqueue' })),
         onState: onLinkState,
         outboxMessages: config.outboxMessages,
         outboxBytes: config.outboxBytes,

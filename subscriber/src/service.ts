@@ -12,6 +12,7 @@ import {
   createQueueConsumer,
   createServiceServer,
   createTicketStore,
+  linkClientOptions,
   loadTlsFiles,
   type Authenticator,
   type BaseMetrics,
@@ -74,15 +75,7 @@ export async function createSubscriber(config: SubscriberConfig, deps: Subscribe
   const queue =
     deps.queue ??
     createQueueConsumer({
-      url: config.queue,
-      user: config.queueUser,
-      password: config.queuePassword,
-      ca: tls.ca,
-      insecure: config.insecure,
-      pingIntervalMs: config.pingIntervalMs,
-      reconnectMinMs: config.reconnectMinMs,
-      reconnectMaxMs: config.reconnectMaxMs,
-      log,
+      ...linkClientOptions(config, tls.ca, log),
       name: config.name,
       window: config.consumerWindow,
       onState(state, detail) {
