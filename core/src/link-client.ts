@@ -16,7 +16,7 @@
 import type { IncomingMessage } from 'node:http';
 import { WebSocket } from 'ws';
 import { createBackoff } from './backoff.js';
-import { LINK_PROTOCOL } from './link.js';
+import { decodeLinkReply, LINK_PROTOCOL, type LinkReply } from './link.js';
 import type { Logger } from './log.js';
 import type { LinkState } from './queue.js';
 
@@ -83,6 +83,19 @@ const UNTRUSTED_CERT_CODES = new Set([
 ]);
 
 /** A short, credential-free reason for a failed connection. */
+/**
+ * Decodes a frame from the msgqueue for a producer or consumer. A frame that does not decode
+ * means a wrong peer or a bug: the link is dropped (and reconnects) and undefined returned.
+ */
+export function readLinkReply(link: Pick<LinkClient, 'drop'>, text: string): LinkReply | undefined {
+  try {
+    return decodeLinkReply(text);
+  } catch {
+    link.drop('bad frame from the msgqueue');
+    return undefined;
+  }
+}
+
 export function describeLinkError(err: Error & { code?: string }): string {
   const code = err.code ?? '';
   if (UNTRUSTED_CERT_CODES.has(code)) return `certificate not trusted (${code})`;

@@ -11,8 +11,8 @@
  */
 import { ProtocolError } from './errors.js';
 import { contentToData, decodeLegacy } from './legacy.js';
-import { createLinkClient, type LinkClientOptions } from './link-client.js';
-import { decodeLinkReply, encodeLink, type LinkMessage } from './link.js';
+import { createLinkClient, readLinkReply, type LinkClientOptions } from './link-client.js';
+import { encodeLink, type LinkMessage } from './link.js';
 import type { QueueConsumer, QueueMessage, ReplayResult } from './queue.js';
 
 export interface QueueConsumerOptions extends LinkClientOptions {
@@ -85,13 +85,8 @@ export function createQueueConsumer(opts: QueueConsumerOptions): QueueConsumer {
   }
 
   function onLinkText(text: string): void {
-    let reply;
-    try {
-      reply = decodeLinkReply(text);
-    } catch {
-      link.drop('bad frame from the msgqueue');
-      return;
-    }
+    const reply = readLinkReply(link, text);
+    if (!reply) return;
     switch (reply.op) {
       case 'consuming':
         lastSeq = reply.last;

@@ -15,8 +15,8 @@
 import { randomBytes } from 'node:crypto';
 import { ProtocolError } from './errors.js';
 import { dataToContent, encodeLegacy } from './legacy.js';
-import { createLinkClient, type LinkClientOptions } from './link-client.js';
-import { decodeLinkReply, encodeLink, type LinkAppendItem } from './link.js';
+import { createLinkClient, readLinkReply, type LinkClientOptions } from './link-client.js';
+import { encodeLink, type LinkAppendItem } from './link.js';
 import type { AppendDone, AppendRequest, QueueProducer } from './queue.js';
 
 export interface QueueProducerOptions extends LinkClientOptions {
@@ -153,13 +153,8 @@ export function createQueueProducer(opts: QueueProducerOptions): QueueProducer {
   }
 
   function onText(text: string): void {
-    let reply;
-    try {
-      reply = decodeLinkReply(text);
-    } catch {
-      link.drop('bad frame from the msgqueue');
-      return;
-    }
+    const reply = readLinkReply(link, text);
+    if (!reply) return;
     switch (reply.op) {
       case 'appended': {
         const batch = inflight.get(reply.ref);
