@@ -12,7 +12,7 @@ import { canSubscribe, CLOSE, encodeLink, ProtocolError, type ConnectionContext,
 import type { WebSocket } from 'ws';
 import type { ConsumerSession } from './hub.js';
 import { linkRefuser, onLinkRequest, toLinkMessage } from './link-frames.js';
-import { Pump } from './pump.js';
+import { consumerPumpReports, Pump } from './pump.js';
 import { cursorAllowed, POP_PATH, resumePoint, type QueueContext } from './queue-context.js';
 import { replayRange } from './replay.js';
 
@@ -90,15 +90,7 @@ export function serveConsumerLink(ws: WebSocket, ctx: ConnectionContext, q: Queu
         for (const m of msgs) unacked.push(m.seq);
         ws.send(encodeLink({ op: 'msgs', msgs: msgs.map(toLinkMessage) }), written);
       },
-      onGap(expected, got) {
-        metrics.drops.inc({ reason: 'retention' }, got - expected);
-        log.warn({ consumer: name, expected, got }, 'retention deleted messages before this consumer read them');
-      },
-      onError(err) {
-        log.error({ err, consumer: name }, 'reading the journal failed; closing the consumer');
-        metrics.closes.inc({ reason: 'internal' });
-        ws.close(CLOSE.INTERNAL, 'journal read failed');
-      },
+      ...consumerPumpReports(ws, name, metrics, log),
     });
     session = {
       name,

@@ -23,7 +23,7 @@ import {
   type FrameErrorCode,
 } from '@wsq/core';
 import type { WebSocket } from 'ws';
-import { Pump } from './pump.js';
+import { consumerPumpReports, Pump } from './pump.js';
 import { cursorAllowed, POP_PATH, PUSH_PATH, resumePoint, type QueueContext } from './queue-context.js';
 
 export const LEGACY_CONSUMER_NAME = 'legacy';
@@ -118,15 +118,7 @@ export function serveLegacyPop(ws: WebSocket, ctx: ConnectionContext, q: QueueCo
           });
       });
     },
-    onGap(expected, got) {
-      metrics.drops.inc({ reason: 'retention' }, got - expected);
-      log.warn({ consumer: name, expected, got }, 'retention deleted messages before this consumer read them');
-    },
-    onError(err) {
-      log.error({ err, consumer: name }, 'reading the journal failed; closing the consumer');
-      metrics.closes.inc({ reason: 'internal' });
-      ws.close(CLOSE.INTERNAL, 'journal read failed');
-    },
+    ...consumerPumpReports(ws, name, metrics, log),
   });
   const session = {
     name,

@@ -4,6 +4,7 @@
  * it waits for the last batch to be written out (the send callback) instead of buffering:
  * memory per consumer stays bounded by one batch plus maxBufferedBytes.
  */
+import { CLOSE, type BaseMetrics, type Logger } from '@wsq/core';
 import { WebSocket } from 'ws';
 import type { Journal, StoredMessage } from './journal.js';
 
@@ -98,4 +99,28 @@ export class Pump {
     this.opts.onGap?.(this.nextSeq, seq);
     this.nextSeq = seq;
   }
+}
+
+/**
+ * How a consumer's pump reports (the wsq.link.v1 and the legacy consumer alike): messages
+ * retention deleted before they were read are counted as drops; a journal read that failed
+ * closes the consumer with 1011, and it resumes from its cursor when it reconnects.
+ */
+export function consumerPumpReports(
+  ws: WebSocket,
+  name: string,
+  metrics: BaseMetrics,
+  log: Logger,
+): Pick<PumpOptions, 'onGap' | 'onError'> {
+  return {
+    onGap(expected, got) {
+      metrics.drops.inc({ reason: 'retention' }, got - expected);
+      log.warn({ consumer: name, expected, got }, 'retention deleted messages before this consumer read them');
+    },
+    onError(err) {
+      log.error({ err, consumer: name }, 'reading the journal failed; closing the consumer');
+      metrics.closes.inc({ reason: 'internal' });
+      ws.close(CLOSE.INTERNAL, 'journal read failed');
+    },
+  };
 }
