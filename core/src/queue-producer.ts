@@ -37,10 +37,11 @@ export interface QueueProducerOptions extends LinkClientOptions {
    */
   onDepth?(depth: number, bytes: number): void;
   /**
-   * Told of every message the queue journaled, with the `performance.now()` of its `offer`:
+   * Told of every message the queue journaled, with the `performance.now()` of its `offer`
+   * and of the answer (read once per answer, not per message):
    * lets the caller count and time them without wrapping each message's callback.
    */
-  onJournaled?(acceptedAt: number): void;
+  onJournaled?(acceptedAt: number, journaledAt: number): void;
 }
 
 export const PRODUCER_DEFAULTS = {
@@ -124,14 +125,14 @@ export function createQueueProducer(opts: QueueProducerOptions): QueueProducer {
   });
   link.start();
 
-  function settle(e: Entry, seq: number | ProtocolError): void {
+  function settle(e: Entry, seq: number | ProtocolError, now = 0): void {
     const done = e.done;
     if (!done) return;
     e.done = undefined;
     depth--;
     bytes -= e.bytes;
     if (typeof seq === 'number') {
-      onJournaled?.(e.acceptedAt);
+      onJournaled?.(e.acceptedAt, now);
       done(e.ctx, undefined, seq);
     } else {
       done(e.ctx, seq, 0);
@@ -164,7 +165,8 @@ export function createQueueProducer(opts: QueueProducerOptions): QueueProducer {
           link.drop('appended reply does not match its batch');
           return;
         }
-        for (let i = 0; i < batch.length; i++) settle(batch[i]!, reply.seqs[i]!);
+        const now = performance.now();
+        for (let i = 0; i < batch.length; i++) settle(batch[i]!, reply.seqs[i]!, now);
         advanceHead();
         flush();
         return;
@@ -237,7 +239,7 @@ export function createQueueProducer(opts: QueueProducerOptions): QueueProducer {
         if (gen !== generation) return; // that socket is gone; the entry was queued again
         legacyInflight--;
         if (err) return;
-        settle(e, ++legacySeq);
+        settle(e, ++legacySeq, performance.now());
         advanceHead();
         flush();
       });

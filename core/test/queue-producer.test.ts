@@ -218,8 +218,12 @@ t.test('onDepth reports the outbox after each append and once per settled batch'
 t.test('offer: one callback per message with its ctx; a refusal comes back at once instead', async (t) => {
   const stub = await startStubQueue(t, { holdAppends: true });
   const journaled: number[] = [];
+  const spans: number[] = [];
   const calls: [string, string | undefined, number][] = [];
-  const { p, states } = producer(t, stub, { outboxMessages: 2, onJournaled: (at) => journaled.push(at) });
+  const { p, states } = producer(t, stub, {
+    outboxMessages: 2,
+    onJournaled: (at, done) => journaled.push(at) && spans.push(done - at),
+  });
   const p2 = p;
   await states.when('up');
   let bothSettled!: () => void;

@@ -93,9 +93,9 @@ export async function createPublisher(config: PublisherConfig, deps: PublisherDe
   }
 
   /** Counted and timed once the queue journaled it (the producer's onJournaled). */
-  function journaled(acceptedAt: number): void {
+  function journaled(acceptedAt: number, journaledAt: number): void {
     metrics.published.n++;
-    metrics.ackSeconds.observe((performance.now() - acceptedAt) / 1000);
+    metrics.ackSeconds.observe((journaledAt - acceptedAt) / 1000);
   }
 
   /** The outbox changed: backpressure, and the end of a drain at shutdown. */
