@@ -8,8 +8,7 @@ import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { delimiter, join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { createInterface } from 'node:readline';
-import { DEMO_PASSWORD, DEMO_USER, generateCerts } from '@wsq/core';
-import { freePort } from './free-port.js';
+import { DEMO_PASSWORD, DEMO_USER, freePort, generateCerts } from '@wsq/core';
 
 const START_TIMEOUT_MS = 15_000;
 const STOP_TIMEOUT_MS = 10_000;

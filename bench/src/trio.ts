@@ -13,8 +13,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { DEMO_PASSWORD, DEMO_USER, generateCerts } from '@wsq/core';
-import { freePort } from './free-port.js';
+import { DEMO_PASSWORD, DEMO_USER, freePort, generateCerts } from '@wsq/core';
 
 /** The repository root, from this file's place (bench/dist/src/trio.js). */
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');

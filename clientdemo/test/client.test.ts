@@ -1,22 +1,11 @@
-import { createServer } from 'node:net';
 import t from 'tap';
+import { freePort } from '@wsq/core';
 import { createClient, type ClientOptions } from '../src/client.js';
 import { splitArgv } from '../src/argv.js';
 import { parseCommand } from '../src/commands.js';
 import { ClientError } from '../src/errors.js';
 import { OPTIONS } from '../src/options.js';
 import { startStubs } from './stubs.js';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 async function connectError(o: ClientOptions): Promise<ClientError> {
   const client = createClient(o);

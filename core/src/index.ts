@@ -96,3 +96,4 @@ export { createQueueConsumer, CONSUMER_DEFAULTS, MAX_PENDING_REPLAYS } from './q
 export type { QueueConsumerOptions } from './queue-consumer.js';
 export { toCommonConfig, toLinkConfig, checkLinkValues, linkClientOptions } from './service-config.js';
 export type { CommonConfig, LinkConfig } from './service-config.js';
+export { freePort } from './free-port.js';

@@ -1,4 +1,4 @@
-/** A TCP port free right now on 127.0.0.1 (a server binds it a moment later; good enough for a bench). */
+/** A TCP port free right now on 127.0.0.1 (a server binds it a moment later: fine for a test or a bench, racy for production). */
 import { createServer } from 'node:net';
 
 export function freePort(): Promise<number> {
