@@ -3,7 +3,14 @@ export { CLOSE, FRAME_ERRORS, FRAME_ERROR_CODES, HTTP_ERRORS, ProtocolError, Con
 export type { CloseCode, FrameErrorCode, HttpErrorCode } from './errors.js';
 export { MAX_TOPIC_LENGTH, isValidTopic, isValidPattern, matchesPattern, patternCovers } from './topics.js';
 export { TopicIndex } from './topic-index.js';
-export { decodeLegacy, decodeLegacyToData, encodeLegacy, dataToContent, contentToData } from './legacy.js';
+export {
+  decodeLegacy,
+  decodeLegacyToData,
+  encodeLegacy,
+  encodeLegacyData,
+  dataToContent,
+  contentToData,
+} from './legacy.js';
 export type { LegacyMessage } from './legacy.js';
 export {
   V1_PROTOCOL,

@@ -87,6 +87,20 @@ export function decodeLegacyToData(text: string): { topic: string; data: string 
   return { topic, data: contentToData(content) };
 }
 
+/**
+ * The legacy frame for a message whose data is JSON text: the counterpart of
+ * decodeLegacyToData, and the same as encodeLegacy(topic, dataToContent(data)) without the
+ * parse and re-quote. A JSON string `data` already is the Content as a JSON string and goes in
+ * as it is: wsq's publisher writes `data` with JSON.stringify, so the bytes are the same; JSON
+ * text from another producer may keep other escapes (`\u00e9` for `é`) and decodes to the
+ * same value, which is what a legacy client reads. Any other JSON value is its own text.
+ * Trusts `data` to be JSON text, as the link protocol requires.
+ */
+export function encodeLegacyData(topic: string, data: string): string {
+  if (data.charCodeAt(0) === 0x22 /* " */) return `{"Topic":${quote(topic)},"Content":${data}}`;
+  return encodeLegacy(topic, data);
+}
+
 /** A legacy Content becomes a JSON string value. */
 export function contentToData(content: string): string {
   return quote(content);

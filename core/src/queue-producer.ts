@@ -14,7 +14,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { ProtocolError } from './errors.js';
-import { dataToContent, encodeLegacy } from './legacy.js';
+import { encodeLegacyData } from './legacy.js';
 import { createLinkClient, readLinkReply, type LinkClientOptions } from './link-client.js';
 import { encodeLink, type LinkAppendItem } from './link.js';
 import type { AppendDone, AppendRequest, QueueProducer } from './queue.js';
@@ -235,7 +235,7 @@ export function createQueueProducer(opts: QueueProducerOptions): QueueProducer {
       const e = entries[cursor++]!;
       if (e.done === undefined) continue;
       legacyInflight++;
-      const sent = link.send(encodeLegacy(e.item.topic, dataToContent(e.item.data)), (err) => {
+      const sent = link.send(encodeLegacyData(e.item.topic, e.item.data), (err) => {
         if (gen !== generation) return; // that socket is gone; the entry was queued again
         legacyInflight--;
         if (err) return;

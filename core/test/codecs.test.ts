@@ -2,7 +2,14 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import t from 'tap';
 import { FRAME_ERROR_CODES, ProtocolError } from '../src/errors.js';
-import { contentToData, dataToContent, decodeLegacy, decodeLegacyToData, encodeLegacy } from '../src/legacy.js';
+import {
+  contentToData,
+  dataToContent,
+  decodeLegacy,
+  decodeLegacyToData,
+  encodeLegacy,
+  encodeLegacyData,
+} from '../src/legacy.js';
 import { decodeLinkReply, decodeLinkRequest, encodeLink, type LinkReply, type LinkRequest } from '../src/link.js';
 import {
   decodeClientFrame,
@@ -487,3 +494,20 @@ t.test('decodeLegacyToData: the sliced fast path agrees with decodeLegacy + cont
   t.same(decodeLegacyToData('{"topic":"a","content":"x\\"y"}'), { topic: 'a', data: '"x\\"y"' }, 'other shapes parse');
   t.throws(() => decodeLegacyToData('{"Topic":"a","Content":"}'), { code: 'BAD_FRAME' });
 });
+
+t.test(
+  'encodeLegacyData: the same value as encodeLegacy(topic, dataToContent(data)), without the re-quote',
+  async (t) => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary' }), fc.jsonValue(), (topic, value) => {
+        const data = JSON.stringify(value);
+        const fast = JSON.parse(encodeLegacyData(topic, data)) as unknown;
+        const slow = JSON.parse(encodeLegacy(topic, dataToContent(data))) as unknown;
+        return JSON.stringify(fast) === JSON.stringify(slow);
+      }),
+      { numRuns: 1000 },
+    );
+    t.equal(encodeLegacyData('a', '"hi"'), '{"Topic":"a","Content":"hi"}');
+    t.equal(encodeLegacyData('a', '{"b":1}'), encodeLegacy('a', '{"b":1}'), 'other JSON values are their own text');
+  },
+);

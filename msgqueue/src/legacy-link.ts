@@ -14,9 +14,8 @@ import {
   canSubscribe,
   CLOSE,
   contentToData,
-  dataToContent,
   decodeLegacy,
-  encodeLegacy,
+  encodeLegacyData,
   isValidTopic,
   MAX_CONSUMER_NAME_LENGTH,
   type ConnectionContext,
@@ -109,7 +108,7 @@ export function serveLegacyPop(ws: WebSocket, ctx: ConnectionContext, q: QueueCo
     send(msgs, written) {
       const last = msgs[msgs.length - 1].seq;
       msgs.forEach((m, i) => {
-        const frame = encodeLegacy(m.topic, dataToContent(m.data));
+        const frame = encodeLegacyData(m.topic, m.data);
         if (i < msgs.length - 1) ws.send(frame);
         else
           ws.send(frame, (err) => {

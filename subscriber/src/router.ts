@@ -4,7 +4,7 @@
  * every matching socket (each once, however many of its subscriptions overlap). No socket is
  * ever awaited.
  */
-import { TopicIndex, encodeLegacy, encodeMsg, matchesPattern, type Logger, type QueueMessage } from '@wsq/core';
+import { TopicIndex, encodeLegacyData, encodeMsg, matchesPattern, type Logger, type QueueMessage } from '@wsq/core';
 import type { Client, KickReason, Subscription } from './client.js';
 import type { SubscriberMetrics } from './metrics.js';
 import { SharedConcat, textFrame, type WireFrame } from './wire.js';
@@ -20,18 +20,9 @@ export interface RouterStats {
   topics: number;
 }
 
-/**
- * The legacy frame of `m`. A JSON string `data` reaches legacy clients as its value
- * (DESIGN 3.2): `data` is JSON text, so it already is that value as a JSON string and goes
- * in as it is, where encodeLegacy(topic, dataToContent(data)) would parse and quote it again.
- * wsq's publisher writes `data` with JSON.stringify, so the bytes are the same; JSON text
- * from another producer may keep other escapes (`\u00e9` for `é`), and decodes to the same
- * value, which is what a legacy client reads. Like encodeMsg for v1, this trusts `data` to
- * be JSON text, as the link protocol requires.
- */
+/** The legacy frame of `m` (core's encodeLegacyData: a JSON string `data` is not re-parsed). */
 export function encodeLegacyMsg(m: QueueMessage): string {
-  if (m.data.charCodeAt(0) === 0x22 /* " */) return `{"Topic":${JSON.stringify(m.topic)},"Content":${m.data}}`;
-  return encodeLegacy(m.topic, m.data);
+  return encodeLegacyData(m.topic, m.data);
 }
 
 export function encodeFor(client: Client, m: QueueMessage): string {
