@@ -1,12 +1,12 @@
 /**
  * One self-healing WebSocket to the msgqueue, shared by the producer and the consumer: TLS
- * verified against `ca`, Basic Auth, `wsq.link.v1` with a legacy (ws-go) fallback, a ping
+ * verified against `ca`, Basic Auth, `wsq.link.v2` with a legacy (ws-go) fallback, a ping
  * heartbeat, and reconnects with exponential backoff and jitter. It knows nothing of what
  * travels over the link; queue-producer.ts and queue-consumer.ts speak the protocol.
  *
  * Legacy detection: a ws-go msgqueue accepts the upgrade without selecting a subprotocol. The
  * `ws` client refuses such a handshake when it offered subprotocols itself, so we offer
- * `wsq.link.v1` through the raw `Sec-WebSocket-Protocol` header and read the answer in the
+ * `wsq.link.v2` through the raw `Sec-WebSocket-Protocol` header and read the answer in the
  * `upgrade` event (emitted before ws checks it): no subprotocol selected means legacy; ours
  * selected is taken out of the response so that ws, which offered nothing, accepts it. One
  * connection either way: a second "probe" socket could make a ws-go FIFO pop a message into
@@ -16,7 +16,7 @@
 import type { IncomingMessage } from 'node:http';
 import { WebSocket } from 'ws';
 import { createBackoff } from './backoff.js';
-import { decodeLinkReply, LINK_PROTOCOL, type LinkReply } from './link.js';
+import { decodeLinkReply, LINK_PROTOCOL, type LinkFrame, type LinkReply } from './link.js';
 import type { Logger } from './log.js';
 import type { LinkState } from './queue.js';
 
@@ -48,9 +48,10 @@ const CLOSE_GRACE_MS = 1000;
 const MIN_HANDSHAKE_TIMEOUT_MS = 10_000;
 
 export interface LinkHandlers {
-  /** The socket is open; `legacy` when the queue did not negotiate wsq.link.v1. */
+  /** The socket is open; `legacy` when the queue did not negotiate the link subprotocol. */
   onOpen(legacy: boolean): void;
-  onText(text: string): void;
+  /** A frame from the queue: text frames as strings, binary ones as bytes. */
+  onFrame(frame: LinkFrame): void;
   /** The link reached 'up' (after markUp()). */
   onUp?(): void;
   /** The socket is gone; a reconnect follows unless close() was called. */
@@ -65,7 +66,7 @@ export interface LinkClient {
   /** The protocol layer is ready (producer: socket open; consumer: `consuming` received). */
   markUp(): void;
   /** Sends on the current socket; false when there is none open. */
-  send(text: string, cb?: (err?: Error) => void): boolean;
+  send(frame: LinkFrame, cb?: (err?: Error) => void): boolean;
   /** Drops the current socket (protocol fault, queue error): down, then reconnect. */
   drop(detail: string): void;
   close(): Promise<void>;
@@ -87,9 +88,9 @@ const UNTRUSTED_CERT_CODES = new Set([
  * Decodes a frame from the msgqueue for a producer or consumer. A frame that does not decode
  * means a wrong peer or a bug: the link is dropped (and reconnects) and undefined returned.
  */
-export function readLinkReply(link: Pick<LinkClient, 'drop'>, text: string): LinkReply | undefined {
+export function readLinkReply(link: Pick<LinkClient, 'drop'>, frame: LinkFrame): LinkReply | undefined {
   try {
-    return decodeLinkReply(text);
+    return decodeLinkReply(frame);
   } catch {
     link.drop('bad frame from the msgqueue');
     return undefined;
@@ -200,7 +201,7 @@ export function createLinkClient(
       legacy = a.legacy;
       pingTimer = setInterval(() => ping(a), opts.pingIntervalMs);
       if (legacy)
-        log.info('the msgqueue did not negotiate wsq.link.v1: using the legacy ws-go link (no acks, no seqs)');
+        log.info(`the msgqueue did not negotiate ${LINK_PROTOCOL}: using the legacy ws-go link (no acks, no seqs)`);
       handlers.onOpen(legacy);
     });
     sock.on('pong', () => {
@@ -208,8 +209,7 @@ export function createLinkClient(
     });
     sock.on('message', (data: Buffer, isBinary: boolean) => {
       if (current !== a) return;
-      if (isBinary) log.warn('binary frame from the msgqueue ignored');
-      else handlers.onText(data.toString());
+      handlers.onFrame(isBinary ? data : data.toString());
     });
     sock.on('close', (code: number, reason: Buffer) => onClose(a, code, reason.toString()));
   }
@@ -268,9 +268,9 @@ export function createLinkClient(
       setState('up');
       handlers.onUp?.();
     },
-    send(text, cb) {
+    send(frame, cb) {
       if (!isOpen(current)) return false;
-      current.sock.send(text, cb);
+      current.sock.send(frame, cb);
       return true;
     },
     drop(detail) {

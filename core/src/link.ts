@@ -1,7 +1,8 @@
 /**
  * The internal link between publisher/subscriber and the msgqueue (subprotocol
- * `wsq.link.v1`), documented in docs/protocol.md. JSON text frames; message payloads travel
- * as JSON text inside a string so that no hop parses them.
+ * `wsq.link.v2`), documented in docs/protocol.md. The frames that carry messages (append,
+ * appended, msgs) are binary (link-binary.ts); the rest are JSON text frames. Message payloads
+ * travel as JSON text that no hop parses.
  *
  *   producer -> queue   append   {ref, msgs:[{topic,data,ts,pid?}]}
  *   queue -> producer   appended {ref, seqs:[…]}           once journaled (duplicates: original seq)
@@ -15,9 +16,22 @@
  */
 import { ProtocolError, type FrameErrorCode } from './errors.js';
 import { isNonNegativeInt, parseObject, type JsonObject } from './json.js';
-import { isValidPattern, isValidTopic } from './topics.js';
+import {
+  BINARY_APPEND,
+  BINARY_APPENDED,
+  BINARY_MSGS,
+  decodeAppend,
+  decodeAppended,
+  decodeMsgs,
+  encodeAppend,
+  encodeAppended,
+  encodeMsgs,
+} from './link-binary.js';
+import { isValidPattern } from './topics.js';
 
-export const LINK_PROTOCOL = 'wsq.link.v1';
+export const LINK_PROTOCOL = 'wsq.link.v2';
+/** A link frame: JSON text, or bytes for the binary frames. */
+export type LinkFrame = string | Buffer;
 export const MAX_CONSUMER_NAME_LENGTH = 128;
 
 export interface LinkAppendItem {
@@ -58,27 +72,16 @@ function int(obj: JsonObject, key: string): number {
   return v;
 }
 
-function appendItem(v: unknown): LinkAppendItem {
-  if (v === null || typeof v !== 'object') throw bad('append item must be an object');
-  const o = v as JsonObject;
-  if (!isValidTopic(o.topic)) throw new ProtocolError('BAD_TOPIC', 'invalid topic in append');
-  if (typeof o.data !== 'string') throw bad('data must be JSON text in a string');
-  const item: LinkAppendItem = { topic: o.topic, data: o.data, ts: int(o, 'ts') };
-  if (o.pid !== undefined) {
-    if (typeof o.pid !== 'string' || o.pid.length > 512) throw bad('pid must be a short string');
-    item.pid = o.pid;
+/** Decodes what producers and consumers send to the msgqueue (text frames as strings). */
+export function decodeLinkRequest(frame: LinkFrame): LinkRequest {
+  if (typeof frame !== 'string') {
+    if (frame[0] !== BINARY_APPEND) throw bad('unknown binary link frame');
+    return { op: 'append', ...decodeAppend(frame) };
   }
-  return item;
-}
-
-/** Decodes what producers and consumers send to the msgqueue. */
-export function decodeLinkRequest(text: string): LinkRequest {
-  const obj = parseObject(text);
+  const obj = parseObject(frame);
   switch (obj.op) {
-    case 'append': {
-      if (!Array.isArray(obj.msgs) || obj.msgs.length === 0) throw bad('msgs must be a non-empty array');
-      return { op: 'append', ref: int(obj, 'ref'), msgs: obj.msgs.map(appendItem) };
-    }
+    case 'append':
+      throw bad('append is a binary frame on ' + LINK_PROTOCOL);
     case 'consume': {
       const name = obj.name;
       if (typeof name !== 'string' || name.length === 0 || name.length > MAX_CONSUMER_NAME_LENGTH) {
@@ -110,12 +113,20 @@ export function decodeLinkRequest(text: string): LinkRequest {
 }
 
 /** Decodes what the msgqueue sends. The queue is trusted (TLS-verified), so checks are light. */
-export function decodeLinkReply(text: string): LinkReply {
-  const obj = parseObject(text);
+export function decodeLinkReply(frame: LinkFrame): LinkReply {
+  if (typeof frame !== 'string') {
+    switch (frame[0]) {
+      case BINARY_APPENDED:
+        return { op: 'appended', ...decodeAppended(frame) };
+      case BINARY_MSGS:
+        return { op: 'msgs', msgs: decodeMsgs(frame) };
+      default:
+        throw bad('unknown binary link frame');
+    }
+  }
+  const obj = parseObject(frame);
   switch (obj.op) {
-    case 'appended':
     case 'consuming':
-    case 'msgs':
     case 'replayed':
     case 'error':
       return obj as unknown as LinkReply;
@@ -124,6 +135,16 @@ export function decodeLinkReply(text: string): LinkReply {
   }
 }
 
-export function encodeLink(frame: LinkRequest | LinkReply): string {
-  return JSON.stringify(frame);
+/** Encodes a link frame: append, appended and msgs as bytes (sent as binary frames), the rest as JSON text. */
+export function encodeLink(frame: LinkRequest | LinkReply): LinkFrame {
+  switch (frame.op) {
+    case 'append':
+      return encodeAppend(frame.ref, frame.msgs);
+    case 'appended':
+      return encodeAppended(frame.ref, frame.seqs);
+    case 'msgs':
+      return encodeMsgs(frame.msgs);
+    default:
+      return JSON.stringify(frame);
+  }
 }

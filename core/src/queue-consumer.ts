@@ -1,5 +1,5 @@
 /**
- * The default QueueConsumer: a durable cursor on the msgqueue's /popmsg over wsq.link.v1.
+ * The default QueueConsumer: a durable cursor on the msgqueue's /popmsg over wsq.link.v2.
  *
  * The queue sends at most `window` unacknowledged messages (credit); `ack(seq)` is
  * cumulative and coalesced to one frame per event-loop turn. After a reconnect the queue
@@ -12,7 +12,7 @@
 import { ProtocolError } from './errors.js';
 import { contentToData, decodeLegacy } from './legacy.js';
 import { createLinkClient, readLinkReply, type LinkClientOptions } from './link-client.js';
-import { encodeLink, type LinkMessage } from './link.js';
+import { encodeLink, type LinkFrame, type LinkMessage } from './link.js';
 import type { QueueConsumer, QueueMessage, ReplayResult } from './queue.js';
 
 export interface QueueConsumerOptions extends LinkClientOptions {
@@ -65,9 +65,10 @@ export function createQueueConsumer(opts: QueueConsumerOptions): QueueConsumer {
       if (legacy) link.markUp();
       else link.send(encodeLink({ op: 'consume', name: opts.name, window: opts.window }));
     },
-    onText(text) {
-      if (link.legacy) onLegacyText(text);
-      else onLinkText(text);
+    onFrame(frame) {
+      if (!link.legacy) onLinkFrame(frame);
+      else if (typeof frame === 'string') onLegacyText(frame);
+      else ignoreLegacy('binary legacy frame from the msgqueue ignored');
     },
     onDown(detail) {
       const err = new ProtocolError('UNAVAILABLE', `msgqueue link down: ${detail}`);
@@ -84,8 +85,8 @@ export function createQueueConsumer(opts: QueueConsumerOptions): QueueConsumer {
     }
   }
 
-  function onLinkText(text: string): void {
-    const reply = readLinkReply(link, text);
+  function onLinkFrame(frame: LinkFrame): void {
+    const reply = readLinkReply(link, frame);
     if (!reply) return;
     switch (reply.op) {
       case 'consuming':
@@ -144,13 +145,16 @@ export function createQueueConsumer(opts: QueueConsumerOptions): QueueConsumer {
     try {
       m = decodeLegacy(text);
     } catch {
-      ignoredLegacy++;
-      log.warn({ ignored: ignoredLegacy }, 'invalid legacy frame from the msgqueue ignored');
-      return;
+      return ignoreLegacy('invalid legacy frame from the msgqueue ignored');
     }
     lastSeq++;
     delivered = lastSeq;
     hand([{ seq: lastSeq, topic: m.topic, data: contentToData(m.content), ts: Date.now() }]);
+  }
+
+  function ignoreLegacy(why: string): void {
+    ignoredLegacy++;
+    log.warn({ ignored: ignoredLegacy }, why);
   }
 
   function scheduleAck(): void {

@@ -1,5 +1,5 @@
 /**
- * The default QueueProducer: appends go to the msgqueue's /pushmsg over wsq.link.v1.
+ * The default QueueProducer: appends go to the msgqueue's /pushmsg over wsq.link.v2.
  *
  * Every accepted message waits in a bounded outbox until the queue acknowledges it. Messages
  * appended in one event-loop turn leave together in as few `append` frames as possible, with
@@ -16,7 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { ProtocolError } from './errors.js';
 import { encodeLegacyData } from './legacy.js';
 import { createLinkClient, readLinkReply, type LinkClientOptions } from './link-client.js';
-import { encodeLink, type LinkAppendItem } from './link.js';
+import { encodeLink, type LinkAppendItem, type LinkFrame } from './link.js';
 import type { AppendDone, AppendRequest, QueueProducer } from './queue.js';
 
 export interface QueueProducerOptions extends LinkClientOptions {
@@ -114,7 +114,7 @@ export function createQueueProducer(opts: QueueProducerOptions): QueueProducer {
       link.markUp();
     },
     onUp: flush,
-    onText,
+    onFrame,
     onDown() {
       // Whatever was in flight may or may not have been taken: send it all again, in order.
       generation++;
@@ -153,8 +153,8 @@ export function createQueueProducer(opts: QueueProducerOptions): QueueProducer {
     onDepth?.(depth, bytes);
   }
 
-  function onText(text: string): void {
-    const reply = readLinkReply(link, text);
+  function onFrame(frame: LinkFrame): void {
+    const reply = readLinkReply(link, frame);
     if (!reply) return;
     switch (reply.op) {
       case 'appended': {

@@ -11,6 +11,7 @@ import {
   encodeLegacyData,
 } from '../src/legacy.js';
 import { decodeLinkReply, decodeLinkRequest, encodeLink, type LinkReply, type LinkRequest } from '../src/link.js';
+import { appendRefOf } from '../src/link-binary.js';
 import {
   decodeClientFrame,
   decodeServerFrame,
@@ -190,14 +191,6 @@ t.test('property: legacy encode/decode roundtrip', async (t) => {
 
 t.test('link requests, table-driven', async (t) => {
   const ok: [string, unknown][] = [
-    [
-      '{"op":"append","ref":1,"msgs":[{"topic":"a","data":"1","ts":5}]}',
-      { op: 'append', ref: 1, msgs: [{ topic: 'a', data: '1', ts: 5 }] },
-    ],
-    [
-      '{"op":"append","ref":2,"msgs":[{"topic":"a","data":"1","ts":5,"pid":"u\\u0000x"}]}',
-      { op: 'append', ref: 2, msgs: [{ topic: 'a', data: '1', ts: 5, pid: 'u\u0000x' }] },
-    ],
     ['{"op":"consume","name":"sub-1","window":10}', { op: 'consume', name: 'sub-1', window: 10 }],
     ['{"op":"ack","seq":7}', { op: 'ack', seq: 7 }],
     [
@@ -208,13 +201,7 @@ t.test('link requests, table-driven', async (t) => {
   ];
   for (const [text, want] of ok) t.same(decodeLinkRequest(text), want, text);
   const bad: [string, string][] = [
-    ['{"op":"append","ref":1,"msgs":[]}', 'BAD_FRAME'],
-    ['{"op":"append","ref":1}', 'BAD_FRAME'],
-    ['{"op":"append","ref":-1,"msgs":[{"topic":"a","data":"1","ts":5}]}', 'BAD_FRAME'],
-    ['{"op":"append","ref":1,"msgs":[null]}', 'BAD_FRAME'],
-    ['{"op":"append","ref":1,"msgs":[{"topic":"a.*","data":"1","ts":5}]}', 'BAD_TOPIC'],
-    ['{"op":"append","ref":1,"msgs":[{"topic":"a","data":1,"ts":5}]}', 'BAD_FRAME'],
-    ['{"op":"append","ref":1,"msgs":[{"topic":"a","data":"1","ts":5,"pid":3}]}', 'BAD_FRAME'],
+    ['{"op":"append","ref":1,"msgs":[{"topic":"a","data":"1","ts":5}]}', 'BAD_FRAME'], // append is binary
     ['{"op":"consume","name":"","window":10}', 'BAD_FRAME'],
     ['{"op":"consume","name":"a","window":0}', 'BAD_FRAME'],
     ['{"op":"ack","seq":"1"}', 'BAD_FRAME'],
@@ -238,10 +225,139 @@ t.test('link replies', async (t) => {
     { op: 'error', ref: 3, code: 'INTERNAL', message: 'x' },
   ] satisfies LinkReply[];
   for (const f of frames) t.same(decodeLinkReply(encodeLink(f)), f);
+  t.type(encodeLink(frames[0]), Buffer, 'appended is a binary frame');
+  t.type(encodeLink(frames[2]), Buffer, 'msgs is a binary frame');
+  t.type(encodeLink(frames[1]), 'string', 'consuming is JSON text');
+  for (const text of ['{"op":"append"}', '{"op":"appended","ref":1,"seqs":[1]}', '{"op":"msgs","msgs":[]}'])
+    t.equal(
+      codeOf(() => decodeLinkReply(text)),
+      'BAD_FRAME',
+      `${text}: message frames are binary`,
+    );
   t.equal(
-    codeOf(() => decodeLinkReply('{"op":"append"}')),
+    codeOf(() => decodeLinkReply(Buffer.from([9, 0, 0]))),
     'BAD_FRAME',
+    'unknown binary frame',
   );
+});
+
+/** An append frame as bytes, built field by field so tests can break any one of them. */
+function appendBytes(opts: {
+  ref?: number;
+  count?: number;
+  flags?: number;
+  ts?: number;
+  topic?: Buffer;
+  pid?: Buffer;
+  data?: Buffer;
+  trailing?: number;
+}): Buffer {
+  const topic = opts.topic ?? Buffer.from('a');
+  const data = opts.data ?? Buffer.from('1');
+  const head = Buffer.alloc(13);
+  head[0] = 1;
+  head.writeDoubleBE(opts.ref ?? 1, 1);
+  head.writeUInt32BE(opts.count ?? 1, 9);
+  const item = Buffer.alloc(10);
+  item[0] = opts.flags ?? (opts.pid ? 1 : 0);
+  item.writeDoubleBE(opts.ts ?? 5, 1);
+  item[9] = topic.length;
+  const parts = [head, item, topic];
+  if (opts.pid) {
+    const len = Buffer.alloc(2);
+    len.writeUInt16BE(opts.pid.length);
+    parts.push(len, opts.pid);
+  }
+  const dlen = Buffer.alloc(4);
+  dlen.writeUInt32BE(data.length);
+  parts.push(dlen, data, Buffer.alloc(opts.trailing ?? 0));
+  return Buffer.concat(parts);
+}
+
+t.test('binary append frames: what decodes, and every malformed field refused', async (t) => {
+  t.same(decodeLinkRequest(appendBytes({})), { op: 'append', ref: 1, msgs: [{ topic: 'a', data: '1', ts: 5 }] });
+  t.same(decodeLinkRequest(appendBytes({ pid: Buffer.from('u\u0000x') })), {
+    op: 'append',
+    ref: 1,
+    msgs: [{ topic: 'a', data: '1', ts: 5, pid: 'u\u0000x' }],
+  });
+  const dataOf = (frame: Buffer) => (decodeLinkRequest(frame) as { msgs: { data: string }[] }).msgs[0]!.data;
+  t.equal(dataOf(appendBytes({ data: Buffer.from('"héllo ✓"') })), '"héllo ✓"');
+  t.equal(dataOf(appendBytes({ data: Buffer.from('"\uFFFD"') })), '"\uFFFD"', 'a real U+FFFD');
+  const full = appendBytes({});
+  const bad: [string, Buffer, string][] = [
+    ['no messages', appendBytes({ count: 0 }), 'BAD_FRAME'],
+    ['more messages announced than the frame holds', appendBytes({ count: 2 }), 'BAD_FRAME'],
+    ['a count no frame could hold', appendBytes({ count: 0xffffffff }), 'BAD_FRAME'],
+    ['negative ref', appendBytes({ ref: -1 }), 'BAD_FRAME'],
+    ['fractional ts', appendBytes({ ts: 1.5 }), 'BAD_FRAME'],
+    ['unknown flags', appendBytes({ flags: 4 }), 'BAD_FRAME'],
+    ['pattern as topic', appendBytes({ topic: Buffer.from('a.*') }), 'BAD_TOPIC'],
+    ['empty topic', appendBytes({ topic: Buffer.alloc(0) }), 'BAD_TOPIC'],
+    ['non-ASCII topic', appendBytes({ topic: Buffer.from('é') }), 'BAD_TOPIC'],
+    ['data not UTF-8', appendBytes({ data: Buffer.from([0x22, 0xff, 0x22]) }), 'BAD_FRAME'],
+    ['pid not UTF-8', appendBytes({ pid: Buffer.from([0xc3]) }), 'BAD_FRAME'],
+    ['pid too long', appendBytes({ pid: Buffer.alloc(513, 0x61) }), 'BAD_FRAME'],
+    ['pid as a broken JSON string', appendBytes({ flags: 3, pid: Buffer.from('"a') }), 'BAD_FRAME'],
+    ['pid as JSON that is not a string', appendBytes({ flags: 3, pid: Buffer.from('7') }), 'BAD_FRAME'],
+    ['trailing bytes', appendBytes({ trailing: 1 }), 'BAD_FRAME'],
+    ['cut short', full.subarray(0, full.length - 1), 'BAD_FRAME'],
+    ['header only', full.subarray(0, 5), 'BAD_FRAME'],
+    ['not an append', Buffer.from([2, ...full.subarray(1)]), 'BAD_FRAME'],
+  ];
+  for (const [what, frame, code] of bad)
+    t.equal(
+      codeOf(() => decodeLinkRequest(frame)),
+      code,
+      what,
+    );
+  t.equal(appendRefOf(appendBytes({ ref: 42, count: 0 })), 42, 'the ref of a refused frame, for its error');
+  t.equal(appendRefOf(Buffer.from([1, 2])), undefined);
+  t.equal(appendRefOf(appendBytes({ ref: 0.5 })), undefined);
+});
+
+t.test('a pid with a lone surrogate crosses the binary link unchanged (as JSON text)', async (t) => {
+  for (const pid of ['u\u0000\ud800', 'u\u0000\udc00x', 'u\u0000\ud83d\ude00'])
+    t.same(
+      decodeLinkRequest(encodeLink({ op: 'append', ref: 1, msgs: [{ topic: 'a', data: '1', ts: 1, pid }] })),
+      { op: 'append', ref: 1, msgs: [{ topic: 'a', data: '1', ts: 1, pid }] },
+      JSON.stringify(pid),
+    );
+  t.not(
+    (
+      decodeLinkRequest(
+        encodeLink({ op: 'append', ref: 1, msgs: [{ topic: 'a', data: '1', ts: 1, pid: '\ud800' }] }),
+      ) as {
+        msgs: { pid: string }[];
+      }
+    ).msgs[0]!.pid,
+    (
+      decodeLinkRequest(
+        encodeLink({ op: 'append', ref: 1, msgs: [{ topic: 'a', data: '1', ts: 1, pid: '\ud801' }] }),
+      ) as {
+        msgs: { pid: string }[];
+      }
+    ).msgs[0]!.pid,
+    'two different ids stay two pids',
+  );
+});
+
+t.test('property: arbitrary bytes never crash the binary link decoders', async (t) => {
+  fc.assert(
+    fc.property(fc.constantFrom(1, 2, 3), fc.uint8Array({ maxLength: 64 }), (kind, rest) => {
+      const frame = Buffer.from([kind, ...rest]);
+      for (const decode of [decodeLinkRequest, decodeLinkReply]) {
+        try {
+          decode(frame);
+        } catch (err) {
+          if (!(err instanceof ProtocolError)) return false;
+        }
+      }
+      return true;
+    }),
+    { numRuns: 2000 },
+  );
+  t.pass('property held');
 });
 
 // ---- Properties of every codec: what encodes decodes to the same thing, and nothing crashes.
@@ -269,7 +385,12 @@ const linkRequestArb: fc.Arbitrary<LinkRequest> = fc.oneof(
     ref: seqArb,
     msgs: fc.array(
       fc.record(
-        { topic: topicArb, data: dataTextArb, ts: seqArb, pid: fc.string({ maxLength: 512 }) },
+        {
+          topic: topicArb,
+          data: dataTextArb,
+          ts: seqArb,
+          pid: fc.string({ maxLength: 512, unit: fc.nat({ max: 0xffff }).map((c) => String.fromCharCode(c)) }),
+        },
         { requiredKeys: ['topic', 'data', 'ts'] },
       ),
       { minLength: 1, maxLength: 5 },
@@ -288,7 +409,11 @@ const linkRequestArb: fc.Arbitrary<LinkRequest> = fc.oneof(
 );
 const frameErrorCodeArb = fc.constantFrom(...FRAME_ERROR_CODES);
 const linkReplyArb: fc.Arbitrary<LinkReply> = fc.oneof(
-  fc.record({ op: fc.constant('appended' as const), ref: seqArb, seqs: fc.array(seqArb, { maxLength: 5 }) }),
+  fc.record({
+    op: fc.constant('appended' as const),
+    ref: seqArb,
+    seqs: fc.array(seqArb, { minLength: 1, maxLength: 5 }),
+  }),
   fc.record({
     op: fc.constant('consuming' as const),
     name: fc.string({ minLength: 1 }),
@@ -296,7 +421,7 @@ const linkReplyArb: fc.Arbitrary<LinkReply> = fc.oneof(
     first: seqArb,
     last: seqArb,
   }),
-  fc.record({ op: fc.constant('msgs' as const), msgs: fc.array(linkMessageArb, { maxLength: 4 }) }),
+  fc.record({ op: fc.constant('msgs' as const), msgs: fc.array(linkMessageArb, { minLength: 1, maxLength: 4 }) }),
   fc.record(
     {
       op: fc.constant('replayed' as const),

@@ -22,7 +22,7 @@ function link(t: Teardown, stub: StubQueue, over: Partial<LinkClientOptions> = {
         opened.push(legacy);
         client.markUp();
       },
-      onText() {},
+      onFrame() {},
       onDown() {},
     },
   );
@@ -123,7 +123,7 @@ t.test('close() while up, while connecting and during the backoff leaves no time
   t.equal(connecting.client.state, 'closed');
   noneLeft('while connecting');
 
-  const never = createLinkClient(stubLinkOptions(stub), '/popmsg', { onOpen() {}, onText() {}, onDown() {} });
+  const never = createLinkClient(stubLinkOptions(stub), '/popmsg', { onOpen() {}, onFrame() {}, onDown() {} });
   await never.close();
   t.equal(never.state, 'closed', 'close() before start()');
   never.start();

@@ -1,5 +1,5 @@
 /**
- * /popmsg with `wsq.link.v1`: a durable consumer with a credit window, plus range replays.
+ * /popmsg with `wsq.link.v2`: a durable consumer with a credit window, plus range replays.
  *
  *   consume {name, window}  → consuming {name, next, first, last}, then msgs frames while
  *                             fewer than `window` messages are unacknowledged
@@ -11,7 +11,7 @@
 import { canSubscribe, CLOSE, encodeLink, ProtocolError, type ConnectionContext, type LinkRequest } from '@wsq/core';
 import type { WebSocket } from 'ws';
 import type { ConsumerSession } from './hub.js';
-import { linkRefuser, onLinkRequest, toLinkMessage } from './link-frames.js';
+import { linkRefuser, onLinkRequest } from './link-frames.js';
 import { consumerPumpReports, Pump } from './pump.js';
 import { cursorAllowed, POP_PATH, resumePoint, type QueueContext } from './queue-context.js';
 import { replayRange } from './replay.js';
@@ -88,7 +88,7 @@ export function serveConsumerLink(ws: WebSocket, ctx: ConnectionContext, q: Queu
       credit: () => window - unacked.count,
       send(msgs, written) {
         for (const m of msgs) unacked.push(m.seq);
-        ws.send(encodeLink({ op: 'msgs', msgs: msgs.map(toLinkMessage) }), written);
+        ws.send(encodeLink({ op: 'msgs', msgs }), written);
       },
       ...consumerPumpReports(ws, name, metrics, log),
     });
@@ -169,7 +169,7 @@ export function serveConsumerLink(ws: WebSocket, ctx: ConnectionContext, q: Queu
   }
 
   /** Sends; when the socket's unsent bytes are past the limit, waits until this frame is written. */
-  function sendDrained(text: string): Promise<void> {
+  function sendDrained(text: string | Buffer): Promise<void> {
     return new Promise((resolve) => {
       ws.send(text, () => resolve());
       if (ws.bufferedAmount < config.maxBufferedBytes) resolve();

@@ -3,6 +3,7 @@
  * decode, journal errors mapped to wire codes, and the stored → wire message shape.
  */
 import {
+  appendRefOf,
   decodeLinkRequest,
   encodeLink,
   ProtocolError,
@@ -34,23 +35,24 @@ export function linkRefuser(ws: WebSocket, endpoint: string, log: Logger, metric
   };
 }
 
-/** Decodes every text frame as a link request; undecodable ones are refused with their ref. */
+/** Decodes every frame as a link request; undecodable ones are refused with their ref. */
 export function onLinkRequest(ws: WebSocket, refuse: Refuse, handle: (req: LinkRequest) => void): void {
   ws.on('message', (data: Buffer, isBinary: boolean) => {
-    const text = data.toString();
+    const frame = isBinary ? data : data.toString();
     let req: LinkRequest;
     try {
-      if (isBinary) throw new ProtocolError('BAD_FRAME', 'link frames are text');
-      req = decodeLinkRequest(text);
+      req = decodeLinkRequest(frame);
     } catch (err) {
-      return refuse(err, refOf(text));
+      return refuse(err, refOf(frame));
     }
     handle(req);
   });
 }
 
 /** The `ref` of a frame that failed validation, when it had a usable one, so the peer can match the error. */
-export function refOf(text: string): number | undefined {
+export function refOf(frame: string | Buffer): number | undefined {
+  if (typeof frame !== 'string') return appendRefOf(frame);
+  const text = frame;
   try {
     const ref = (JSON.parse(text) as { ref?: unknown } | null)?.ref;
     return typeof ref === 'number' && Number.isSafeInteger(ref) && ref >= 0 ? ref : undefined;

@@ -1,5 +1,5 @@
 /**
- * /pushmsg with `wsq.link.v1`: `append {ref, msgs}` → `appended {ref, seqs}` once journaled.
+ * /pushmsg with `wsq.link.v2`: `append {ref, msgs}` → `appended {ref, seqs}` once journaled.
  *
  * Backpressure: at most maxInflightAppends append frames per connection wait for the journal.
  * At the limit the connection is paused (its socket is not read, so TCP pushes back on the

@@ -1,4 +1,5 @@
 import t from 'tap';
+import { encodeLink } from '@wsq/core';
 import { consumer, linkClient, metricValue, startQueue } from './helpers/queue.js';
 
 const msg = (topic: string, data: string, pid?: string) => (pid === undefined ? { topic, data } : { topic, data, pid });
@@ -176,8 +177,15 @@ t.test('bad frames answer an error frame and the connection stays open', async (
   const p = await linkClient(t, q, '/pushmsg');
   p.ws.send('not json');
   t.match(await p.next(), { op: 'error', code: 'BAD_FRAME' });
-  p.ws.send(JSON.stringify({ op: 'append', ref: 7, msgs: [{ topic: 'bad topic', data: '1', ts: 1 }] }));
+  p.ws.send(JSON.stringify({ op: 'append', ref: 6, msgs: [{ topic: 'a', data: '1', ts: 1 }] }));
+  t.match(await p.next(), { op: 'error', code: 'BAD_FRAME', ref: 6 }, 'append as JSON text: it is a binary frame');
+  p.send({ op: 'append', ref: 7, msgs: [{ topic: 'bad topic', data: '1', ts: 1 }] });
   t.match(await p.next(), { op: 'error', code: 'BAD_TOPIC', ref: 7 });
+  const whole = encodeLink({ op: 'append', ref: 9, msgs: [{ topic: 'a', data: '1', ts: 1 }] }) as Buffer;
+  p.ws.send(whole.subarray(0, whole.length - 1));
+  t.match(await p.next(), { op: 'error', code: 'BAD_FRAME', ref: 9 }, 'a truncated binary frame');
+  p.ws.send(Buffer.from([7, 1, 2]));
+  t.match(await p.next(), { op: 'error', code: 'BAD_FRAME' }, 'an unknown binary frame');
   p.send({ op: 'consume', name: 'x', window: 1 });
   t.match(await p.next(), { op: 'error', code: 'BAD_FRAME' }, 'consume is not served on /pushmsg');
   t.same(await p.append(8, [msg('ok', '1')]), [1], 'still serving');

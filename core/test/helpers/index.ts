@@ -117,17 +117,18 @@ export function httpsRequest(
 
 /** Buffers a socket's text frames; next() waits for the following one. */
 export class FrameReader {
-  private readonly frames: string[] = [];
-  private waiters: { resolve: (s: string) => void; reject: (e: Error) => void }[] = [];
+  /** Text frames as strings, binary frames as bytes. */
+  private readonly frames: (string | Buffer)[] = [];
+  private waiters: { resolve: (f: string | Buffer) => void; reject: (e: Error) => void }[] = [];
   closed: { code: number; reason: string } | undefined;
   private readonly closedWaiters: ((c: { code: number; reason: string }) => void)[] = [];
 
   constructor(readonly ws: WebSocket) {
     ws.on('message', (data: Buffer, isBinary: boolean) => {
-      const text = isBinary ? data.toString('base64') : data.toString();
+      const frame = isBinary ? data : data.toString();
       const w = this.waiters.shift();
-      if (w) w.resolve(text);
-      else this.frames.push(text);
+      if (w) w.resolve(frame);
+      else this.frames.push(frame);
     });
     ws.on('close', (code: number, reason: Buffer) => {
       this.closed = { code, reason: reason.toString() };
@@ -137,7 +138,14 @@ export class FrameReader {
     });
   }
 
-  next(): Promise<string> {
+  /** The next frame as text (a binary frame in base64). */
+  async next(): Promise<string> {
+    const f = await this.nextFrame();
+    return typeof f === 'string' ? f : f.toString('base64');
+  }
+
+  /** The next frame: a string for a text frame, bytes for a binary one. */
+  nextFrame(): Promise<string | Buffer> {
     const f = this.frames.shift();
     if (f !== undefined) return Promise.resolve(f);
     if (this.closed) return Promise.reject(new Error(`socket closed with ${this.closed.code}`));

@@ -1,6 +1,6 @@
 /**
  * A small in-memory msgqueue for publisher and subscriber tests: real HTTPS + WebSocket on
- * port 0 with the test certificate, Basic Auth, /pushmsg and /popmsg speaking wsq.link.v1
+ * port 0 with the test certificate, Basic Auth, /pushmsg and /popmsg speaking wsq.link.v2
  * (append/appended with pid dedupe, consume with window and cumulative acks, replay with a
  * pattern) or, for peers that negotiate nothing (always with `legacy: true`), ws-go's legacy
  * frames. It is a test double: no journal, no retention beyond the `firstSeq` knob.
@@ -274,14 +274,14 @@ export async function startStubQueue(t: Teardown, opts: StubQueueOptions = {}): 
     deliver();
   }
 
-  function onLinkFrame(ws: WebSocket, text: string): void {
+  function onLinkFrame(ws: WebSocket, frame: string | Buffer): void {
     let req;
     try {
-      req = decodeLinkRequest(text);
+      req = decodeLinkRequest(frame);
     } catch (err) {
       let ref: number | undefined;
       try {
-        ref = (JSON.parse(text) as { ref?: number }).ref;
+        ref = typeof frame === 'string' ? (JSON.parse(frame) as { ref?: number }).ref : undefined;
       } catch {
         ref = undefined;
       }
@@ -383,7 +383,8 @@ export async function startStubQueue(t: Teardown, opts: StubQueueOptions = {}): 
         consumers.delete(ws);
         changed();
       });
-      if (ws.protocol === LINK_PROTOCOL) ws.on('message', (data: Buffer) => onLinkFrame(ws, data.toString()));
+      if (ws.protocol === LINK_PROTOCOL)
+        ws.on('message', (data: Buffer, isBinary: boolean) => onLinkFrame(ws, isBinary ? data : data.toString()));
       else onLegacyConnection(ws, path);
       changed();
     });

@@ -1,6 +1,6 @@
 /**
  * Test helpers for the msgqueue's own tests: a real msgqueue on port 0 with real TLS and a
- * temp data dir, and raw `ws` clients speaking wsq.link.v1 or the legacy link.
+ * temp data dir, and raw `ws` clients speaking wsq.link.v2 or the legacy link.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -83,7 +83,7 @@ export async function startQueue(
   };
 }
 
-/** A raw wsq.link.v1 client. */
+/** A raw wsq.link.v2 client. */
 export class LinkClient {
   readonly reader: FrameReader;
   constructor(readonly ws: WebSocket) {
@@ -93,7 +93,7 @@ export class LinkClient {
     this.ws.send(encodeLink(frame));
   }
   async next(): Promise<LinkReply> {
-    return decodeLinkReply(await this.reader.next());
+    return decodeLinkReply(await this.reader.nextFrame());
   }
   /** The next frame, which must have op `op`. */
   async expect<K extends LinkReply['op']>(op: K): Promise<Extract<LinkReply, { op: K }>> {

@@ -1,0 +1,260 @@
+/**
+ * The binary frames of the internal link: the three that carry messages (`append`,
+ * `appended`, `msgs`) and so run once per batch on every hop. Everything else on the link is
+ * JSON text (link.ts). Layout in docs/protocol.md §5; all integers big-endian:
+ *
+ *   append    u8 1 | f64 ref | u32 count | count × (u8 flags | f64 ts | u8 topic length | topic
+ *                                                   | [u16 pid length | pid] | u32 data length | data)
+ *   appended  u8 2 | f64 ref | u32 count | count × f64 seq
+ *   msgs      u8 3 | u32 count | count × (f64 seq | f64 ts | u8 topic length | topic
+ *                                         | u32 data length | data)
+ *
+ * Topics are printable ASCII of at most 255 characters (topics.ts), so a byte holds their
+ * length and they are copied char by char; pid and data are UTF-8. Compared with JSON text,
+ * no hop escapes the payload's quotes or scans it for the end of a string, and no large
+ * intermediate string is built before the socket write.
+ */
+import { ProtocolError } from './errors.js';
+import { isNonNegativeInt } from './json.js';
+import { isValidTopic } from './topics.js';
+
+export const BINARY_APPEND = 1;
+export const BINARY_APPENDED = 2;
+export const BINARY_MSGS = 3;
+
+const FLAG_PID = 1;
+/**
+ * The pid is written as a JSON string literal: UTF-8 cannot carry a lone surrogate (a client
+ * id may hold one), and replacing it would make two different ids one pid.
+ */
+const FLAG_PID_JSON = 2;
+const LONE_SURROGATE = /\p{Surrogate}/u;
+/** Longest pid a producer may send, in characters (user name, NUL, client id). */
+export const MAX_PID_LENGTH = 512;
+const MAX_TOPIC_BYTES = 255;
+
+export interface BinaryAppendItem {
+  topic: string;
+  data: string;
+  ts: number;
+  pid?: string;
+}
+export interface BinaryMessage {
+  seq: number;
+  topic: string;
+  data: string;
+  ts: number;
+}
+
+function bad(message: string): ProtocolError {
+  return new ProtocolError('BAD_FRAME', message);
+}
+
+/** Copies an ASCII topic (checked by the caller's validation) and its length byte; returns the end. */
+function writeTopic(buf: Buffer, p: number, topic: string): number {
+  const n = topic.length;
+  if (n === 0 || n > MAX_TOPIC_BYTES) throw new RangeError(`topic of ${n} characters cannot be encoded`);
+  buf[p++] = n;
+  for (let i = 0; i < n; i++) {
+    const c = topic.charCodeAt(i);
+    if (c > 0x7e) throw new RangeError('topic is not ASCII');
+    buf[p + i] = c;
+  }
+  return p + n;
+}
+
+/** Writes `s` as UTF-8 after a length field of `lenBytes` (2 or 4) filled in afterwards. */
+function writeString(buf: Buffer, p: number, s: string, lenBytes: 2 | 4): number {
+  const n = buf.write(s, p + lenBytes);
+  if (lenBytes === 2) buf.writeUInt16BE(n, p);
+  else buf.writeUInt32BE(n, p);
+  return p + lenBytes + n;
+}
+
+/**
+ * Room for `s` in UTF-8 at most: three bytes per UTF-16 unit. Sizing by the bound instead of
+ * measuring every string saves a pass over each payload; the frame is a slice of the buffer.
+ */
+function maxUtf8(s: string): number {
+  return s.length * 3;
+}
+
+export function encodeAppend(ref: number, msgs: readonly BinaryAppendItem[]): Buffer {
+  let size = 13;
+  // A pid sent as JSON text grows to at most 6 ASCII characters per unit (\uXXXX) plus quotes.
+  for (const m of msgs)
+    size += 20 + m.topic.length + maxUtf8(m.data) + (m.pid === undefined ? 0 : 4 + 6 * m.pid.length);
+  const buf = Buffer.allocUnsafe(size);
+  buf[0] = BINARY_APPEND;
+  buf.writeDoubleBE(ref, 1);
+  buf.writeUInt32BE(msgs.length, 9);
+  let p = 13;
+  for (const m of msgs) {
+    const flagsAt = p;
+    buf[flagsAt] = 0;
+    buf.writeDoubleBE(m.ts, p + 1);
+    p = writeTopic(buf, p + 9, m.topic);
+    if (m.pid !== undefined) {
+      const json = LONE_SURROGATE.test(m.pid);
+      buf[flagsAt] = json ? FLAG_PID | FLAG_PID_JSON : FLAG_PID;
+      p = writeString(buf, p, json ? JSON.stringify(m.pid) : m.pid, 2);
+    }
+    p = writeString(buf, p, m.data, 4);
+  }
+  return buf.subarray(0, p);
+}
+
+export function encodeAppended(ref: number, seqs: readonly number[]): Buffer {
+  const buf = Buffer.allocUnsafe(13 + 8 * seqs.length);
+  buf[0] = BINARY_APPENDED;
+  buf.writeDoubleBE(ref, 1);
+  buf.writeUInt32BE(seqs.length, 9);
+  let p = 13;
+  for (const seq of seqs) p = buf.writeDoubleBE(seq, p);
+  return buf;
+}
+
+export function encodeMsgs(msgs: readonly BinaryMessage[]): Buffer {
+  let size = 5;
+  for (const m of msgs) size += 21 + m.topic.length + maxUtf8(m.data);
+  const buf = Buffer.allocUnsafe(size);
+  buf[0] = BINARY_MSGS;
+  buf.writeUInt32BE(msgs.length, 1);
+  let p = 5;
+  for (const m of msgs) {
+    buf.writeDoubleBE(m.seq, p);
+    buf.writeDoubleBE(m.ts, p + 8);
+    p = writeTopic(buf, p + 16, m.topic);
+    p = writeString(buf, p, m.data, 4);
+  }
+  return buf.subarray(0, p);
+}
+
+/**
+ * Reads a binary frame field by field; every read is bounds-checked, so a short or
+ * malformed frame ends in BAD_FRAME rather than a RangeError or a misread.
+ */
+class Reader {
+  p = 0;
+  constructor(
+    readonly buf: Buffer,
+    readonly what: string,
+  ) {}
+
+  need(n: number): number {
+    const at = this.p;
+    if (at + n > this.buf.length) throw bad(`${this.what} frame is truncated`);
+    this.p = at + n;
+    return at;
+  }
+  u8(): number {
+    return this.buf[this.need(1)];
+  }
+  u16(): number {
+    return this.buf.readUInt16BE(this.need(2));
+  }
+  u32(): number {
+    return this.buf.readUInt32BE(this.need(4));
+  }
+  /** A non-negative safe integer stored as f64 (seq, ts, ref). */
+  int(field: string): number {
+    const v = this.buf.readDoubleBE(this.need(8));
+    if (!isNonNegativeInt(v)) throw bad(`${field} must be a non-negative integer`);
+    return v;
+  }
+  /** `n` items follow, each at least `minBytes` long: refuses counts the frame cannot hold. */
+  count(minBytes: number): number {
+    const n = this.u32();
+    if (n === 0) throw bad(`${this.what} frame carries no messages`);
+    if (n * minBytes > this.buf.length - this.p) throw bad(`${this.what} frame is truncated`);
+    return n;
+  }
+  topic(): string {
+    const n = this.u8();
+    const at = this.need(n);
+    return this.buf.toString('latin1', at, at + n);
+  }
+  utf8(n: number): string {
+    const at = this.need(n);
+    const s = this.buf.toString('utf8', at, at + n);
+    // Bytes that are not UTF-8 decode to U+FFFD; a genuine U+FFFD is rare, so only then look closer.
+    if (s.includes('\uFFFD') && !Buffer.from(s, 'utf8').equals(this.buf.subarray(at, at + n))) {
+      throw new ProtocolError('BAD_FRAME', `${this.what} frame holds text that is not UTF-8`);
+    }
+    return s;
+  }
+  /** A JSON string literal of `n` bytes. */
+  jsonString(n: number): string {
+    let v: unknown;
+    try {
+      v = JSON.parse(this.utf8(n));
+    } catch {
+      throw bad(`${this.what} frame holds a broken JSON string`);
+    }
+    if (typeof v !== 'string') throw bad(`${this.what} frame holds a broken JSON string`);
+    return v;
+  }
+  end(): void {
+    if (this.p !== this.buf.length) throw bad(`${this.what} frame has trailing bytes`);
+  }
+}
+
+/** Decodes a producer's append frame, checking every field: the queue trusts no peer. */
+export function decodeAppend(buf: Buffer): { ref: number; msgs: BinaryAppendItem[] } {
+  const r = new Reader(buf, 'append');
+  r.need(1);
+  const ref = r.int('ref');
+  const n = r.count(15);
+  const msgs = new Array<BinaryAppendItem>(n);
+  for (let i = 0; i < n; i++) {
+    const flags = r.u8();
+    if (flags !== 0 && flags !== FLAG_PID && flags !== (FLAG_PID | FLAG_PID_JSON))
+      throw bad('unknown append item flags');
+    const ts = r.int('ts');
+    const topic = r.topic();
+    if (!isValidTopic(topic)) throw new ProtocolError('BAD_TOPIC', 'invalid topic in append');
+    if (flags !== 0) {
+      const pid = flags === FLAG_PID ? r.utf8(r.u16()) : r.jsonString(r.u16());
+      if (pid.length > MAX_PID_LENGTH) throw bad('pid must be a short string');
+      msgs[i] = { topic, data: r.utf8(r.u32()), ts, pid };
+    } else {
+      msgs[i] = { topic, data: r.utf8(r.u32()), ts };
+    }
+  }
+  r.end();
+  return { ref, msgs };
+}
+
+/** Decodes the queue's answer to an append (the queue is TLS-verified: checks stay structural). */
+export function decodeAppended(buf: Buffer): { ref: number; seqs: number[] } {
+  const r = new Reader(buf, 'appended');
+  r.need(1);
+  const ref = r.int('ref');
+  const n = r.count(8);
+  const seqs = new Array<number>(n);
+  for (let i = 0; i < n; i++) seqs[i] = r.int('seq');
+  r.end();
+  return { ref, seqs };
+}
+
+export function decodeMsgs(buf: Buffer): BinaryMessage[] {
+  const r = new Reader(buf, 'msgs');
+  r.need(1);
+  const n = r.count(22);
+  const msgs = new Array<BinaryMessage>(n);
+  for (let i = 0; i < n; i++) {
+    const seq = r.int('seq');
+    const ts = r.int('ts');
+    const topic = r.topic();
+    msgs[i] = { seq, topic, data: r.utf8(r.u32()), ts };
+  }
+  r.end();
+  return msgs;
+}
+
+/** The ref of an append frame too broken to decode, when its header is readable. */
+export function appendRefOf(buf: Buffer): number | undefined {
+  if (buf.length < 9 || buf[0] !== BINARY_APPEND) return undefined;
+  const ref = buf.readDoubleBE(1);
+  return isNonNegativeInt(ref) ? ref : undefined;
+}
