@@ -71,7 +71,15 @@ export {
   DROP_REASONS,
   AUTH_FAILURE_REASONS,
 } from './metrics.js';
-export type { BaseMetrics, Collect, TallyCell, CloseReason, DropReason, AuthFailureReason } from './metrics.js';
+export type {
+  BaseMetrics,
+  Collect,
+  TallyCell,
+  TallyHistogram,
+  CloseReason,
+  DropReason,
+  AuthFailureReason,
+} from './metrics.js';
 export { createBackoff } from './backoff.js';
 export type { Backoff } from './backoff.js';
 export { originAllowed } from './origins.js';

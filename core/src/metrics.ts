@@ -7,7 +7,7 @@
  * same event has the same name in every service; each known reason is exported at 0 from the
  * start, so `rate()` and alerts work before the first occurrence.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 
 /** Why the server closed (or refused) a WebSocket connection. */
 export const CLOSE_REASONS = {
@@ -67,12 +67,24 @@ export interface TallyCell {
   n: number;
 }
 
+/**
+ * A histogram for per-message hot paths: `observe` is a bucket search and three number
+ * updates. A prom-client `observe()` builds a closure and a label object and hashes the labels
+ * on every call (about 0.4 µs, 4 % of the subscriber's CPU in the pipe benchmark). The scrape
+ * output is the same as a prom-client Histogram's without labels.
+ */
+export interface TallyHistogram {
+  observe(value: number): void;
+}
+
 export interface BaseMetrics {
   registry: Registry;
   /** A counter whose value lives in one TallyCell (no labels). */
   tally(name: string, help: string): TallyCell;
   /** A counter with one label; `cell(value)` returns that label value's TallyCell (made once, kept). */
   tallyBy<L extends string>(name: string, help: string, label: L): (value: string) => TallyCell;
+  /** A histogram without labels for per-message observations (TallyHistogram). */
+  tallyHistogram(name: string, help: string, buckets: readonly number[]): TallyHistogram;
   connectionsOpen: Gauge<'endpoint'>;
   connectionsTotal: Counter<'endpoint'>;
   authFailures: Counter<'reason'>;
@@ -169,6 +181,7 @@ export function createMetrics(service: string, opts: { defaultMetrics?: boolean 
     registry,
     tally,
     tallyBy,
+    tallyHistogram: (name, help, buckets) => tallyHistogram(registry, name, help, buckets),
     counter,
     gauge,
     histogram,
@@ -186,6 +199,56 @@ export function createMetrics(service: string, opts: { defaultMetrics?: boolean 
       'code',
     ]),
     ready: gauge('wsq_ready', '1 while the service is ready (/readyz answers 200), else 0'),
+  };
+}
+
+function tallyHistogram(registry: Registry, name: string, help: string, buckets: readonly number[]): TallyHistogram {
+  const bounds = [...buckets].sort((a, b) => a - b);
+  /** counts[i]: observations in (bounds[i-1], bounds[i]]; the last slot is above every bound. */
+  let counts = new Float64Array(bounds.length + 1);
+  let sum = 0;
+  let count = 0;
+  /** After reset() and before the next observation there is no series at all, as with prom-client. */
+  let cleared = false;
+  const snapshot = () => {
+    const bucket = `${name}_bucket`;
+    const values: { labels: Record<string, string | number>; value: number; metricName: string }[] = [];
+    if (cleared) return { name, help, type: 'histogram', values, aggregator: 'sum' };
+    let acc = 0;
+    for (let i = 0; i < bounds.length; i++) {
+      acc += counts[i];
+      values.push({ labels: { le: bounds[i] }, value: acc, metricName: bucket });
+    }
+    values.push(
+      { labels: { le: '+Inf' }, value: count, metricName: bucket },
+      { labels: {}, value: sum, metricName: `${name}_sum` },
+      { labels: {}, value: count, metricName: `${name}_count` },
+    );
+    return { name, help, type: 'histogram', values, aggregator: 'sum' };
+  };
+  // The registry reads a metric through get()/getForPromString() and resets it with reset().
+  const metric = {
+    name,
+    help,
+    get: () => Promise.resolve(snapshot()),
+    getForPromString: () => Promise.resolve(snapshot()),
+    reset() {
+      counts = new Float64Array(bounds.length + 1);
+      sum = 0;
+      count = 0;
+      cleared = true;
+    },
+  };
+  registry.registerMetric(metric as unknown as Metric);
+  return {
+    observe(value) {
+      let i = 0;
+      while (i < bounds.length && value > bounds[i]) i++;
+      counts[i]++;
+      sum += value;
+      count++;
+      cleared = false;
+    },
   };
 }
 

@@ -52,8 +52,9 @@ export const PRODUCER_DEFAULTS = {
   maxInflightBatches: 8,
 } as const;
 
-interface Entry {
-  item: LinkAppendItem;
+/** One message in the outbox; it is its own append item (no second object per message). */
+interface Entry extends LinkAppendItem {
+  pid: string;
   bytes: number;
   acceptedAt: number;
   /** Cleared once settled: a settled entry is skipped. */
@@ -224,7 +225,7 @@ export function createQueueProducer(opts: QueueProducerOptions): QueueProducer {
       if (batch.length === 0) return;
       const ref = nextRef++;
       inflight.set(ref, batch);
-      if (!link.send(encodeLink({ op: 'append', ref, msgs: batch.map((e) => e.item) }))) return;
+      if (!link.send(encodeLink({ op: 'append', ref, msgs: batch }))) return;
     }
   }
 
@@ -235,7 +236,7 @@ export function createQueueProducer(opts: QueueProducerOptions): QueueProducer {
       const e = entries[cursor++]!;
       if (e.done === undefined) continue;
       legacyInflight++;
-      const sent = link.send(encodeLegacyData(e.item.topic, e.item.data), (err) => {
+      const sent = link.send(encodeLegacyData(e.topic, e.data), (err) => {
         if (gen !== generation) return; // that socket is gone; the entry was queued again
         legacyInflight--;
         if (err) return;
@@ -262,7 +263,10 @@ export function createQueueProducer(opts: QueueProducerOptions): QueueProducer {
       return OUTBOX_FULL;
     }
     entries.push({
-      item: { topic: msg.topic, data: msg.data, ts: msg.ts, pid },
+      topic: msg.topic,
+      data: msg.data,
+      ts: msg.ts,
+      pid,
       bytes: size,
       acceptedAt: performance.now(),
       done: done as AppendDone<unknown>,

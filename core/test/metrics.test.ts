@@ -6,6 +6,7 @@ import {
   DROP_REASONS,
   closeReasonOfWsError,
   createMetrics,
+  LATENCY_BUCKETS,
   type BaseMetrics,
 } from '../src/metrics.js';
 import { createServiceServer } from '../src/service-server.js';
@@ -159,4 +160,32 @@ t.test('tallies: plain-number cells read into counters on every scrape', async (
   sent.n++;
   text = await m.registry.metrics();
   t.match(text, /x_sent_total\{service="svc"\} 4\n/, 'a later scrape sees the new value, not a sum of scrapes');
+});
+
+t.test('tallyHistogram scrapes exactly like a prom-client Histogram fed the same values', async (t) => {
+  const ours = createMetrics('svc', { defaultMetrics: false });
+  const theirs = createMetrics('svc', { defaultMetrics: false });
+  const fast = ours.tallyHistogram('wsq_test_seconds', 'A test histogram', LATENCY_BUCKETS);
+  const reference = theirs.histogram('wsq_test_seconds', 'A test histogram', LATENCY_BUCKETS);
+  t.equal(await ours.registry.metrics(), await theirs.registry.metrics(), 'empty: every bucket at 0');
+  // On the bounds, between them, below the first and above the last.
+  const values = [0, 0.0001, 0.00011, 0.001, 0.003, 0.5, 1, 9.99, 10, 11, 1e6, ...LATENCY_BUCKETS];
+  for (const v of values) {
+    fast.observe(v);
+    reference.observe(v);
+  }
+  const text = await ours.registry.metrics();
+  t.equal(text, await theirs.registry.metrics());
+  t.match(text, /wsq_test_seconds_bucket\{le="0\.001",service="svc"\} 8\n/, 'cumulative buckets');
+  t.match(text, new RegExp(`wsq_test_seconds_count\\{service="svc"\\} ${values.length}\\n`));
+  t.ok(
+    (await ours.registry.getMetricsAsJSON()).some((m) => m.name === 'wsq_test_seconds'),
+    'listed like any other metric',
+  );
+  ours.registry.resetMetrics();
+  theirs.registry.resetMetrics();
+  t.equal(await ours.registry.metrics(), await theirs.registry.metrics(), 'reset');
+  fast.observe(0.2);
+  reference.observe(0.2);
+  t.equal(await ours.registry.metrics(), await theirs.registry.metrics(), 'observed after a reset');
 });
