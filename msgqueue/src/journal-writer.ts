@@ -18,8 +18,12 @@ import type { Segment } from './segment.js';
 export interface WriterHooks {
   /** A new active segment exists; the previous one is sealed and fsynced. */
   onRoll(seg: Segment): void;
-  /** One message is committed (durable as the fsync mode promises, noted in its segment). */
-  onRecord(msg: StoredMessage, recordBytes: number): void;
+  /**
+   * One message is committed (durable as the fsync mode promises, noted in its segment); its
+   * record is the `recordBytes` at `off` in `buf`, the group's write buffer, which is never
+   * reused or changed afterwards.
+   */
+  onRecord(msg: StoredMessage, recordBytes: number, buf: Buffer, off: number): void;
   /** A whole group is committed and its callers resolved. */
   onGroupCommitted(): void;
 }
@@ -156,7 +160,7 @@ export class JournalWriter {
     } else {
       this.unsynced = true;
     }
-    this.commit(seg, group, results);
+    this.commit(seg, group, results, buf);
   }
 
   /** The oldest pending calls, whole, up to `roomBytes` (at least one call). */
@@ -196,13 +200,15 @@ export class JournalWriter {
     }
   }
 
-  private commit(seg: Segment, group: PendingAppend[], results: StoredMessage[][]): void {
+  private commit(seg: Segment, group: PendingAppend[], results: StoredMessage[][], buf: Buffer): void {
+    let off = 0;
     for (let g = 0; g < group.length; g++) {
       const msgs = results[g];
       for (let i = 0; i < msgs.length; i++) {
         const size = group[g].sizes[i].recordBytes;
         seg.noteRecord(msgs[i].seq, size, msgs[i].ts);
-        this.hooks.onRecord(msgs[i], size);
+        this.hooks.onRecord(msgs[i], size, buf, off);
+        off += size;
       }
       this.stats.appendedMessages += msgs.length;
       group[g].resolve(msgs);
@@ -255,7 +261,8 @@ function measureItems(items: readonly AppendInput[]): RecordSizes[] {
 
 /** Assigns seqs from `firstSeq` in call order and encodes the whole group into one buffer. */
 function encodeGroup(group: PendingAppend[], firstSeq: number): { buf: Buffer; results: StoredMessage[][] } {
-  const buf = Buffer.allocUnsafe(group.reduce((sum, call) => sum + call.bytes, 0));
+  // Its own allocation, not a slice of the shared pool: the tail cache keeps it (tail-cache.ts).
+  const buf = Buffer.allocUnsafeSlow(group.reduce((sum, call) => sum + call.bytes, 0));
   const results: StoredMessage[][] = [];
   let seq = firstSeq;
   let off = 0;

@@ -75,8 +75,8 @@ class FileJournal implements Journal {
     this.cache = new TailCache(opts.cacheBytes, active.nextSeq);
     this.writer = new JournalWriter(opts, active, this.stats, {
       onRoll: (seg) => this.segments.push(seg),
-      onRecord: (msg, recordBytes) => {
-        this.cache.push(msg, recordBytes);
+      onRecord: (msg, recordBytes, buf, off) => {
+        this.cache.push(msg.seq, buf, off, recordBytes);
         this.retainedCount++;
         this.retainedBytes += recordBytes;
       },

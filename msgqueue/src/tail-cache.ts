@@ -1,17 +1,28 @@
 // Bounded in-memory copy of the newest journal messages, so subscribers that keep up
 // are served without touching the disk. Holds a contiguous run of seqs ending at the
 // journal's last committed seq; evicts from the oldest end past `maxBytes`.
+//
+// The cache keeps the records' bytes — the very buffer each group was written from — and
+// decodes a message when a reader takes it. Holding decoded messages instead (an object and
+// two or three strings each) kept up to 64 MiB of small objects alive on the JS heap: every
+// new message survived the young-generation collections it met and was copied twice, and the
+// msgqueue's scavenges took 2-9 ms, a pause every message in flight waited out. Per message
+// the cache now holds two numbers and one reference into arrays; per group, one Buffer.
 
 import type { ReadBudget } from './segment.js';
-import type { StoredMessage } from './record.js';
+import { decodeRecord } from './record.js';
 
-/** Rough per-entry cost of the JS objects on top of the record bytes. */
-const ENTRY_OVERHEAD_BYTES = 96;
+/** Rough per-entry cost of the array slots on top of the record bytes. */
+const ENTRY_OVERHEAD_BYTES = 24;
+/** Rough cost of one group buffer (its JS object and its own allocation) on top of its bytes. */
+const BUFFER_OVERHEAD_BYTES = 192;
 /** Compact the backing arrays once this many evicted slots pile up at the front. */
 const COMPACT_AFTER = 4096;
 
 export class TailCache {
-  private msgs: StoredMessage[] = [];
+  /** bufs[i] holds the record of seq firstSeq + (i - head) at offs[i], sizes[i] bytes long. */
+  private bufs: Buffer[] = [];
+  private offs: number[] = [];
   private sizes: number[] = [];
   private head = 0;
   private bytes = 0;
@@ -26,7 +37,7 @@ export class TailCache {
   }
 
   get count(): number {
-    return this.msgs.length - this.head;
+    return this.bufs.length - this.head;
   }
 
   /** Oldest cached seq; equals the next seq when empty. */
@@ -38,12 +49,21 @@ export class TailCache {
     return this.bytes;
   }
 
-  /** Adds the next message (seqs must arrive in order); `recordBytes` is its on-disk size. */
-  push(msg: StoredMessage, recordBytes: number): void {
-    if (msg.seq !== this.next) this.clear(msg.seq);
-    this.next = msg.seq + 1;
+  /**
+   * Adds the next message (seqs must arrive in order): its record is `recordBytes` long at
+   * `off` in `buf`, which the cache keeps and nobody may change afterwards. `buf` must own its
+   * memory (Buffer.allocUnsafeSlow): a slice of Node's shared pool would keep the whole pool
+   * chunk, and whatever else lives in it, alive behind the byte budget's back. A group buffer
+   * whose first records were evicted stays whole until its last one is: the budget can be
+   * passed by at most one group write.
+   */
+  push(seq: number, buf: Buffer, off: number, recordBytes: number): void {
+    if (seq !== this.next) this.clear(seq);
+    this.next = seq + 1;
     if (this.maxBytes === 0) return;
-    this.msgs.push(msg);
+    if (this.count === 0 || this.bufs[this.bufs.length - 1] !== buf) this.bytes += BUFFER_OVERHEAD_BYTES;
+    this.bufs.push(buf);
+    this.offs.push(off);
     this.sizes.push(recordBytes);
     this.bytes += recordBytes + ENTRY_OVERHEAD_BYTES;
     while (this.bytes > this.maxBytes && this.count > 0) this.evictOne();
@@ -62,20 +82,22 @@ export class TailCache {
     const stop = Math.min(lastSeq, this.next - 1);
     for (let seq = fromSeq; seq <= stop; seq++) {
       const i = this.head + (seq - this.firstSeq);
-      if (!budget.offer(this.msgs[i], this.sizes[i])) break;
+      if (!budget.offer(decodeRecord(this.bufs[i], this.offs[i]), this.sizes[i])) break;
     }
     return true;
   }
 
   private evictOne(): void {
     this.bytes -= this.sizes[this.head] + ENTRY_OVERHEAD_BYTES;
-    // Release the references now; the slots themselves are reclaimed by compaction.
-    this.msgs[this.head] = undefined as unknown as StoredMessage;
+    if (this.count === 1 || this.bufs[this.head + 1] !== this.bufs[this.head]) this.bytes -= BUFFER_OVERHEAD_BYTES;
+    // Release the buffer reference now; the slots themselves are reclaimed by compaction.
+    this.bufs[this.head] = EMPTY;
     this.head++;
   }
 
   private clear(nextSeq: number): void {
-    this.msgs = [];
+    this.bufs = [];
+    this.offs = [];
     this.sizes = [];
     this.head = 0;
     this.bytes = 0;
@@ -83,9 +105,12 @@ export class TailCache {
   }
 
   private compactIfWorthIt(): void {
-    if (this.head < COMPACT_AFTER || this.head * 2 < this.msgs.length) return;
-    this.msgs = this.msgs.slice(this.head);
+    if (this.head < COMPACT_AFTER || this.head * 2 < this.bufs.length) return;
+    this.bufs = this.bufs.slice(this.head);
+    this.offs = this.offs.slice(this.head);
     this.sizes = this.sizes.slice(this.head);
     this.head = 0;
   }
 }
+
+const EMPTY = Buffer.alloc(0);

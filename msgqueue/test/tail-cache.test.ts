@@ -1,0 +1,121 @@
+import t from 'tap';
+import { encodeRecordInto, measureRecord, type StoredMessage } from '../src/record.js';
+import { ReadBudget } from '../src/segment.js';
+import { TailCache } from '../src/tail-cache.js';
+
+/** Encodes `msgs` into one buffer as the journal writer does for a group; returns it and each record's place. */
+function group(msgs: StoredMessage[]): { buf: Buffer; places: { off: number; size: number }[] } {
+  const sizes = msgs.map((m) => measureRecord(m.topic, m.data, m.pid));
+  const buf = Buffer.allocUnsafeSlow(sizes.reduce((n, s) => n + s.recordBytes, 0));
+  const places: { off: number; size: number }[] = [];
+  let off = 0;
+  msgs.forEach((m, i) => {
+    places.push({ off, size: sizes[i].recordBytes });
+    off = encodeRecordInto(buf, off, m, sizes[i]);
+  });
+  return { buf, places };
+}
+
+function msg(seq: number, extra: Partial<StoredMessage> = {}): StoredMessage {
+  return {
+    seq,
+    topic: `t.${seq % 3}`,
+    data: JSON.stringify(`payload ${seq} ✓`),
+    ts: 1_764_000_000_000 + seq,
+    ...extra,
+  };
+}
+
+function pushGroup(cache: TailCache, msgs: StoredMessage[]): number[] {
+  const { buf, places } = group(msgs);
+  msgs.forEach((m, i) => cache.push(m.seq, buf, places[i].off, places[i].size));
+  return places.map((p) => p.size);
+}
+
+function read(cache: TailCache, from: number, last: number, max = 1000): StoredMessage[] | undefined {
+  const budget = new ReadBudget(max, 1 << 30);
+  return cache.collect(from, last, budget) ? budget.out : undefined;
+}
+
+t.test('messages come back decoded from the record bytes the cache holds', async (t) => {
+  const cache = new TailCache(1 << 20, 1);
+  const first = [msg(1), msg(2, { pid: 'wsq:abcdefghijkl:1' }), msg(3)];
+  const second = [msg(4, { pid: 'u\u0000é' }), msg(5)];
+  pushGroup(cache, first);
+  pushGroup(cache, second);
+  t.same(read(cache, 1, 5), [...first, ...second]);
+  t.same(
+    read(cache, 3, 4)?.map((m) => m.seq),
+    [3, 4],
+    'a range across two group buffers',
+  );
+  t.same(
+    read(cache, 2, 5, 2)?.map((m) => m.seq),
+    [2, 3],
+    'the budget stops the read',
+  );
+  t.equal(read(cache, 6, 9), undefined, 'not cached yet');
+  t.equal(cache.firstSeq, 1);
+  t.equal(cache.count, 5);
+});
+
+t.test('the byte budget counts records, entries and group buffers, and evicts the oldest', async (t) => {
+  const a = [msg(1), msg(2), msg(3)];
+  const b = [msg(4)];
+  const { places: pa } = group(a);
+  const { places: pb } = group(b);
+  const recordBytes = [...pa, ...pb].map((p) => p.size);
+  // Entries cost 24 bytes each and every distinct group buffer 192 on top of the records.
+  const all = recordBytes.reduce((n, s) => n + s, 0) + 4 * 24 + 2 * 192;
+  const roomy = new TailCache(all, 1);
+  pushGroup(roomy, a);
+  pushGroup(roomy, b);
+  t.equal(roomy.usedBytes, all, 'exactly accounted');
+  t.equal(roomy.count, 4, 'everything fits');
+
+  const tight = new TailCache(all - 1, 1);
+  pushGroup(tight, a);
+  pushGroup(tight, b);
+  t.equal(tight.firstSeq, 2, 'one byte short: the oldest message goes');
+  t.equal(tight.usedBytes, all - recordBytes[0] - 24, 'its group buffer is still held by seqs 2 and 3');
+  tight.dropBefore(4);
+  t.equal(tight.usedBytes, recordBytes[3] + 24 + 192, 'the first group buffer is released with its last record');
+  t.same(
+    read(tight, 4, 4)?.map((m) => m.data),
+    [b[0].data],
+  );
+  tight.dropBefore(5);
+  t.equal(tight.usedBytes, 0, 'empty: nothing counted');
+  t.equal(tight.count, 0);
+});
+
+t.test('a gap in the seqs starts the cache over; maxBytes 0 caches nothing', async (t) => {
+  const cache = new TailCache(1 << 20, 1);
+  pushGroup(cache, [msg(1), msg(2)]);
+  pushGroup(cache, [msg(7)]);
+  t.equal(cache.firstSeq, 7);
+  t.equal(read(cache, 1, 7), undefined, 'the old run is gone');
+  t.same(
+    read(cache, 7, 7)?.map((m) => m.seq),
+    [7],
+  );
+  const off = new TailCache(0, 1);
+  pushGroup(off, [msg(1)]);
+  t.equal(off.count, 0);
+  t.equal(off.firstSeq, 2, 'still tracks the next seq');
+  t.equal(read(off, 1, 1), undefined);
+});
+
+t.test('long runs compact the arrays and keep serving the newest messages', async (t) => {
+  const cache = new TailCache(100 * 200, 1);
+  for (let seq = 1; seq <= 20_000; seq += 10)
+    pushGroup(
+      cache,
+      Array.from({ length: 10 }, (_, i) => msg(seq + i)),
+    );
+  t.ok(cache.count > 10 && cache.count < 1000, `bounded (${cache.count} cached)`);
+  t.ok(cache.usedBytes <= 100 * 200, 'within the budget');
+  const newest = read(cache, cache.firstSeq, 20_000);
+  t.equal(newest?.length, cache.count);
+  t.same(newest?.[newest.length - 1], msg(20_000));
+});
