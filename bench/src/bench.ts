@@ -1,7 +1,7 @@
 /**
- * A whole bench run: start (or point at) wsq, start the NATS reference if asked, run each
- * scenario against each system, then write the charts and print the table, the ratios and
- * — with --profile — where each service spent its time.
+ * A whole bench run: start (or point at) wsq, start the NATS reference if asked, warm each
+ * system up (unmeasured), run each scenario against each system, then write the charts and
+ * print the table, the ratios and — with --profile — where each service spent its time.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -29,6 +29,7 @@ import { percentileCurve } from './stats.js';
 import { renderLatencyChart } from './svg.js';
 import type { Endpoint } from './transport.js';
 import { ROOT, startTrio, type Trio } from './trio.js';
+import { warmUp, warmupPlan, type BaseRunOptions, type WarmupResult } from './warmup.js';
 
 export interface BenchIo {
   stdout: ProgressStream;
@@ -38,6 +39,8 @@ export interface BenchIo {
 export interface BenchOutcome {
   exitCode: number;
   results: RunResult[];
+  /** The unmeasured warm-ups, one per system (none with --warmup-messages 0). */
+  warmups: WarmupResult[];
 }
 
 /** Exit status when wsq lost, duplicated or misrouted a message (the run itself worked). */
@@ -97,7 +100,7 @@ export async function runBench(config: BenchConfig, io: BenchIo): Promise<BenchO
     natsBinary = findNatsServer(config.natsServer);
     if (!natsBinary) {
       say('wsq-bench: --reference nats needs nats-server on PATH (or --nats-server PATH)');
-      return { exitCode: 2, results: [] };
+      return { exitCode: 2, results: [], warmups: [] };
     }
   }
   const meta: BenchMeta = {
@@ -107,8 +110,10 @@ export async function runBench(config: BenchConfig, io: BenchIo): Promise<BenchO
     workers: config.workers,
     payloadBytes: config.payloadBytes,
     target: config.target,
+    warmupMessages: config.warmupMessages,
   };
   const results: RunResult[] = [];
+  const warmups: WarmupResult[] = [];
   let trio: Trio | undefined;
   let nats: NatsServer | undefined;
   const runId = randomBytes(3).toString('hex');
@@ -131,6 +136,19 @@ export async function runBench(config: BenchConfig, io: BenchIo): Promise<BenchO
         ca: nats.ca,
       });
     }
+    const runOptions = (endpoint: Endpoint): BaseRunOptions => ({
+      endpoint,
+      workers: config.workers,
+      payloadBytes: config.payloadBytes,
+      publisherBufferBytes: config.publisherBufferBytes,
+      connectConcurrency: config.connectConcurrency,
+      idleTimeoutMs: config.idleTimeoutMs,
+    });
+    // Once per system and bench run: the JIT keeps what it compiled for later scenarios.
+    const warmup = warmupPlan(config.warmupMessages);
+    if (warmup) {
+      for (const endpoint of endpoints) warmups.push(await warmUp(runOptions(endpoint), warmup, runId, io.stderr));
+    }
     for (const plan of config.scenarios) {
       for (let round = 1; round <= config.repeat; round++) {
         for (const endpoint of endpoints) {
@@ -150,14 +168,9 @@ export async function runBench(config: BenchConfig, io: BenchIo): Promise<BenchO
           let result: RunResult;
           try {
             result = await runScenario({
+              ...runOptions(endpoint),
               plan,
-              endpoint,
-              workers: config.workers,
-              payloadBytes: config.payloadBytes,
-              publisherBufferBytes: config.publisherBufferBytes,
-              connectConcurrency: config.connectConcurrency,
-              idleTimeoutMs: config.idleTimeoutMs,
-              topicPrefix: `bench.${plan.name}.${endpoint.system}.${runId}`,
+              topicPrefix: `bench.${plan.name}.${endpoint.system}.${runId}.r${round}`,
               onProgress: (p) => bar.update(p),
               onPublishing: () => (cpuBefore = sampleCpu(pids)),
             });
@@ -209,10 +222,10 @@ export async function runBench(config: BenchConfig, io: BenchIo): Promise<BenchO
   const profile = config.profile ? profileReport(config.profile) : '';
   if (config.json) {
     io.stderr.write(human + profile);
-    io.stdout.write(toJson(meta, results));
+    io.stdout.write(toJson(meta, results, warmups));
   } else {
     io.stdout.write(human + (profile ? '\n' + profile : ''));
   }
   const bad = results.some((r) => r.system !== 'nats' && (r.lost > 0 || r.duplicates > 0 || r.unexpected > 0));
-  return { exitCode: bad ? EXIT_LOSS : 0, results };
+  return { exitCode: bad ? EXIT_LOSS : 0, results, warmups };
 }

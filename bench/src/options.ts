@@ -46,6 +46,10 @@ export const QUICK_DEFAULTS: Readonly<Record<ScenarioName, Readonly<ScenarioDefa
   latency: { messages: 1000, subscribers: 10, publishers: 1, topics: 5, ratePerSec: 500, durationMs: 2000 },
 };
 
+/** Unmeasured messages through each system before its first measured run (`--warmup-messages`). */
+export const WARMUP_MESSAGES = 20_000;
+export const QUICK_WARMUP_MESSAGES = 500;
+
 export const OPTIONS: readonly OptionSpec[] = [
   { key: 'scenario', type: 'string', default: 'all', choices: [...SCENARIOS, 'all'], help: 'scenario to run' },
   { key: 'messages', type: 'int', default: undefined, min: 1, unit: 'messages', help: 'messages published in all' },
@@ -61,6 +65,14 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: 'publish rate (0: as fast as possible)',
   },
   { key: 'durationMs', type: 'int', default: undefined, min: 1, unit: 'ms', help: 'with --rate: how long to publish' },
+  {
+    key: 'warmupMessages',
+    type: 'int',
+    default: undefined,
+    min: 0,
+    unit: 'messages',
+    help: `unmeasured pipe run through each system before its first measured run (default ${WARMUP_MESSAGES}, ${QUICK_WARMUP_MESSAGES} with --quick; 0: none)`,
+  },
   {
     key: 'payloadBytes',
     type: 'int',
@@ -150,6 +162,8 @@ export interface BenchConfig {
   readonly workers: number;
   /** Runs per scenario and system (the systems take turns). */
   readonly repeat: number;
+  /** Messages of the unmeasured warm-up run through each system, once per bench run; 0: none. */
+  readonly warmupMessages: number;
   readonly target: 'self' | 'urls';
   readonly publishUrl: string | undefined;
   readonly subscribeUrl: string | undefined;
@@ -233,6 +247,8 @@ export function toBenchConfig(values: ConfigValues): BenchConfig {
     protocols: Object.freeze([...new Set(values.protocol as BenchProtocol[])]),
     workers: values.workers as number,
     repeat: values.repeat as number,
+    warmupMessages:
+      opt<number>(values.warmupMessages) ?? (values.quick === true ? QUICK_WARMUP_MESSAGES : WARMUP_MESSAGES),
     target: values.target as 'self' | 'urls',
     publishUrl: opt<string>(values.publishUrl),
     subscribeUrl: opt<string>(values.subscribeUrl),

@@ -4,6 +4,7 @@
  */
 import type { RunResult } from './runner.js';
 import type { SystemKind } from './transport.js';
+import type { WarmupResult } from './warmup.js';
 
 export const SYSTEM_LABELS: Readonly<Record<SystemKind, string>> = {
   'wsq-legacy': 'wsq legacy',
@@ -194,9 +195,13 @@ export interface BenchMeta {
   payloadBytes: number;
   target: string;
   natsVersion?: string;
+  /** --warmup-messages: the unmeasured pipe run each system got first (0: none). */
+  warmupMessages?: number;
 }
 
-export function toJson(meta: BenchMeta, results: readonly RunResult[]): string {
+/** The warm-ups, when given, go in a `warmup` field of their own: never in `results` or `ratios`. */
+export function toJson(meta: BenchMeta, results: readonly RunResult[], warmups: readonly WarmupResult[] = []): string {
   const plain = results.map(({ histogram: _h, ...rest }) => rest);
-  return JSON.stringify({ meta, results: plain, ratios: ratios(results) }, null, 2) + '\n';
+  const warmup = warmups.length > 0 ? { warmup: warmups } : {};
+  return JSON.stringify({ meta, ...warmup, results: plain, ratios: ratios(results) }, null, 2) + '\n';
 }

@@ -1,7 +1,16 @@
 import t from 'tap';
-import { parseBenchArgs, SCENARIO_DEFAULTS, type BenchConfig } from '../src/options.js';
+import { resolveValues } from '@wsq/core';
+import {
+  parseBenchArgs,
+  QUICK_WARMUP_MESSAGES,
+  SCENARIO_DEFAULTS,
+  WARMUP_MESSAGES,
+  OPTIONS,
+  type BenchConfig,
+} from '../src/options.js';
 import { distribute, expectedDeliveries, workerExecArgv } from '../src/runner.js';
 import { svgPath } from '../src/bench.js';
+import { formatWarmup, warmupPlan, warmupTopicPrefix } from '../src/warmup.js';
 
 function run(argv: string[], env: NodeJS.ProcessEnv = {}): BenchConfig {
   const r = parseBenchArgs(argv, env);
@@ -51,6 +60,51 @@ t.test('flags override a scenario’s numbers; --quick scales them down', async 
     '--max-buffered-bytes',
     '4194304',
   ]);
+});
+
+t.test('--warmup-messages: 20000 by default, 500 with --quick, from flag, env or file; 0 turns it off', async (t) => {
+  t.equal(WARMUP_MESSAGES, 20_000);
+  t.equal(run([]).warmupMessages, WARMUP_MESSAGES);
+  t.equal(run(['--quick']).warmupMessages, QUICK_WARMUP_MESSAGES);
+  t.ok(QUICK_WARMUP_MESSAGES < WARMUP_MESSAGES, '--quick scales it down');
+  t.equal(run(['--warmup-messages', '3000']).warmupMessages, 3000);
+  t.equal(run(['--quick', '--warmup-messages', '3000']).warmupMessages, 3000, 'a flag beats --quick');
+  t.equal(run([], { WSQ_WARMUP_MESSAGES: '7' }).warmupMessages, 7, 'WSQ_WARMUP_MESSAGES');
+  t.equal(run(['--warmup-messages', '9'], { WSQ_WARMUP_MESSAGES: '7' }).warmupMessages, 9, 'the flag beats the env');
+  t.equal(run(['--warmup-messages', '0']).warmupMessages, 0);
+  t.equal(warmupPlan(0), undefined, '0: no warm-up run');
+  t.same(warmupPlan(1234), { name: 'pipe', messages: 1234, subscribers: 1, publishers: 1, topics: 1, ratePerSec: 0 });
+  t.match(exit(['--help']).output, /--warmup-messages <value>\s+unmeasured pipe run/);
+  for (const bad of ['-1', '1.5', 'many', '']) {
+    const e = exit([], { WSQ_WARMUP_MESSAGES: bad });
+    t.equal(e.code, 2, `WSQ_WARMUP_MESSAGES=${JSON.stringify(bad)}`);
+    t.match(e.output, /invalid configuration: warmupMessages: /, `${JSON.stringify(bad)} names the field`);
+  }
+  t.equal(exit(['--warmup-messages=-5']).code, 2, 'a negative flag');
+  for (const bad of ['-1', 'x']) {
+    t.throws(
+      () => resolveValues(OPTIONS, {}, { WSQ_WARMUP_MESSAGES: bad }, {}),
+      { name: 'ConfigError', code: 'BAD_CONFIG', field: 'warmupMessages' },
+      `${bad}: a ConfigError for warmupMessages`,
+    );
+  }
+  t.throws(
+    () => resolveValues(OPTIONS, {}, {}, { warmupMessages: 2.5 }),
+    { name: 'ConfigError', code: 'BAD_CONFIG', field: 'warmupMessages' },
+    'a fraction in the --config file',
+  );
+});
+
+t.test('a warm-up has topics of its own and reports itself as not measured', async (t) => {
+  const prefix = warmupTopicPrefix('wsq-legacy', 'abc123');
+  for (const name of Object.keys(SCENARIO_DEFAULTS)) {
+    t.notOk(prefix.startsWith(`bench.${name}.`), `not a ${name} run's topics`);
+  }
+  const base = { system: 'wsq-legacy' as const, messages: 20_000, deliveries: 20_000, durationMs: 300 };
+  const ok = formatWarmup({ ...base, deliveriesPerSec: 61_000.4, lost: 0, duplicates: 0, unexpected: 0 });
+  t.equal(ok, 'warm-up wsq legacy: 20000 messages, 61,000 deliveries/s (not measured)\n');
+  const lossy = formatWarmup({ ...base, system: 'nats', deliveriesPerSec: 1, lost: 3, duplicates: 0, unexpected: 0 });
+  t.match(lossy, /^warm-up NATS: .*\nwarning: warm-up NATS lost 3, duplicated 0 and misrouted 0 of 20000 messages/);
 });
 
 t.test('bad options exit 2 naming the field', async (t) => {

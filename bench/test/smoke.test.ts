@@ -1,7 +1,7 @@
 /**
  * One quick `pipe` run end to end: the real trio started by the bench (child processes, TLS,
- * demo credentials), both wsq protocols, and the NATS reference when nats-server is installed.
- * One run, so one trio start-up: that is most of this file's time.
+ * demo credentials), both wsq protocols, and the NATS reference when nats-server is installed,
+ * each warmed up first. One run, so one trio start-up: that is most of this file's time.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,6 +14,8 @@ import { parseBenchArgs } from '../src/options.js';
 const natsServer = findNatsServer();
 /** --quick pipe, smaller still. */
 const MESSAGES = 500;
+/** Not MESSAGES, so a warm-up message counted in a measured run would show. */
+const WARMUP = 300;
 
 t.test('pipe --quick: legacy and v1 against a self-started trio, and the NATS reference', async (t) => {
   if (!natsServer) {
@@ -25,7 +27,8 @@ t.test('pipe --quick: legacy and v1 against a self-started trio, and the NATS re
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const svg = join(dir, 'pipe.svg');
   const argv = ['--scenario', 'pipe', '--quick', '--messages', String(MESSAGES), '--protocol', 'legacy,v1'];
-  argv.push('--workers', '2', '--json', '--svg', svg, ...(natsServer ? ['--reference', 'nats'] : []));
+  argv.push('--workers', '2', '--json', '--svg', svg, '--warmup-messages', String(WARMUP));
+  if (natsServer) argv.push('--reference', 'nats');
   const parsed = parseBenchArgs(argv, {});
   if (parsed.kind !== 'run') throw new Error(parsed.output);
   const out: string[] = [];
@@ -36,26 +39,55 @@ t.test('pipe --quick: legacy and v1 against a self-started trio, and the NATS re
   });
   const stderr = err.join('');
   t.equal(outcome.exitCode, 0, 'exit status 0', { stderr });
+  const systems = natsServer ? ['wsq-legacy', 'wsq-v1', 'nats'] : ['wsq-legacy', 'wsq-v1'];
   t.same(
     outcome.results.map((r) => r.system),
-    natsServer ? ['wsq-legacy', 'wsq-v1', 'nats'] : ['wsq-legacy', 'wsq-v1'],
+    systems,
+    'one measured run per system: no warm-up among the results',
   );
+  t.same(
+    outcome.warmups.map((w) => w.system),
+    systems,
+    'one warm-up per system, the reference too',
+  );
+  for (const w of outcome.warmups) {
+    t.match(w, { messages: WARMUP, deliveries: WARMUP, lost: 0, duplicates: 0 }, `${w.system} warm-up`);
+    const label = { 'wsq-legacy': 'wsq legacy', 'wsq-v1': 'wsq v1', nats: 'NATS' }[w.system];
+    const line = new RegExp(`^warm-up ${label}: ${WARMUP} messages, [0-9,]+ deliveries/s \\(not measured\\)$`, 'm');
+    t.match(stderr, line, `${w.system}: the warm-up line`);
+    t.ok(stderr.search(line) < stderr.indexOf(`pipe ${label}: ${MESSAGES} messages`), `${w.system}: warmed up first`);
+  }
   for (const r of outcome.results) {
     t.match(r, { scenario: 'pipe', published: MESSAGES, expectedDeliveries: MESSAGES }, r.system);
     t.equal(r.lost, 0, `${r.system}: nothing lost`);
     t.equal(r.duplicates, 0, `${r.system}: no duplicates`);
+    t.equal(r.unexpected, 0, `${r.system}: nothing from another topic (the warm-up's)`);
     t.equal(r.deliveries, MESSAGES, `${r.system}: every message delivered`);
     t.ok(r.deliveriesPerSec > 0 && r.latency.count === MESSAGES && r.latency.p50 > 0, `${r.system}: rates, latencies`);
     const processes = r.system === 'nats' ? ['bench', 'nats-server'] : ['bench', 'msgqueue', 'publisher', 'subscriber'];
     if (process.platform === 'linux')
       t.same(Object.keys(r.cpuSeconds ?? {}).sort(), processes, `${r.system}: CPU per process`);
   }
-  const json = JSON.parse(out.join('')) as { results: { system: string; lost: number }[] };
+  const json = JSON.parse(out.join('')) as {
+    meta: { warmupMessages: number };
+    warmup: { system: string; messages: number }[];
+    results: { system: string; lost: number; published: number }[];
+    ratios: unknown[];
+  };
   t.same(
-    json.results.map((r) => r.lost),
-    outcome.results.map(() => 0),
-    '--json prints the results on stdout',
+    json.results.map((r) => [r.lost, r.published]),
+    outcome.results.map(() => [0, MESSAGES]),
+    '--json prints the measured results on stdout',
   );
+  t.equal(json.meta.warmupMessages, WARMUP);
+  t.same(
+    json.warmup.map((w) => [w.system, w.messages]),
+    systems.map((s) => [s, WARMUP]),
+    'the warm-ups in a field of their own',
+  );
+  t.equal(json.ratios.length, natsServer ? 2 : 0, 'ratios of the measured runs only');
+  t.equal(stderr.match(/^pipe +wsq legacy +[0-9,]+ +[0-9,]+ /gm)?.length, 1, 'one table row for wsq legacy');
+  t.equal(stderr.match(/^pipe +wsq legacy: bench /gm)?.length, 1, 'one CPU line for wsq legacy');
   t.match(stderr, /scenario\s+system/, 'the table goes to stderr with --json');
   t.match(
     stderr,
