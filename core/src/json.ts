@@ -23,3 +23,29 @@ export function isNonNegativeInt(v: unknown): v is number {
 
 /** A JSON string literal for `s`. */
 export const quote = JSON.stringify as (s: string) => string;
+
+/** A JSON string literal without escapes or control characters: most payloads, checked without a parse. */
+function isPlainJsonString(s: string): boolean {
+  const n = s.length;
+  if (n < 2 || s.charCodeAt(0) !== 0x22 || s.charCodeAt(n - 1) !== 0x22) return false;
+  for (let i = 1; i < n - 1; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x22 || c === 0x5c || c < 0x20) return false;
+  }
+  return true;
+}
+
+/**
+ * Whether `text` is one complete JSON value. The msgqueue checks every payload a producer
+ * appends: subscribers splice `data` into client frames as it is, so text that is not JSON
+ * (or is several values) would break those frames or inject fields into them.
+ */
+export function isJsonText(text: string): boolean {
+  if (isPlainJsonString(text)) return true;
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -15,7 +15,7 @@
  * intermediate string is built before the socket write.
  */
 import { ProtocolError } from './errors.js';
-import { isNonNegativeInt } from './json.js';
+import { isJsonText, isNonNegativeInt } from './json.js';
 import { isValidTopic } from './topics.js';
 
 export const BINARY_APPEND = 1;
@@ -183,6 +183,12 @@ class Reader {
     }
     return s;
   }
+  /** A payload: JSON text (subscribers splice it into client frames as it is). */
+  data(): string {
+    const text = this.utf8(this.u32());
+    if (!isJsonText(text)) throw bad(`${this.what} frame holds a payload that is not JSON text`);
+    return text;
+  }
   /** A JSON string literal of `n` bytes. */
   jsonString(n: number): string {
     let v: unknown;
@@ -216,9 +222,9 @@ export function decodeAppend(buf: Buffer): { ref: number; msgs: BinaryAppendItem
     if (flags !== 0) {
       const pid = flags === FLAG_PID ? r.utf8(r.u16()) : r.jsonString(r.u16());
       if (pid.length > MAX_PID_LENGTH) throw bad('pid must be a short string');
-      msgs[i] = { topic, data: r.utf8(r.u32()), ts, pid };
+      msgs[i] = { topic, data: r.data(), ts, pid };
     } else {
-      msgs[i] = { topic, data: r.utf8(r.u32()), ts };
+      msgs[i] = { topic, data: r.data(), ts };
     }
   }
   r.end();

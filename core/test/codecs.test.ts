@@ -12,6 +12,7 @@ import {
 } from '../src/legacy.js';
 import { decodeLinkReply, decodeLinkRequest, encodeLink, type LinkReply, type LinkRequest } from '../src/link.js';
 import { appendRefOf } from '../src/link-binary.js';
+import { isJsonText } from '../src/json.js';
 import {
   decodeClientFrame,
   decodeServerFrame,
@@ -284,6 +285,8 @@ t.test('binary append frames: what decodes, and every malformed field refused', 
   const dataOf = (frame: Buffer) => (decodeLinkRequest(frame) as { msgs: { data: string }[] }).msgs[0]!.data;
   t.equal(dataOf(appendBytes({ data: Buffer.from('"héllo ✓"') })), '"héllo ✓"');
   t.equal(dataOf(appendBytes({ data: Buffer.from('"\uFFFD"') })), '"\uFFFD"', 'a real U+FFFD');
+  for (const json of ['"a\\"b"', '{"n":[1,2]}', ' 7 ', 'null', '"tab\\t"'])
+    t.equal(dataOf(appendBytes({ data: Buffer.from(json) })), json, `JSON text ${json}`);
   const full = appendBytes({});
   const bad: [string, Buffer, string][] = [
     ['no messages', appendBytes({ count: 0 }), 'BAD_FRAME'],
@@ -296,6 +299,11 @@ t.test('binary append frames: what decodes, and every malformed field refused', 
     ['empty topic', appendBytes({ topic: Buffer.alloc(0) }), 'BAD_TOPIC'],
     ['non-ASCII topic', appendBytes({ topic: Buffer.from('é') }), 'BAD_TOPIC'],
     ['data not UTF-8', appendBytes({ data: Buffer.from([0x22, 0xff, 0x22]) }), 'BAD_FRAME'],
+    ['data not JSON', appendBytes({ data: Buffer.from('hello') }), 'BAD_FRAME'],
+    ['data an unterminated string', appendBytes({ data: Buffer.from('"abc') }), 'BAD_FRAME'],
+    ['data that would inject a field', appendBytes({ data: Buffer.from('"a","Topic":"admin"') }), 'BAD_FRAME'],
+    ['data of two values', appendBytes({ data: Buffer.from('1 2') }), 'BAD_FRAME'],
+    ['empty data', appendBytes({ data: Buffer.alloc(0) }), 'BAD_FRAME'],
     ['pid not UTF-8', appendBytes({ pid: Buffer.from([0xc3]) }), 'BAD_FRAME'],
     ['pid too long', appendBytes({ pid: Buffer.alloc(513, 0x61) }), 'BAD_FRAME'],
     ['pid as a broken JSON string', appendBytes({ flags: 3, pid: Buffer.from('"a') }), 'BAD_FRAME'],
@@ -636,3 +644,26 @@ t.test(
     t.equal(encodeLegacyData('a', '{"b":1}'), encodeLegacy('a', '{"b":1}'), 'other JSON values are their own text');
   },
 );
+
+t.test('property: isJsonText agrees with JSON.parse, on JSON and on arbitrary text', async (t) => {
+  const parses = (s: string) => {
+    try {
+      JSON.parse(s);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  fc.assert(
+    fc.property(
+      fc.oneof(
+        fc.jsonValue().map((v) => JSON.stringify(v)),
+        fc.string().map((s) => `"${s}"`),
+        fc.string({ unit: 'binary' }),
+      ),
+      (s) => isJsonText(s) === parses(s),
+    ),
+    { numRuns: 2000 },
+  );
+  t.pass('property held');
+});

@@ -78,12 +78,12 @@ t.test('dedupe by pid: retries get the original seq and are not appended again',
   const p = await linkClient(t, q, '/pushmsg');
   t.same(await p.append(1, [msg('t', '1', 'u\0a'), msg('t', '2')]), [1, 2]);
   t.same(
-    await p.append(2, [msg('t', '1 again', 'u\0a'), msg('t', '3', 'u\0b'), msg('t', '3 again', 'u\0b')]),
+    await p.append(2, [msg('t', '"1 again"', 'u\0a'), msg('t', '3', 'u\0b'), msg('t', '"3 again"', 'u\0b')]),
     [1, 3, 3],
   );
   // Two frames with the same new pid in flight at once (the first not yet journaled).
   p.send({ op: 'append', ref: 3, msgs: [{ topic: 't', data: '4', ts: Date.now(), pid: 'u\0c' }] });
-  p.send({ op: 'append', ref: 4, msgs: [{ topic: 't', data: '4 again', ts: Date.now(), pid: 'u\0c' }] });
+  p.send({ op: 'append', ref: 4, msgs: [{ topic: 't', data: '"4 again"', ts: Date.now(), pid: 'u\0c' }] });
   const answers = [await p.expect('appended'), await p.expect('appended')].sort((a, b) => a.ref - b.ref);
   t.same(
     answers.map((a) => a.seqs),
@@ -259,5 +259,27 @@ t.test('a consumer that does not read is paused at maxBufferedBytes and resumes 
   t.same(
     got.map((m) => m.seq),
     Array.from({ length: total }, (_, i) => i + 1),
+  );
+});
+
+t.test('an append is refused whole when a payload is not JSON text', async (t) => {
+  const q = await startQueue(t);
+  const p = await linkClient(t, q, '/pushmsg');
+  // Subscribers splice data into client frames as it is: this one would add a field.
+  p.send({
+    op: 'append',
+    ref: 1,
+    msgs: [
+      { ...msg('a', '"ok"'), ts: 1 },
+      { ...msg('a', '"x","Topic":"admin"'), ts: 1 },
+    ],
+  });
+  t.match(await p.next(), { op: 'error', code: 'BAD_FRAME', ref: 1 }, 'not JSON text');
+  t.same(await p.append(2, [msg('a', '"fine"')]), [1], 'the connection goes on');
+  const { c } = await consumer(t, q, 'only-good');
+  t.same(
+    (await c.receive(1)).map((m) => m.data),
+    ['"fine"'],
+    'nothing of the refused frame was journaled',
   );
 });

@@ -109,7 +109,7 @@ t.test('dedupe survives a restart', async (t) => {
   const p2 = await linkClient(t, second, '/pushmsg');
   t.same(
     await p2.append(1, [
-      { topic: 'd', data: '1 retried', pid: 'hello\0x1' },
+      { topic: 'd', data: '"1 retried"', pid: 'hello\0x1' },
       { topic: 'd', data: '3' },
     ]),
     [1, 3],
