@@ -131,6 +131,59 @@ export function encodeMsgs(msgs: readonly BinaryMessage[]): Buffer {
 }
 
 /**
+ * Builds a msgs frame from fields that are already bytes: the msgqueue copies seq, ts, topic
+ * and payload out of its journal records without decoding them into strings.
+ */
+export class MsgsFrameBuilder {
+  /** Bytes a message takes in the frame besides its topic and data. */
+  static readonly ITEM_OVERHEAD = 21;
+  private readonly buf: Buffer;
+  private p = 5;
+  private count = 0;
+
+  /** `bytes`: the sum of ITEM_OVERHEAD + topic length + data length over the messages to add. */
+  constructor(bytes: number) {
+    this.buf = Buffer.allocUnsafe(5 + bytes);
+    this.buf[0] = BINARY_MSGS;
+  }
+
+  /**
+   * Adds one message: its ts is the big-endian f64 at `tsAt` in `src`, its topic the
+   * `topicLen` (≤ 255) bytes at `topicAt`, its data the `dataLen` bytes at `dataAt`.
+   */
+  add(
+    seq: number,
+    src: Buffer,
+    tsAt: number,
+    topicAt: number,
+    topicLen: number,
+    dataAt: number,
+    dataLen: number,
+  ): void {
+    const b = this.buf;
+    let p = this.p;
+    b.writeDoubleBE(seq, p);
+    for (let i = 0; i < 8; i++) b[p + 8 + i] = src[tsAt + i];
+    b[p + 16] = topicLen;
+    p += 17;
+    for (let i = 0; i < topicLen; i++) b[p + i] = src[topicAt + i];
+    p = b.writeUInt32BE(dataLen, p + topicLen);
+    if (dataLen <= SMALL_COPY) for (let i = 0; i < dataLen; i++) b[p + i] = src[dataAt + i];
+    else src.copy(b, p, dataAt, dataAt + dataLen);
+    this.p = p + dataLen;
+    this.count++;
+  }
+
+  finish(): Buffer {
+    this.buf.writeUInt32BE(this.count, 1);
+    return this.buf.subarray(0, this.p);
+  }
+}
+
+/** Up to this many bytes a loop copies faster than Buffer#copy (about 65 ns whatever the size). */
+const SMALL_COPY = 24;
+
+/**
  * Reads a binary frame field by field; every read is bounds-checked, so a short or
  * malformed frame ends in BAD_FRAME rather than a RangeError or a misread.
  */
@@ -212,13 +265,17 @@ export function decodeAppend(buf: Buffer): { ref: number; msgs: BinaryAppendItem
   const ref = r.int('ref');
   const n = r.count(15);
   const msgs = new Array<BinaryAppendItem>(n);
+  let validTopic: string | undefined; // a batch mostly repeats its topics: the last valid one is not checked again
   for (let i = 0; i < n; i++) {
     const flags = r.u8();
     if (flags !== 0 && flags !== FLAG_PID && flags !== (FLAG_PID | FLAG_PID_JSON))
       throw bad('unknown append item flags');
     const ts = r.int('ts');
     const topic = r.topic();
-    if (!isValidTopic(topic)) throw new ProtocolError('BAD_TOPIC', 'invalid topic in append');
+    if (topic !== validTopic) {
+      if (!isValidTopic(topic)) throw new ProtocolError('BAD_TOPIC', 'invalid topic in append');
+      validTopic = topic;
+    }
     if (flags !== 0) {
       const pid = flags === FLAG_PID ? r.utf8(r.u16()) : r.jsonString(r.u16());
       if (pid.length > MAX_PID_LENGTH) throw bad('pid must be a short string');

@@ -11,7 +11,7 @@
 import { canSubscribe, CLOSE, encodeLink, ProtocolError, type ConnectionContext, type LinkRequest } from '@wsq/core';
 import type { WebSocket } from 'ws';
 import type { ConsumerSession } from './hub.js';
-import { linkRefuser, onLinkRequest } from './link-frames.js';
+import { encodeMsgsFromRecords, linkRefuser, onLinkRequest } from './link-frames.js';
 import { consumerPumpReports, Pump } from './pump.js';
 import { cursorAllowed, POP_PATH, resumePoint, type QueueContext } from './queue-context.js';
 import { replayRange } from './replay.js';
@@ -89,6 +89,10 @@ export function serveConsumerLink(ws: WebSocket, ctx: ConnectionContext, q: Queu
       send(msgs, written) {
         for (const m of msgs) unacked.push(m.seq);
         ws.send(encodeLink({ op: 'msgs', msgs }), written);
+      },
+      sendRecords(records, written) {
+        for (let i = 0; i < records.count; i++) unacked.push(records.first + i);
+        ws.send(encodeMsgsFromRecords(records), written);
       },
       ...consumerPumpReports(ws, name, metrics, log),
     });

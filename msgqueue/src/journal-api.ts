@@ -3,6 +3,7 @@
 
 import type { RecoveryReport } from './journal-recovery.js';
 import { JournalError, type StoredMessage } from './record.js';
+import type { CachedRecords } from './tail-cache.js';
 
 export type FsyncMode = 'always' | 'batch' | 'never';
 
@@ -80,6 +81,12 @@ export interface Journal {
    * up are served without a Promise per batch.
    */
   readCached(fromSeq: number, maxMessages: number, maxBytes: number): StoredMessage[] | undefined;
+  /**
+   * readCached() as record bytes, for senders that copy fields out without decoding them: the
+   * same seqs readCached would return (count 0: nothing to read), or undefined when fromSeq
+   * is not cached. The buffers must not be changed.
+   */
+  readCachedRecords(fromSeq: number, maxMessages: number, maxBytes: number): CachedRecords | undefined;
   sync(): Promise<void>;
   /** Runs the retention check now (it also runs after appends and on a timer). */
   applyRetention(): Promise<void>;

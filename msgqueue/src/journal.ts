@@ -18,7 +18,7 @@ import { recoverSegments, type RecoveryReport } from './journal-recovery.js';
 import { JournalWriter } from './journal-writer.js';
 import { JournalError, type StoredMessage } from './record.js';
 import { ReadBudget, readSegment, type Segment } from './segment.js';
-import { TailCache } from './tail-cache.js';
+import { TailCache, type CachedRecords } from './tail-cache.js';
 
 export {
   JOURNAL_DEFAULTS,
@@ -113,6 +113,16 @@ class FileJournal implements Journal {
     if (!this.cache.collect(from, last, budget)) return undefined;
     this.stats.cacheReads++;
     return budget.out;
+  }
+
+  readCachedRecords(fromSeq: number, maxMessages: number, maxBytes: number): CachedRecords | undefined {
+    checkRead(this.closing, fromSeq, maxMessages, maxBytes);
+    const last = this.lastSeq;
+    const from = Math.max(Math.ceil(fromSeq), this.firstSeq);
+    if (maxMessages <= 0 || from > last) return { first: from, count: 0, bufs: [], offs: [] };
+    const records = this.cache.records(from, last, maxMessages, maxBytes);
+    if (records) this.stats.cacheReads++;
+    return records;
   }
 
   async read(fromSeq: number, maxMessages: number, maxBytes: number): Promise<StoredMessage[]> {

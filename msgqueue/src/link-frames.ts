@@ -4,6 +4,7 @@
  */
 import {
   appendRefOf,
+  MsgsFrameBuilder,
   decodeLinkRequest,
   encodeLink,
   ProtocolError,
@@ -16,6 +17,8 @@ import {
 import type { WebSocket } from 'ws';
 import { CursorStoreError } from './cursors.js';
 import { JournalError, type StoredMessage } from './journal.js';
+import { recordLayout, type RecordLayout } from './record.js';
+import type { CachedRecords } from './tail-cache.js';
 
 export function sendError(ws: WebSocket, code: FrameErrorCode, message: string, ref?: number): void {
   ws.send(encodeLink(ref === undefined ? { op: 'error', code, message } : { op: 'error', ref, code, message }));
@@ -83,6 +86,29 @@ export function errorCodeOf(err: unknown): FrameErrorCode {
     if (err.code === 'INVALID_ARGUMENT') return 'BAD_FRAME';
   }
   return 'INTERNAL';
+}
+
+const layout: RecordLayout = { seq: 0, tsAt: 0, topicAt: 0, topicLen: 0, dataAt: 0, dataLen: 0 };
+
+/**
+ * A msgs frame built from journal records by copying their fields: no message is decoded
+ * into strings on its way from the tail cache to a consumer. The same bytes as
+ * encodeLink({op: 'msgs', msgs}) of the decoded messages (a test holds them to it).
+ */
+export function encodeMsgsFromRecords(records: CachedRecords): Buffer {
+  const { bufs, offs, count } = records;
+  let bytes = 0;
+  for (let i = 0; i < count; i++) {
+    const l = recordLayout(bufs[i], offs[i], layout);
+    bytes += MsgsFrameBuilder.ITEM_OVERHEAD + l.topicLen + l.dataLen;
+  }
+  const frame = new MsgsFrameBuilder(bytes);
+  for (let i = 0; i < count; i++) {
+    const buf = bufs[i];
+    const l = recordLayout(buf, offs[i], layout);
+    frame.add(l.seq, buf, l.tsAt, l.topicAt, l.topicLen, l.dataAt, l.dataLen);
+  }
+  return frame.finish();
 }
 
 export function toLinkMessage(m: StoredMessage): LinkMessage {

@@ -7,6 +7,7 @@
 import { CLOSE, type BaseMetrics, type Logger } from '@wsq/core';
 import { WebSocket } from 'ws';
 import type { Journal, StoredMessage } from './journal.js';
+import type { CachedRecords } from './tail-cache.js';
 
 export interface PumpOptions {
   journal: Journal;
@@ -20,6 +21,11 @@ export interface PumpOptions {
   credit(): number;
   /** Sends the batch; must call `written` once its last frame has been handed to the OS. */
   send(msgs: StoredMessage[], written: (err?: Error) => void): void;
+  /**
+   * Sends records straight from the tail cache, undecoded (link consumers copy their fields
+   * into the msgs frame); like `send` otherwise. Without it every batch is decoded first.
+   */
+  sendRecords?(records: CachedRecords, written: (err?: Error) => void): void;
   /** Messages between `expected` and `got` were deleted by retention before being read. */
   onGap?(expected: number, got: number): void;
   onError(err: unknown): void;
@@ -63,8 +69,19 @@ export class Pump {
         if (this.nextSeq < first) this.skipTo(first);
         if (this.nextSeq > journal.lastSeq) return;
         const max = Math.min(credit, this.opts.batchMessages);
+        const { sendRecords } = this.opts;
+        if (sendRecords) {
+          const records = journal.readCachedRecords(this.nextSeq, max, this.opts.batchBytes);
+          if (records !== undefined) {
+            if (records.count === 0) return;
+            if (records.first > this.nextSeq) this.skipTo(records.first);
+            this.nextSeq = records.first + records.count;
+            this.dispatch((written) => sendRecords(records, written));
+            continue;
+          }
+        }
         // The tail cache answers without an await; only a consumer behind it waits for the disk.
-        let msgs = journal.readCached(this.nextSeq, max, this.opts.batchBytes);
+        let msgs = sendRecords ? undefined : journal.readCached(this.nextSeq, max, this.opts.batchBytes);
         if (msgs === undefined) {
           msgs = await journal.read(this.nextSeq, max, this.opts.batchBytes);
           if (this.stopped || ws.readyState !== WebSocket.OPEN) return;
@@ -72,7 +89,8 @@ export class Pump {
         if (msgs.length === 0) return; // retention raced the read; the next wake retries
         if (msgs[0].seq > this.nextSeq) this.skipTo(msgs[0].seq);
         this.nextSeq = msgs[msgs.length - 1].seq + 1;
-        this.sendBatch(msgs);
+        const batch = msgs;
+        this.dispatch((written) => this.opts.send(batch, written));
       }
     } catch (err) {
       if (!this.stopped) this.opts.onError(err);
@@ -82,9 +100,9 @@ export class Pump {
   }
 
   /** Sends; past the buffer limit, pauses until this batch has been written out. */
-  private sendBatch(msgs: StoredMessage[]): void {
+  private dispatch(send: (written: (err?: Error) => void) => void): void {
     let waiting = false;
-    this.opts.send(msgs, (err) => {
+    send((err) => {
       if (!waiting) return;
       this.waitingForDrain = false;
       if (!err) this.wake();

@@ -12,6 +12,15 @@
 import type { ReadBudget } from './segment.js';
 import { decodeRecord } from './record.js';
 
+/** Records of consecutive seqs from `first`, as the journal wrote them (no decoding). */
+export interface CachedRecords {
+  first: number;
+  count: number;
+  /** Record i (seq first + i) is at offs[i] in bufs[i]. */
+  bufs: Buffer[];
+  offs: number[];
+}
+
 /** Rough per-entry cost of the array slots on top of the record bytes. */
 const ENTRY_OVERHEAD_BYTES = 24;
 /** Rough cost of one group buffer (its JS object and its own allocation) on top of its bytes. */
@@ -85,6 +94,28 @@ export class TailCache {
       if (!budget.offer(decodeRecord(this.bufs[i], this.offs[i]), this.sizes[i])) break;
     }
     return true;
+  }
+
+  /**
+   * The records of fromSeq..lastSeq under the same limits as a ReadBudget (the first record
+   * always; no more than maxMessages; stop before passing maxBytes, and once reaching it);
+   * undefined if fromSeq is not cached.
+   */
+  records(fromSeq: number, lastSeq: number, maxMessages: number, maxBytes: number): CachedRecords | undefined {
+    if (fromSeq < this.firstSeq || fromSeq >= this.next) return undefined;
+    const out: CachedRecords = { first: fromSeq, count: 0, bufs: [], offs: [] };
+    const stop = Math.min(lastSeq, this.next - 1);
+    let bytes = 0;
+    for (let seq = fromSeq; seq <= stop && out.count < maxMessages && bytes < maxBytes; seq++) {
+      const i = this.head + (seq - this.firstSeq);
+      const size = this.sizes[i];
+      if (out.count > 0 && bytes + size > maxBytes) break;
+      out.bufs.push(this.bufs[i]);
+      out.offs.push(this.offs[i]);
+      out.count++;
+      bytes += size;
+    }
+    return out;
   }
 
   private evictOne(): void {

@@ -1,4 +1,7 @@
+import { encodeLink } from '@wsq/core';
+import fc from 'fast-check';
 import t from 'tap';
+import { encodeMsgsFromRecords } from '../src/link-frames.js';
 import { encodeRecordInto, measureRecord, type StoredMessage } from '../src/record.js';
 import { ReadBudget } from '../src/segment.js';
 import { TailCache } from '../src/tail-cache.js';
@@ -118,4 +121,61 @@ t.test('long runs compact the arrays and keep serving the newest messages', asyn
   const newest = read(cache, cache.firstSeq, 20_000);
   t.equal(newest?.length, cache.count);
   t.same(newest?.[newest.length - 1], msg(20_000));
+});
+
+t.test('records() takes what a ReadBudget would, as bytes', async (t) => {
+  const cache = new TailCache(1 << 20, 1);
+  const sizes = pushGroup(
+    cache,
+    Array.from({ length: 6 }, (_, i) => msg(i + 1)),
+  );
+  const seqsOf = (from: number, max: number, bytes: number) => {
+    const r = cache.records(from, 6, max, bytes);
+    const budget = new ReadBudget(max, bytes);
+    cache.collect(from, 6, budget);
+    t.same(
+      r && Array.from({ length: r.count }, (_, i) => r.first + i),
+      budget.out.map((m) => m.seq),
+      `from ${from}, ${max} messages, ${bytes} bytes: as the budget`,
+    );
+    return r?.count;
+  };
+  t.equal(seqsOf(2, 100, 1 << 20), 5);
+  t.equal(seqsOf(1, 2, 1 << 20), 2);
+  t.equal(seqsOf(1, 100, sizes[0] + sizes[1]), 2, 'stops on reaching the bytes');
+  t.equal(seqsOf(1, 100, sizes[0] + 1), 1, 'stops before passing them');
+  t.equal(seqsOf(3, 100, 1), 1, 'the first record always');
+  t.equal(cache.records(7, 9, 10, 1000), undefined, 'beyond the cache');
+  t.equal(cache.records(0, 9, 10, 1000), undefined, 'before the cache');
+});
+
+t.test('property: a msgs frame copied from records is the frame of the decoded messages', async (t) => {
+  const topic = fc
+    .array(fc.stringMatching(/^[!-)+\-/-=?-~]{1,12}$/), { minLength: 1, maxLength: 3 })
+    .map((a) => a.join('.'));
+  const item = fc.record(
+    {
+      topic,
+      data: fc.oneof(
+        fc.jsonValue().map((v) => JSON.stringify(v)),
+        fc.string({ unit: 'grapheme', maxLength: 200 }).map((s) => JSON.stringify(s)),
+      ),
+      ts: fc.nat({ max: Number.MAX_SAFE_INTEGER }),
+      pid: fc.string({ maxLength: 40 }),
+    },
+    { requiredKeys: ['topic', 'data', 'ts'] },
+  );
+  fc.assert(
+    fc.property(fc.nat({ max: 2 ** 40 }), fc.array(item, { minLength: 1, maxLength: 8 }), (firstSeq, items) => {
+      const msgs: StoredMessage[] = items.map((m, i) => ({ ...m, seq: firstSeq + i + 1 }));
+      const cache = new TailCache(1 << 24, msgs[0]!.seq);
+      pushGroup(cache, msgs);
+      const records = cache.records(msgs[0]!.seq, msgs[msgs.length - 1]!.seq, 100, 1 << 24)!;
+      const copied = encodeMsgsFromRecords(records);
+      const encoded = encodeLink({ op: 'msgs', msgs }) as Buffer;
+      return copied.equals(encoded);
+    }),
+    { numRuns: 300 },
+  );
+  t.pass('property held');
 });
