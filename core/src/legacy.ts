@@ -48,18 +48,16 @@ export function dataToContent(data: string): string {
   return data;
 }
 
-const FAST_PREFIX = '{"Topic":"';
-const FAST_MIDDLE = '","Content":"';
-const FAST_END = '"}';
-
-/** No character that JSON would have escaped: `"`, `\` or a control character. */
-function plainJsonChars(s: string, from: number, to: number): boolean {
-  for (let i = from; i < to; i++) {
-    const c = s.charCodeAt(i);
-    if (c === 0x22 || c === 0x5c || c < 0x20) return false;
-  }
-  return true;
-}
+/**
+ * `{"Topic":"…","Content":"…"}` with nothing JSON would have escaped (`"`, `\` or a control
+ * character) in either string. A regular expression, which V8 compiles to native code: a
+ * charCodeAt loop over the frame cost 0.8 µs per message, the publisher's top function.
+ */
+// eslint-disable-next-line no-control-regex -- raw control characters are what a JSON string may not hold
+const CANONICAL_LEGACY = /^\{"Topic":"[^"\\\x00-\x1f]*","Content":"[^"\\\x00-\x1f]*"\}$/;
+const TOPIC_START = '{"Topic":"'.length;
+/** From the `"` ending the topic to the `"` opening the Content: `","Content":`. */
+const TO_CONTENT = '","Content":'.length;
 
 /**
  * The publisher's hot path: a legacy frame to its topic and data (the Content as a JSON string).
@@ -69,19 +67,9 @@ function plainJsonChars(s: string, from: number, to: number): boolean {
  * decodeLegacy does.
  */
 export function decodeLegacyToData(text: string): { topic: string; data: string } {
-  if (text.startsWith(FAST_PREFIX) && text.endsWith(FAST_END)) {
-    const topicEnd = text.indexOf('"', FAST_PREFIX.length);
-    const contentStart = topicEnd + FAST_MIDDLE.length;
-    const contentEnd = text.length - FAST_END.length;
-    if (
-      topicEnd !== -1 &&
-      contentStart <= contentEnd &&
-      text.startsWith(FAST_MIDDLE, topicEnd) &&
-      plainJsonChars(text, FAST_PREFIX.length, topicEnd) &&
-      plainJsonChars(text, contentStart, contentEnd)
-    ) {
-      return { topic: text.slice(FAST_PREFIX.length, topicEnd), data: text.slice(contentStart - 1, contentEnd + 1) };
-    }
+  if (CANONICAL_LEGACY.test(text)) {
+    const topicEnd = text.indexOf('"', TOPIC_START);
+    return { topic: text.slice(TOPIC_START, topicEnd), data: text.slice(topicEnd + TO_CONTENT, text.length - 1) };
   }
   const { topic, content } = decodeLegacy(text);
   return { topic, data: contentToData(content) };
