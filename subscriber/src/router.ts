@@ -7,7 +7,7 @@
 import { TopicIndex, encodeLegacyData, encodeMsg, matchesPattern, type Logger, type QueueMessage } from '@wsq/core';
 import type { Client, KickReason, Subscription } from './client.js';
 import type { SubscriberMetrics } from './metrics.js';
-import { SharedConcat, textFrame, type WireFrame } from './wire.js';
+import { legacyFrame, SharedConcat, textFrame, type WireFrame } from './wire.js';
 
 /** `from` of a subscription made before the first live message: fixed when it arrives. */
 export const PENDING_FROM = Number.MAX_SAFE_INTEGER;
@@ -157,7 +157,7 @@ export class Router {
         if (!c.deliver(v1)) continue;
         this.v1Sent++;
       } else {
-        legacy ??= textFrame(encodeLegacyMsg(m));
+        legacy ??= legacyFrame(m.topic, m.data);
         if (!c.deliver(legacy)) continue;
         this.legacySent++;
       }

@@ -1,3 +1,5 @@
+import { encodeLegacyData } from '@wsq/core';
+
 /**
  * One delivery, encoded once and shared by every socket it goes to: the UTF-8 payload (for
  * `ws.send(payload, { binary: false })`, which does not copy) and the complete WebSocket text
@@ -22,6 +24,13 @@ const FIN_TEXT = 0x81;
 /** Encodes `text` once as a text frame. */
 export function textFrame(text: string): WireFrame {
   const length = Buffer.byteLength(text);
+  const { bytes, header } = frameFor(length);
+  bytes.write(text, header, 'utf8');
+  return new WireFrame(bytes, header);
+}
+
+/** A buffer for a text frame of `length` payload bytes, its header written. */
+function frameFor(length: number): { bytes: Buffer; header: number } {
   const header = length < 126 ? 2 : length < 65536 ? 4 : 10;
   const bytes = Buffer.allocUnsafe(header + length);
   bytes[0] = FIN_TEXT;
@@ -35,7 +44,36 @@ export function textFrame(text: string): WireFrame {
     bytes.writeUInt32BE(0, 2);
     bytes.writeUInt32BE(length, 6);
   }
-  bytes.write(text, header, 'utf8');
+  return { bytes, header };
+}
+
+/** Printable ASCII but `"` and `\`: a topic copied byte for byte into a JSON string. */
+const PLAIN_TOPIC = /^[!#-[\]-~]*$/;
+const LEGACY_HEAD = Buffer.from('{"Topic":"');
+const LEGACY_MIDDLE = Buffer.from('","Content":');
+
+/** Copies a short constant; a loop beats Buffer#copy below a few dozen bytes. */
+function put(bytes: Buffer, p: number, part: Buffer): number {
+  for (let i = 0; i < part.length; i++) bytes[p + i] = part[i];
+  return p + part.length;
+}
+
+/**
+ * The legacy frame `{"Topic":"…","Content":…}` written straight into the frame's buffer: the
+ * same bytes as textFrame(encodeLegacyData(topic, data)) without building the text first.
+ * For a JSON string `data` (what legacy and most v1 publishers send) and a topic that needs
+ * no escaping; anything else goes the long way.
+ */
+export function legacyFrame(topic: string, data: string): WireFrame {
+  if (data.charCodeAt(0) !== 0x22 || !PLAIN_TOPIC.test(topic)) return textFrame(encodeLegacyData(topic, data));
+  const dataBytes = Buffer.byteLength(data);
+  const n = topic.length;
+  const { bytes, header } = frameFor(LEGACY_HEAD.length + n + LEGACY_MIDDLE.length + dataBytes + 1);
+  let p = put(bytes, header, LEGACY_HEAD);
+  for (let i = 0; i < n; i++) bytes[p + i] = topic.charCodeAt(i);
+  p = put(bytes, p + n, LEGACY_MIDDLE);
+  p += bytes.write(data, p);
+  bytes[p] = 0x7d; // }
   return new WireFrame(bytes, header);
 }
 

@@ -1,3 +1,5 @@
+import { encodeLegacyData } from '@wsq/core';
+import fc from 'fast-check';
 /**
  * A pre-built fan-out frame is byte for byte what ws would send for the same text, at every
  * length-header boundary, and a ws receiver reads it back as that text. A client writes them
@@ -7,7 +9,7 @@ import { createRequire } from 'node:module';
 import t from 'tap';
 import { logSink } from '@wsq/core/testing';
 import { Client, type ClientSocket, type KickReason } from '../src/client.js';
-import { textFrame } from '../src/wire.js';
+import { legacyFrame, textFrame } from '../src/wire.js';
 
 interface FrameOptions {
   fin: boolean;
@@ -149,4 +151,20 @@ t.test('collected bytes count as unsent: past the limit 1013 follows what was co
   t.same(calls, [`write ${['a', 'b', 'c'].map((s) => s.repeat(38)).join(',')}`, 'close 1013']);
   c.flush();
   t.equal(calls.length, 2, 'nothing after the close frame');
+});
+
+t.test('property: legacyFrame writes the bytes of textFrame(encodeLegacyData(…))', async (t) => {
+  fc.assert(
+    fc.property(
+      fc.oneof(fc.stringMatching(/^[!-~]{1,40}$/), fc.string({ unit: 'binary', maxLength: 20 })),
+      fc.oneof(
+        fc.string({ unit: 'grapheme', maxLength: 300 }).map((s) => JSON.stringify(s)),
+        fc.jsonValue().map((v) => JSON.stringify(v)),
+        fc.integer({ min: 100, max: 70_000 }).map((n) => JSON.stringify('é'.repeat(n))),
+      ),
+      (topic, data) => legacyFrame(topic, data).bytes.equals(textFrame(encodeLegacyData(topic, data)).bytes),
+    ),
+    { numRuns: 400 },
+  );
+  t.pass('property held');
 });
