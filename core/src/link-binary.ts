@@ -258,12 +258,17 @@ class Reader {
   }
 }
 
+/** Opens a frame that starts with a ref and a count (append, appended): its reader, past both. */
+function withRef(buf: Buffer, what: string, minItemBytes: number): { r: Reader; ref: number; n: number } {
+  const r = new Reader(buf, what);
+  r.need(1); // the frame kind, checked by the caller's dispatch
+  const ref = r.int('ref');
+  return { r, ref, n: r.count(minItemBytes) };
+}
+
 /** Decodes a producer's append frame, checking every field: the queue trusts no peer. */
 export function decodeAppend(buf: Buffer): { ref: number; msgs: BinaryAppendItem[] } {
-  const r = new Reader(buf, 'append');
-  r.need(1);
-  const ref = r.int('ref');
-  const n = r.count(15);
+  const { r, ref, n } = withRef(buf, 'append', 15);
   const msgs = new Array<BinaryAppendItem>(n);
   let validTopic: string | undefined; // a batch mostly repeats its topics: the last valid one is not checked again
   for (let i = 0; i < n; i++) {
@@ -290,10 +295,7 @@ export function decodeAppend(buf: Buffer): { ref: number; msgs: BinaryAppendItem
 
 /** Decodes the queue's answer to an append (the queue is TLS-verified: checks stay structural). */
 export function decodeAppended(buf: Buffer): { ref: number; seqs: number[] } {
-  const r = new Reader(buf, 'appended');
-  r.need(1);
-  const ref = r.int('ref');
-  const n = r.count(8);
+  const { r, ref, n } = withRef(buf, 'appended', 8);
   const seqs = new Array<number>(n);
   for (let i = 0; i < n; i++) seqs[i] = r.int('seq');
   r.end();
