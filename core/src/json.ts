@@ -25,12 +25,15 @@ export function isNonNegativeInt(v: unknown): v is number {
 export const quote = JSON.stringify as (s: string) => string;
 
 /**
- * A JSON string literal without escapes or control characters: most payloads, checked without
- * a parse. A regular expression, because V8 compiles it to native code: about 0.12 µs for a
- * 70-character payload where a charCodeAt loop took 0.2 µs.
+ * The inside of a JSON string literal that holds nothing JSON escapes (`"`, `\` or a control
+ * character), as a regular-expression source. Hot paths test whole frames and payloads
+ * against it instead of parsing them: V8 compiles a regular expression to native code, about
+ * 0.12 µs for a 70-character payload where a charCodeAt loop took 0.2 µs.
  */
-// eslint-disable-next-line no-control-regex -- raw control characters are what a JSON string may not hold
-const PLAIN_JSON_STRING = /^"[^"\\\x00-\x1f]*"$/;
+export const PLAIN_JSON_CHARS = '[^"\\\\\\x00-\\x1f]*';
+
+/** A JSON string literal without escapes or control characters: most payloads, checked without a parse. */
+const PLAIN_JSON_STRING = new RegExp(`^"${PLAIN_JSON_CHARS}"$`);
 
 /**
  * Whether `text` is one complete JSON value. The msgqueue checks every payload a producer

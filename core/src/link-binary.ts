@@ -135,13 +135,11 @@ export function encodeMsgs(msgs: readonly BinaryMessage[]): Buffer {
  * and payload out of its journal records without decoding them into strings.
  */
 export class MsgsFrameBuilder {
-  /** Bytes a message takes in the frame besides its topic and data. */
-  static readonly ITEM_OVERHEAD = 21;
   private readonly buf: Buffer;
   private p = 5;
   private count = 0;
 
-  /** `bytes`: the sum of ITEM_OVERHEAD + topic length + data length over the messages to add. */
+  /** `bytes`: at least what the messages to add take, 21 bytes each plus their topic and data. */
   constructor(bytes: number) {
     this.buf = Buffer.allocUnsafe(5 + bytes);
     this.buf[0] = BINARY_MSGS;

@@ -119,7 +119,7 @@ class FileJournal implements Journal {
     checkRead(this.closing, fromSeq, maxMessages, maxBytes);
     const last = this.lastSeq;
     const from = Math.max(Math.ceil(fromSeq), this.firstSeq);
-    if (maxMessages <= 0 || from > last) return { first: from, count: 0, bufs: [], offs: [] };
+    if (maxMessages <= 0 || from > last) return { first: from, count: 0, bytes: 0, bufs: [], offs: [] };
     const records = this.cache.records(from, last, maxMessages, maxBytes);
     if (records) this.stats.cacheReads++;
     return records;

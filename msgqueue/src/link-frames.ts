@@ -97,12 +97,9 @@ const layout: RecordLayout = { seq: 0, tsAt: 0, topicAt: 0, topicLen: 0, dataAt:
  */
 export function encodeMsgsFromRecords(records: CachedRecords): Buffer {
   const { bufs, offs, count } = records;
-  let bytes = 0;
-  for (let i = 0; i < count; i++) {
-    const l = recordLayout(bufs[i], offs[i], layout);
-    bytes += MsgsFrameBuilder.ITEM_OVERHEAD + l.topicLen + l.dataLen;
-  }
-  const frame = new MsgsFrameBuilder(bytes);
+  // A message takes fewer bytes in the frame than in its record (21 + topic + data against a
+  // 29-byte header and body fields + topic + pid + data): the records' size bounds the frame.
+  const frame = new MsgsFrameBuilder(records.bytes);
   for (let i = 0; i < count; i++) {
     const buf = bufs[i];
     const l = recordLayout(buf, offs[i], layout);

@@ -16,6 +16,8 @@ import { decodeRecord } from './record.js';
 export interface CachedRecords {
   first: number;
   count: number;
+  /** The records' total size, an upper bound for any frame that carries them. */
+  bytes: number;
   /** Record i (seq first + i) is at offs[i] in bufs[i]. */
   bufs: Buffer[];
   offs: number[];
@@ -103,17 +105,16 @@ export class TailCache {
    */
   records(fromSeq: number, lastSeq: number, maxMessages: number, maxBytes: number): CachedRecords | undefined {
     if (fromSeq < this.firstSeq || fromSeq >= this.next) return undefined;
-    const out: CachedRecords = { first: fromSeq, count: 0, bufs: [], offs: [] };
+    const out: CachedRecords = { first: fromSeq, count: 0, bytes: 0, bufs: [], offs: [] };
     const stop = Math.min(lastSeq, this.next - 1);
-    let bytes = 0;
-    for (let seq = fromSeq; seq <= stop && out.count < maxMessages && bytes < maxBytes; seq++) {
+    for (let seq = fromSeq; seq <= stop && out.count < maxMessages && out.bytes < maxBytes; seq++) {
       const i = this.head + (seq - this.firstSeq);
       const size = this.sizes[i];
-      if (out.count > 0 && bytes + size > maxBytes) break;
+      if (out.count > 0 && out.bytes + size > maxBytes) break;
       out.bufs.push(this.bufs[i]);
       out.offs.push(this.offs[i]);
       out.count++;
-      bytes += size;
+      out.bytes += size;
     }
     return out;
   }
