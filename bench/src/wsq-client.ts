@@ -43,6 +43,13 @@ function decodeControl(text: string): V1Control | undefined {
 
 const MSG_PREFIX = Buffer.from('{"op":"msg"');
 
+/** Whether a v1 frame is a delivery: a byte loop, no subarray and native compare per frame. */
+function isDelivery(data: Buffer): boolean {
+  if (data.length < MSG_PREFIX.length) return false;
+  for (let i = 0; i < MSG_PREFIX.length; i++) if (data[i] !== MSG_PREFIX[i]) return false;
+  return true;
+}
+
 function protocolsOf(ep: Endpoint): string[] {
   return ep.system === 'wsq-v1' ? [V1_SUBPROTOCOL] : [];
 }
@@ -75,7 +82,7 @@ export async function openWsqSubscriber(
   };
   ws.on('message', (data: Buffer) => {
     // Legacy frames are all deliveries; v1 deliveries start `{"op":"msg"` (core's encodeMsg).
-    if (ep.system !== 'wsq-v1' || data.subarray(0, MSG_PREFIX.length).equals(MSG_PREFIX)) return onDelivery(data);
+    if (ep.system !== 'wsq-v1' || isDelivery(data)) return onDelivery(data);
     const frame = decodeControl(data.toString());
     switch (frame?.op) {
       case 'subscribed':
