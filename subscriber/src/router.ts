@@ -7,7 +7,7 @@
 import { TopicIndex, encodeLegacyData, encodeMsg, matchesPattern, type Logger, type QueueMessage } from '@wsq/core';
 import type { Client, KickReason, Subscription } from './client.js';
 import type { SubscriberMetrics } from './metrics.js';
-import { legacyFrame, SharedConcat, textFrame, type WireFrame } from './wire.js';
+import { legacyFrame, msgFrame, SharedConcat, type WireFrame } from './wire.js';
 
 /** `from` of a subscription made before the first live message: fixed when it arrives. */
 export const PENDING_FROM = Number.MAX_SAFE_INTEGER;
@@ -153,7 +153,7 @@ export class Router {
       }
       if (m.seq <= c.liveAfterMax && !wantsLive(c, m)) continue;
       if (c.mode === 'v1') {
-        v1 ??= textFrame(encodeMsg(m.topic, m.seq, m.data, m.ts));
+        v1 ??= msgFrame(m.topic, m.seq, m.data, m.ts);
         if (!c.deliver(v1)) continue;
         this.v1Sent++;
       } else {

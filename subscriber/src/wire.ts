@@ -1,4 +1,4 @@
-import { encodeLegacyData } from '@wsq/core';
+import { encodeLegacyData, encodeMsg } from '@wsq/core';
 
 /**
  * One delivery, encoded once and shared by every socket it goes to: the UTF-8 payload (for
@@ -51,6 +51,29 @@ function frameFor(length: number): { bytes: Buffer; header: number } {
 const PLAIN_TOPIC = /^[!#-[\]-~]*$/;
 const LEGACY_HEAD = Buffer.from('{"Topic":"');
 const LEGACY_MIDDLE = Buffer.from('","Content":');
+const MSG_HEAD = Buffer.from('{"op":"msg","topic":"');
+const MSG_SEQ = Buffer.from('","seq":');
+const MSG_DATA = Buffer.from(',"data":');
+const MSG_TS = Buffer.from(',"ts":');
+
+/** Decimal digits of a non-negative safe integer. */
+function digits(n: number): number {
+  let d = 1;
+  while (n >= 10) {
+    n = Math.floor(n / 10);
+    d++;
+  }
+  return d;
+}
+
+/** Writes a non-negative safe integer in decimal, `d` digits long; returns the end. */
+function putInt(bytes: Buffer, p: number, n: number, d: number): number {
+  for (let i = d - 1; i >= 0; i--) {
+    bytes[p + i] = 0x30 + (n % 10);
+    n = Math.floor(n / 10);
+  }
+  return p + d;
+}
 
 /** Copies a short constant; a loop beats Buffer#copy below a few dozen bytes. */
 function put(bytes: Buffer, p: number, part: Buffer): number {
@@ -112,4 +135,32 @@ function sameFrames(a: readonly Buffer[], b: readonly Buffer[]): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
+}
+
+/**
+ * The v1 delivery `{"op":"msg","topic":"…","seq":…,"data":…,"ts":…}` written straight into the
+ * frame's buffer: the same bytes as textFrame(encodeMsg(…)) without building the text first,
+ * for a topic that needs no escaping and integer seq and ts (anything else goes the long way).
+ */
+export function msgFrame(topic: string, seq: number, data: string, ts: number): WireFrame {
+  if (!PLAIN_TOPIC.test(topic) || !Number.isSafeInteger(seq) || seq < 0 || !Number.isSafeInteger(ts) || ts < 0) {
+    return textFrame(encodeMsg(topic, seq, data, ts));
+  }
+  const dataBytes = Buffer.byteLength(data);
+  const seqDigits = digits(seq);
+  const tsDigits = digits(ts);
+  const n = topic.length;
+  const length =
+    MSG_HEAD.length + n + MSG_SEQ.length + seqDigits + MSG_DATA.length + dataBytes + MSG_TS.length + tsDigits + 1;
+  const { bytes, header } = frameFor(length);
+  let p = put(bytes, header, MSG_HEAD);
+  for (let i = 0; i < n; i++) bytes[p + i] = topic.charCodeAt(i);
+  p = put(bytes, p + n, MSG_SEQ);
+  p = putInt(bytes, p, seq, seqDigits);
+  p = put(bytes, p, MSG_DATA);
+  p += bytes.write(data, p);
+  p = put(bytes, p, MSG_TS);
+  p = putInt(bytes, p, ts, tsDigits);
+  bytes[p] = 0x7d; // }
+  return new WireFrame(bytes, header);
 }

@@ -1,4 +1,4 @@
-import { encodeLegacyData } from '@wsq/core';
+import { encodeLegacyData, encodeMsg } from '@wsq/core';
 import fc from 'fast-check';
 /**
  * A pre-built fan-out frame is byte for byte what ws would send for the same text, at every
@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import t from 'tap';
 import { logSink } from '@wsq/core/testing';
 import { Client, type ClientSocket, type KickReason } from '../src/client.js';
-import { legacyFrame, textFrame } from '../src/wire.js';
+import { legacyFrame, msgFrame, textFrame } from '../src/wire.js';
 
 interface FrameOptions {
   fin: boolean;
@@ -163,6 +163,25 @@ t.test('property: legacyFrame writes the bytes of textFrame(encodeLegacyData(…
         fc.integer({ min: 100, max: 70_000 }).map((n) => JSON.stringify('é'.repeat(n))),
       ),
       (topic, data) => legacyFrame(topic, data).bytes.equals(textFrame(encodeLegacyData(topic, data)).bytes),
+    ),
+    { numRuns: 400 },
+  );
+  t.pass('property held');
+});
+
+t.test('property: msgFrame writes the bytes of textFrame(encodeMsg(…))', async (t) => {
+  fc.assert(
+    fc.property(
+      fc.oneof(fc.stringMatching(/^[!-~]{1,40}$/), fc.string({ unit: 'binary', maxLength: 20 })),
+      fc.oneof(fc.nat({ max: Number.MAX_SAFE_INTEGER }), fc.constantFrom(0, 9, 10, 99, 100, 2 ** 53 - 1), fc.double()),
+      fc.oneof(
+        fc.string({ unit: 'grapheme', maxLength: 300 }).map((s) => JSON.stringify(s)),
+        fc.jsonValue().map((v) => JSON.stringify(v)),
+        fc.integer({ min: 100, max: 70_000 }).map((n) => JSON.stringify('é'.repeat(n))),
+      ),
+      fc.oneof(fc.nat({ max: Number.MAX_SAFE_INTEGER }), fc.constant(1_764_000_000_000)),
+      (topic, seq, data, ts) =>
+        msgFrame(topic, seq, data, ts).bytes.equals(textFrame(encodeMsg(topic, seq, data, ts)).bytes),
     ),
     { numRuns: 400 },
   );
