@@ -3,7 +3,7 @@
  * by `op`. Pure codecs: no sockets, table-driven tests in core/test/v1.test.ts.
  */
 import { ProtocolError, type FrameErrorCode } from './errors.js';
-import { isNonNegativeInt, parseObject, quote, type JsonObject } from './json.js';
+import { isNonNegativeInt, parseObject, PLAIN_JSON_CHARS, quote, type JsonObject } from './json.js';
 import { isValidPattern, isValidTopic } from './topics.js';
 
 export const V1_PROTOCOL = 'wsq.v1';
@@ -75,8 +75,43 @@ function withId<T extends object>(frame: T, id: string | undefined): T & { id?: 
   return id === undefined ? frame : { ...frame, id };
 }
 
+/**
+ * `{"op":"pub","topic":"…","data":"…"}`, optionally with `,"id":"…"` last, and nothing JSON
+ * escapes in any of the strings: what most clients send (JSON.stringify keeps the keys in
+ * the order they were written). Such a frame is sliced instead of parsed; its `data` text is
+ * what JSON.stringify(JSON.parse(data)) gives, as the text came from a UTF-8 frame.
+ */
+const CANONICAL_PUB = new RegExp(
+  `^\\{"op":"pub","topic":"${PLAIN_JSON_CHARS}","data":"${PLAIN_JSON_CHARS}"(?:,"id":"${PLAIN_JSON_CHARS}")?\\}$`,
+);
+const PUB_TOPIC_START = '{"op":"pub","topic":"'.length;
+/** From the `"` closing the topic to the `"` opening the data: `","data":`. */
+const PUB_TO_DATA = '","data":'.length;
+/** From just past the `"` closing the data to the first character of the id: `,"id":"`. */
+const PUB_TO_ID = ',"id":"'.length;
+
+/** The canonical pub frame's fields, or undefined for anything that needs the general path. */
+function sliceCanonicalPub(text: string): PubFrame | undefined {
+  if (!CANONICAL_PUB.test(text)) return undefined;
+  const topicEnd = text.indexOf('"', PUB_TOPIC_START);
+  const topic = text.slice(PUB_TOPIC_START, topicEnd);
+  if (!isValidTopic(topic)) return undefined; // the general path words the refusal
+  const dataStart = topicEnd + PUB_TO_DATA;
+  const dataEnd = text.indexOf('"', dataStart + 1) + 1;
+  const data = text.slice(dataStart, dataEnd);
+  if (dataEnd === text.length - 1) return { op: 'pub', topic, data };
+  const id = text.slice(dataEnd + PUB_TO_ID, text.length - 2);
+  if (id.length === 0 || id.length > MAX_ID_LENGTH) return undefined;
+  return { op: 'pub', topic, data, id };
+}
+
 /** Decodes a client frame. Throws ProtocolError carrying the frame's id when it had a valid one. */
 export function decodeClientFrame(text: string): ClientFrame {
+  return sliceCanonicalPub(text) ?? parseClientFrame(text);
+}
+
+/** decodeClientFrame without the canonical-pub shortcut: every frame parsed (exported for its tests). */
+export function parseClientFrame(text: string): ClientFrame {
   const obj = parseObject(text);
   const id = readId(obj);
   try {

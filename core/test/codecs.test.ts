@@ -15,6 +15,7 @@ import { appendRefOf } from '../src/link-binary.js';
 import { isJsonText } from '../src/json.js';
 import {
   decodeClientFrame,
+  parseClientFrame,
   decodeServerFrame,
   encodeAck,
   encodeError,
@@ -666,4 +667,38 @@ t.test('property: isJsonText agrees with JSON.parse, on JSON and on arbitrary te
     { numRuns: 2000 },
   );
   t.pass('property held');
+});
+
+t.test('property: the canonical pub shortcut decodes exactly as the general parse', async (t) => {
+  const plain = fc.string({
+    unit: fc.constantFrom('a', 'é', '✓', ' ', '.', '*', '>', '"', '\\', '\n', '😀'),
+    maxLength: 20,
+  });
+  const outcome = (decode: (s: string) => unknown, text: string) => {
+    try {
+      return { frame: decode(text) };
+    } catch (err) {
+      const { code, id } = err as ProtocolError;
+      return id === undefined ? { code } : { code, id };
+    }
+  };
+  fc.assert(
+    fc.property(
+      fc.oneof(topicArb, plain),
+      plain,
+      fc.option(fc.oneof(plain, fc.constant('x'.repeat(129))), { nil: undefined }),
+      (topic, data, id) => {
+        const text = `{"op":"pub","topic":"${topic}","data":"${data}"${id === undefined ? '' : `,"id":"${id}"`}}`;
+        same(outcome(decodeClientFrame, text), outcome(parseClientFrame, text));
+      },
+    ),
+    { numRuns: 3000 },
+  );
+  t.same(decodeClientFrame('{"op":"pub","topic":"a.b","data":"hé ✓","id":"m-1"}'), {
+    op: 'pub',
+    topic: 'a.b',
+    data: '"hé ✓"',
+    id: 'm-1',
+  });
+  t.same(decodeClientFrame('{"op":"pub","topic":"a","data":"x"}'), { op: 'pub', topic: 'a', data: '"x"' });
 });
