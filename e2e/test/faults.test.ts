@@ -9,10 +9,17 @@ import { createTrio, type Trio } from './harness.js';
 
 const TOTAL = 3000;
 const WINDOW = 64;
+/** How far past a kill point the stream may run before the restart: below the gaps between kills. */
+const MARGIN = 400;
 
-/** A v1 publisher that re-sends its unacked ids after losing the publisher. */
+/**
+ * A v1 publisher that re-sends its unacked ids after losing the publisher. It publishes up to
+ * `limit` (raised by the test at each kill point), so a kill always lands while up to WINDOW
+ * messages are in flight, however fast the host finishes the rest.
+ */
 class StreamingPublisher {
   private next = 0;
+  private limit = 0;
   readonly unacked = new Map<string, number>(); // id -> index, in send order
   readonly acked = new Map<string, number>(); // id -> seq
   private client: Client | undefined;
@@ -40,9 +47,15 @@ class StreamingPublisher {
     this.client!.ws.send(JSON.stringify({ op: 'pub', topic: 'load.stream', data: { i }, id }));
   }
 
+  /** Lets the stream go on up to message `limit` (exclusive). */
+  allowUpTo(limit: number): void {
+    this.limit = Math.min(limit, TOTAL);
+    this.pump();
+  }
+
   private pump(): void {
     const ws = this.client?.ws;
-    while (ws && ws.readyState === ws.OPEN && this.unacked.size < WINDOW && this.next < TOTAL) {
+    while (ws && ws.readyState === ws.OPEN && this.unacked.size < WINDOW && this.next < this.limit) {
       const id = `m${this.next}`;
       this.unacked.set(id, this.next);
       this.send(id, this.next++);
@@ -85,32 +98,43 @@ function reached(pub: StreamingPublisher, count: number): Promise<void> {
 }
 
 t.test('kill -9 of msgqueue, subscriber and publisher mid-stream loses and duplicates nothing', async (t) => {
-  const trio = await createTrio(t);
+  // Rate limits are not what this test is about: a refused RATE_LIMITED message re-sent later
+  // would rightly land after the ones sent behind it.
+  const trio = await createTrio(t, { publisher: ['--publish-rate-per-sec', '1000000', '--publish-burst', '1000000'] });
   await trio.subscriber.waitLog((l) => l.msg === 'msgqueue link up');
   const sub = new ResumingSubscriber(trio);
   await sub.connect();
   const pub = new StreamingPublisher(trio);
-
-  const atQueueKill = reached(pub, 600);
-  const atSubscriberKill = reached(pub, 1400);
-  const atPublisherKill = reached(pub, 2200);
   await pub.connect();
 
-  await atQueueKill;
+  /**
+   * Streams until `at` messages are acknowledged and returns with the stream still going:
+   * the limit lies MARGIN past `at`, so the kill that follows at once meets up to WINDOW
+   * messages in flight, and the next phase starts only after the restart.
+   */
+  const streamTo = async (at: number): Promise<void> => {
+    const acked = reached(pub, at);
+    pub.allowUpTo(at + MARGIN);
+    await acked;
+    t.ok(pub.unacked.size > 0, `messages in flight when the kill lands (${pub.unacked.size} after ${at} acks)`);
+  };
+
+  await streamTo(600);
   await trio.msgqueue.kill9();
   await trio.start('msgqueue');
 
-  await atSubscriberKill;
+  await streamTo(1400);
   await trio.subscriber.kill9();
   await trio.start('subscriber');
   // A `since` resume before the new subscriber ever reached the msgqueue answers UNAVAILABLE.
   await trio.subscriber.waitLog((l) => l.msg === 'msgqueue link up');
   await sub.connect();
 
-  await atPublisherKill;
+  await streamTo(2200);
   await trio.publisher.kill9();
   await trio.start('publisher');
   await pub.connect();
+  pub.allowUpTo(TOTAL);
 
   await new Promise<void>((resolve) => {
     const check = () => {
