@@ -20,8 +20,8 @@ export interface WriterHooks {
   onRoll(seg: Segment): void;
   /**
    * One message is committed (durable as the fsync mode promises, noted in its segment); its
-   * record is the `recordBytes` at `off` in `buf`, the group's write buffer, which is never
-   * reused or changed afterwards.
+   * record is the `recordBytes` at `off` in `buf`, the group's write buffer (valid during the
+   * call: a hook that keeps the record copies it).
    */
   onRecord(msg: StoredMessage, recordBytes: number, buf: Buffer, off: number): void;
   /** A whole group is committed and its callers resolved. */
@@ -261,8 +261,7 @@ function measureItems(items: readonly AppendInput[]): RecordSizes[] {
 
 /** Assigns seqs from `firstSeq` in call order and encodes the whole group into one buffer. */
 function encodeGroup(group: PendingAppend[], firstSeq: number): { buf: Buffer; results: StoredMessage[][] } {
-  // Its own allocation, not a slice of the shared pool: the tail cache keeps it (tail-cache.ts).
-  const buf = Buffer.allocUnsafeSlow(group.reduce((sum, call) => sum + call.bytes, 0));
+  const buf = Buffer.allocUnsafe(group.reduce((sum, call) => sum + call.bytes, 0));
   const results: StoredMessage[][] = [];
   let seq = firstSeq;
   let off = 0;

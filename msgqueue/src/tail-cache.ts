@@ -2,12 +2,14 @@
 // are served without touching the disk. Holds a contiguous run of seqs ending at the
 // journal's last committed seq; evicts from the oldest end past `maxBytes`.
 //
-// The cache keeps the records' bytes — the very buffer each group was written from — and
-// decodes a message when a reader takes it. Holding decoded messages instead (an object and
-// two or three strings each) kept up to 64 MiB of small objects alive on the JS heap: every
-// new message survived the young-generation collections it met and was copied twice, and the
-// msgqueue's scavenges took 2-9 ms, a pause every message in flight waited out. Per message
-// the cache now holds two numbers and one reference into arrays; per group, one Buffer.
+// The cache keeps the records' bytes, copied into large slabs, and decodes a message when a
+// reader takes it. Holding decoded messages instead (an object and two or three strings
+// each) kept up to 64 MiB of small objects alive on the JS heap: every new message survived
+// the young-generation collections it met and was copied twice, and the msgqueue's scavenges
+// took 2-9 ms, a pause every message in flight waited out. Keeping each group's write buffer
+// instead of copying would still cost a Buffer object per message at low rates, where every
+// message is a group of its own. Per message the cache holds two numbers and a reference in
+// arrays; per slab (up to 1 MiB of records), one Buffer.
 
 import type { ReadBudget } from './segment.js';
 import { decodeRecord } from './record.js';
@@ -24,9 +26,10 @@ export interface CachedRecords {
 }
 
 /** Rough per-entry cost of the array slots on top of the record bytes. */
-const ENTRY_OVERHEAD_BYTES = 24;
-/** Rough cost of one group buffer (its JS object and its own allocation) on top of its bytes. */
-const BUFFER_OVERHEAD_BYTES = 192;
+export const ENTRY_OVERHEAD_BYTES = 24;
+/** Slab size: a sixteenth of the budget, within these bounds. */
+const MIN_SLAB_BYTES = 4096;
+const MAX_SLAB_BYTES = 1024 * 1024;
 /** Compact the backing arrays once this many evicted slots pile up at the front. */
 const COMPACT_AFTER = 4096;
 
@@ -39,12 +42,17 @@ export class TailCache {
   private bytes = 0;
   /** Seq the next pushed message must have. */
   private next: number;
+  private readonly slabBytes: number;
+  /** The slab records are copied into, and how much of it is used. */
+  private slab: Buffer | undefined;
+  private slabUsed = 0;
 
   constructor(
     private readonly maxBytes: number,
     nextSeq: number,
   ) {
     this.next = nextSeq;
+    this.slabBytes = Math.min(MAX_SLAB_BYTES, Math.max(MIN_SLAB_BYTES, Math.floor(maxBytes / 16)));
   }
 
   get count(): number {
@@ -61,20 +69,31 @@ export class TailCache {
   }
 
   /**
-   * Adds the next message (seqs must arrive in order): its record is `recordBytes` long at
-   * `off` in `buf`, which the cache keeps and nobody may change afterwards. `buf` must own its
-   * memory (Buffer.allocUnsafeSlow): a slice of Node's shared pool would keep the whole pool
-   * chunk, and whatever else lives in it, alive behind the byte budget's back. A group buffer
-   * whose first records were evicted stays whole until its last one is: the budget can be
-   * passed by at most one group write.
+   * Adds the next message (seqs must arrive in order), copying its record: `recordBytes` at
+   * `off` in `buf`, which the caller may reuse afterwards. Memory beyond the byte budget: the
+   * unused end of the current slab and an oldest slab some of whose records were evicted, at
+   * most two slabs (2 MiB with the default budget, 3 %).
    */
   push(seq: number, buf: Buffer, off: number, recordBytes: number): void {
     if (seq !== this.next) this.clear(seq);
     this.next = seq + 1;
     if (this.maxBytes === 0) return;
-    if (this.count === 0 || this.bufs[this.bufs.length - 1] !== buf) this.bytes += BUFFER_OVERHEAD_BYTES;
-    this.bufs.push(buf);
-    this.offs.push(off);
+    let into: Buffer;
+    let at = 0;
+    if (recordBytes > this.slabBytes / 4) {
+      into = Buffer.allocUnsafeSlow(recordBytes); // a large record gets a buffer of its own
+    } else {
+      if (this.slab === undefined || this.slabUsed + recordBytes > this.slab.length) {
+        this.slab = Buffer.allocUnsafeSlow(this.slabBytes);
+        this.slabUsed = 0;
+      }
+      into = this.slab;
+      at = this.slabUsed;
+      this.slabUsed += recordBytes;
+    }
+    buf.copy(into, at, off, off + recordBytes);
+    this.bufs.push(into);
+    this.offs.push(at);
     this.sizes.push(recordBytes);
     this.bytes += recordBytes + ENTRY_OVERHEAD_BYTES;
     while (this.bytes > this.maxBytes && this.count > 0) this.evictOne();
@@ -121,13 +140,14 @@ export class TailCache {
 
   private evictOne(): void {
     this.bytes -= this.sizes[this.head] + ENTRY_OVERHEAD_BYTES;
-    if (this.count === 1 || this.bufs[this.head + 1] !== this.bufs[this.head]) this.bytes -= BUFFER_OVERHEAD_BYTES;
-    // Release the buffer reference now; the slots themselves are reclaimed by compaction.
+    // Release the slab reference now (a slab goes with its last record); the slots themselves
+    // are reclaimed by compaction.
     this.bufs[this.head] = EMPTY;
     this.head++;
   }
 
   private clear(nextSeq: number): void {
+    this.slab = undefined;
     this.bufs = [];
     this.offs = [];
     this.sizes = [];

@@ -11,6 +11,7 @@ import {
   type StoredMessage,
 } from '../src/journal.js';
 import { measureRecord } from '../src/record.js';
+import { ENTRY_OVERHEAD_BYTES } from '../src/tail-cache.js';
 
 interface Teardown {
   teardown(fn: () => unknown): void;
@@ -385,7 +386,7 @@ t.test('sequential and backward disk reads stay exact (read position hints)', as
 });
 
 t.test('recent messages are served from the cache', async (t) => {
-  const journal = await openTest(t, await tempDir(t), { cacheBytes: 50 * (RECORD_BYTES + 96) });
+  const journal = await openTest(t, await tempDir(t), { cacheBytes: 50 * (RECORD_BYTES + ENTRY_OVERHEAD_BYTES) });
   await journal.append(Array.from({ length: 100 }, (_, i) => item(i)));
   const disk = journal.stats.diskReads;
   t.same(
@@ -414,7 +415,10 @@ t.test('a record larger than the read chunk round-trips through the disk', async
 });
 
 t.test('reads running concurrently with appends see contiguous committed prefixes', async (t) => {
-  const journal = await openTest(t, await tempDir(t), { cacheBytes: 20 * (RECORD_BYTES + 96), segmentBytes: 4096 });
+  const journal = await openTest(t, await tempDir(t), {
+    cacheBytes: 20 * (RECORD_BYTES + ENTRY_OVERHEAD_BYTES),
+    segmentBytes: 4096,
+  });
   const reads: Promise<StoredMessage[]>[] = [];
   const appends: Promise<StoredMessage[]>[] = [];
   for (let round = 0; round < 40; round++) {
@@ -510,7 +514,7 @@ t.test('close releases every timer and file descriptor', { skip: process.platfor
 });
 
 t.test('readCached answers from the tail cache without waiting, and only from it', async (t) => {
-  const journal = await openTest(t, await tempDir(t), { cacheBytes: 10 * (RECORD_BYTES + 96) });
+  const journal = await openTest(t, await tempDir(t), { cacheBytes: 10 * (RECORD_BYTES + ENTRY_OVERHEAD_BYTES) });
   await journal.append(Array.from({ length: 30 }, (_, i) => item(i)));
   t.same(
     journal.readCached(25, 100, 1 << 20)?.map((m) => m.seq),

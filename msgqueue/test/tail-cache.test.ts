@@ -4,7 +4,7 @@ import t from 'tap';
 import { encodeMsgsFromRecords } from '../src/link-frames.js';
 import { encodeRecordInto, measureRecord, type StoredMessage } from '../src/record.js';
 import { ReadBudget } from '../src/segment.js';
-import { TailCache } from '../src/tail-cache.js';
+import { ENTRY_OVERHEAD_BYTES, TailCache } from '../src/tail-cache.js';
 
 /** Encodes `msgs` into one buffer as the journal writer does for a group; returns it and each record's place. */
 function group(msgs: StoredMessage[]): { buf: Buffer; places: { off: number; size: number }[] } {
@@ -62,14 +62,13 @@ t.test('messages come back decoded from the record bytes the cache holds', async
   t.equal(cache.count, 5);
 });
 
-t.test('the byte budget counts records, entries and group buffers, and evicts the oldest', async (t) => {
+t.test('the byte budget counts records and entries, and evicts the oldest', async (t) => {
   const a = [msg(1), msg(2), msg(3)];
   const b = [msg(4)];
   const { places: pa } = group(a);
   const { places: pb } = group(b);
   const recordBytes = [...pa, ...pb].map((p) => p.size);
-  // Entries cost 24 bytes each and every distinct group buffer 192 on top of the records.
-  const all = recordBytes.reduce((n, s) => n + s, 0) + 4 * 24 + 2 * 192;
+  const all = recordBytes.reduce((n, s) => n + s, 0) + 4 * ENTRY_OVERHEAD_BYTES;
   const roomy = new TailCache(all, 1);
   pushGroup(roomy, a);
   pushGroup(roomy, b);
@@ -80,17 +79,39 @@ t.test('the byte budget counts records, entries and group buffers, and evicts th
   pushGroup(tight, a);
   pushGroup(tight, b);
   t.equal(tight.firstSeq, 2, 'one byte short: the oldest message goes');
-  t.equal(tight.usedBytes, all - recordBytes[0] - 24, 'its group buffer is still held by seqs 2 and 3');
+  t.equal(tight.usedBytes, all - recordBytes[0]! - ENTRY_OVERHEAD_BYTES);
   tight.dropBefore(4);
-  t.equal(tight.usedBytes, recordBytes[3] + 24 + 192, 'the first group buffer is released with its last record');
+  t.equal(tight.usedBytes, recordBytes[3]! + ENTRY_OVERHEAD_BYTES);
   t.same(
     read(tight, 4, 4)?.map((m) => m.data),
-    [b[0].data],
+    [b[0]!.data],
   );
   tight.dropBefore(5);
   t.equal(tight.usedBytes, 0, 'empty: nothing counted');
   t.equal(tight.count, 0);
 });
+
+t.test(
+  'records are copied into shared slabs: the pushed buffer may be reused, a large record stands alone',
+  async (t) => {
+    const cache = new TailCache(1 << 20, 1); // slabs of 64 KiB
+    const small = Array.from({ length: 20 }, (_, i) => msg(i + 1));
+    const { buf, places } = group(small);
+    small.forEach((m, i) => cache.push(m.seq, buf, places[i]!.off, places[i]!.size));
+    buf.fill(0); // the writer's buffer goes back to the pool
+    t.same(read(cache, 1, 20), small, 'unchanged after the source was overwritten');
+    const one = cache.records(1, 20, 100, 1 << 20)!;
+    t.equal(new Set(one.bufs).size, 1, 'twenty small records share one slab');
+    t.not(one.bufs[0], buf, 'a copy, not the pushed buffer');
+
+    const big = msg(21, { data: JSON.stringify('x'.repeat(20_000)) });
+    pushGroup(cache, [big]);
+    const again = cache.records(1, 21, 100, 1 << 22)!;
+    t.not(again.bufs[20], again.bufs[0], 'a record over a quarter of a slab gets a buffer of its own');
+    t.same(read(cache, 21, 21), [big]);
+    t.same(read(cache, 20, 20), [small[19]], 'the slab goes on after it');
+  },
+);
 
 t.test('a gap in the seqs starts the cache over; maxBytes 0 caches nothing', async (t) => {
   const cache = new TailCache(1 << 20, 1);
