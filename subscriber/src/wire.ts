@@ -101,6 +101,34 @@ export function legacyFrame(topic: string, data: string): WireFrame {
 }
 
 /**
+ * The v1 delivery `{"op":"msg","topic":"…","seq":…,"data":…,"ts":…}` written straight into the
+ * frame's buffer: the same bytes as textFrame(encodeMsg(…)) without building the text first,
+ * for a topic that needs no escaping and integer seq and ts (anything else goes the long way).
+ */
+export function msgFrame(topic: string, seq: number, data: string, ts: number): WireFrame {
+  if (!PLAIN_TOPIC.test(topic) || !Number.isSafeInteger(seq) || seq < 0 || !Number.isSafeInteger(ts) || ts < 0) {
+    return textFrame(encodeMsg(topic, seq, data, ts));
+  }
+  const dataBytes = Buffer.byteLength(data);
+  const seqDigits = digits(seq);
+  const tsDigits = digits(ts);
+  const n = topic.length;
+  const length =
+    MSG_HEAD.length + n + MSG_SEQ.length + seqDigits + MSG_DATA.length + dataBytes + MSG_TS.length + tsDigits + 1;
+  const { bytes, header } = frameFor(length);
+  let p = put(bytes, header, MSG_HEAD);
+  for (let i = 0; i < n; i++) bytes[p + i] = topic.charCodeAt(i);
+  p = put(bytes, p + n, MSG_SEQ);
+  p = putInt(bytes, p, seq, seqDigits);
+  p = put(bytes, p, MSG_DATA);
+  p += bytes.write(data, p);
+  p = put(bytes, p, MSG_TS);
+  p = putInt(bytes, p, ts, tsDigits);
+  bytes[p] = 0x7d; // }
+  return new WireFrame(bytes, header);
+}
+
+/**
  * The frames sockets collected, joined for one write each, shared between sockets that
  * collected exactly the same frames (on a busy topic: every subscriber of it) so a turn
  * copies its frames once, not once per socket. Used for one flush, then cleared.
@@ -135,32 +163,4 @@ function sameFrames(a: readonly Buffer[], b: readonly Buffer[]): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
-}
-
-/**
- * The v1 delivery `{"op":"msg","topic":"…","seq":…,"data":…,"ts":…}` written straight into the
- * frame's buffer: the same bytes as textFrame(encodeMsg(…)) without building the text first,
- * for a topic that needs no escaping and integer seq and ts (anything else goes the long way).
- */
-export function msgFrame(topic: string, seq: number, data: string, ts: number): WireFrame {
-  if (!PLAIN_TOPIC.test(topic) || !Number.isSafeInteger(seq) || seq < 0 || !Number.isSafeInteger(ts) || ts < 0) {
-    return textFrame(encodeMsg(topic, seq, data, ts));
-  }
-  const dataBytes = Buffer.byteLength(data);
-  const seqDigits = digits(seq);
-  const tsDigits = digits(ts);
-  const n = topic.length;
-  const length =
-    MSG_HEAD.length + n + MSG_SEQ.length + seqDigits + MSG_DATA.length + dataBytes + MSG_TS.length + tsDigits + 1;
-  const { bytes, header } = frameFor(length);
-  let p = put(bytes, header, MSG_HEAD);
-  for (let i = 0; i < n; i++) bytes[p + i] = topic.charCodeAt(i);
-  p = put(bytes, p + n, MSG_SEQ);
-  p = putInt(bytes, p, seq, seqDigits);
-  p = put(bytes, p, MSG_DATA);
-  p += bytes.write(data, p);
-  p = put(bytes, p, MSG_TS);
-  p = putInt(bytes, p, ts, tsDigits);
-  bytes[p] = 0x7d; // }
-  return new WireFrame(bytes, header);
 }
