@@ -38,7 +38,7 @@ export type {
 } from './v1.js';
 export { LINK_PROTOCOL, MAX_CONSUMER_NAME_LENGTH, decodeLinkRequest, decodeLinkReply, encodeLink } from './link.js';
 export type { LinkRequest, LinkReply, LinkAppendItem, LinkMessage, LinkFrame } from './link.js';
-export { appendRefOf, MAX_PID_LENGTH, MsgsFrameBuilder } from './link-binary.js';
+export { appendRefOf, MsgsFrameBuilder } from './link-binary.js';
 export { parseObject, isNonNegativeInt } from './json.js';
 export { loadConfig, resolveValues, coerce, printableConfig, flagName, envName } from './config.js';
 export type { OptionSpec, OptionType, ConfigValues, LoadOptions, LoadResult } from './config.js';

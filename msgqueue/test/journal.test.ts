@@ -513,6 +513,33 @@ t.test('close releases every timer and file descriptor', { skip: process.platfor
   t.equal(await openFds(), fdsBefore, 'no file left open');
 });
 
+t.test('readCachedRecords answers what readCached would, as record bytes', async (t) => {
+  const journal = await openTest(t, await tempDir(t), { cacheBytes: 10 * (RECORD_BYTES + ENTRY_OVERHEAD_BYTES) });
+  await journal.append(Array.from({ length: 30 }, (_, i) => item(i)));
+  const seqsOf = (from: number, max: number, bytes: number) => {
+    const r = journal.readCachedRecords(from, max, bytes);
+    return r && Array.from({ length: r.count }, (_, i) => r.first + i);
+  };
+  for (const [from, max, bytes] of [
+    [25, 100, 1 << 20],
+    [22, 3, 1 << 20],
+    [21, 100, 2 * RECORD_BYTES],
+    [31, 10, 1 << 20],
+  ] as const)
+    t.same(
+      seqsOf(from, max, bytes),
+      journal.readCached(from, max, bytes)?.map((m) => m.seq),
+      `from ${from}, ${max} messages, ${bytes} bytes`,
+    );
+  t.same(seqsOf(31, 10, 1 << 20), [], 'nothing newer: count 0');
+  t.same(seqsOf(25, 0, 1 << 20), [], 'no room: count 0');
+  t.equal(journal.readCachedRecords(5, 10, 1 << 20), undefined, 'evicted from the cache: read() it');
+  const records = journal.readCachedRecords(29, 10, 1 << 20)!;
+  t.ok(records.bytes >= 2 * RECORD_BYTES, 'their size is counted');
+  await journal.close();
+  t.throws(() => journal.readCachedRecords(29, 1, 1), { code: 'JOURNAL_CLOSED' });
+});
+
 t.test('readCached answers from the tail cache without waiting, and only from it', async (t) => {
   const journal = await openTest(t, await tempDir(t), { cacheBytes: 10 * (RECORD_BYTES + ENTRY_OVERHEAD_BYTES) });
   await journal.append(Array.from({ length: 30 }, (_, i) => item(i)));
