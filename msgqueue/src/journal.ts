@@ -105,10 +105,7 @@ class FileJournal implements Journal {
   }
 
   readCached(fromSeq: number, maxMessages: number, maxBytes: number): StoredMessage[] | undefined {
-    checkRead(this.closing, fromSeq, maxMessages, maxBytes);
-    const budget = new ReadBudget(maxMessages, maxBytes);
-    const last = this.lastSeq;
-    const from = Math.max(Math.ceil(fromSeq), this.firstSeq);
+    const { budget, from, last } = this.startRead(fromSeq, maxMessages, maxBytes);
     if (budget.full || from > last) return budget.out;
     if (!this.cache.collect(from, last, budget)) return undefined;
     this.stats.cacheReads++;
@@ -116,20 +113,17 @@ class FileJournal implements Journal {
   }
 
   readCachedRecords(fromSeq: number, maxMessages: number, maxBytes: number): CachedRecords | undefined {
-    checkRead(this.closing, fromSeq, maxMessages, maxBytes);
-    const last = this.lastSeq;
-    const from = Math.max(Math.ceil(fromSeq), this.firstSeq);
-    if (maxMessages <= 0 || from > last) return { first: from, count: 0, bytes: 0, bufs: [], offs: [] };
-    const records = this.cache.records(from, last, maxMessages, maxBytes);
+    const { budget, from, last } = this.startRead(fromSeq, maxMessages, maxBytes);
+    if (budget.full || from > last) return { first: from, count: 0, bytes: 0, bufs: [], offs: [] };
+    const records = this.cache.records(from, last, budget);
     if (records) this.stats.cacheReads++;
     return records;
   }
 
   async read(fromSeq: number, maxMessages: number, maxBytes: number): Promise<StoredMessage[]> {
-    checkRead(this.closing, fromSeq, maxMessages, maxBytes);
-    const budget = new ReadBudget(maxMessages, maxBytes);
-    const last = this.lastSeq; // snapshot: appends committing meanwhile are left for the next read
-    let from = Math.max(Math.ceil(fromSeq), this.firstSeq);
+    const start = this.startRead(fromSeq, maxMessages, maxBytes);
+    const { budget, last } = start;
+    let { from } = start;
     while (!budget.full && from <= last) {
       if (this.cache.collect(from, last, budget)) {
         this.stats.cacheReads++;
@@ -146,6 +140,24 @@ class FileJournal implements Journal {
       from = Math.max(from, this.firstSeq); // retention may have moved on while we read
     }
     return budget.out;
+  }
+
+  /**
+   * What every read starts from: its budget, the first seq still retained at or after fromSeq,
+   * and a snapshot of the last committed seq (appends committing meanwhile are left for the
+   * next read).
+   */
+  private startRead(
+    fromSeq: number,
+    maxMessages: number,
+    maxBytes: number,
+  ): { budget: ReadBudget; from: number; last: number } {
+    checkRead(this.closing, fromSeq, maxMessages, maxBytes);
+    return {
+      budget: new ReadBudget(maxMessages, maxBytes),
+      from: Math.max(Math.ceil(fromSeq), this.firstSeq),
+      last: this.lastSeq,
+    };
   }
 
   async sync(): Promise<void> {

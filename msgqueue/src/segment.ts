@@ -199,9 +199,14 @@ export async function scanSegment(dir: string, firstSeq: number): Promise<ScanRe
   }
 }
 
-/** What a read may still take; shared by cache and disk reads so limits span both. */
+/**
+ * What a read may still take; shared by cache and disk reads so limits span both. The first
+ * message is always taken; then no more than maxMessages, and none that would pass maxBytes
+ * (reaching it ends the read).
+ */
 export class ReadBudget {
   readonly out: StoredMessage[] = [];
+  private taken = 0;
   private bytes = 0;
   full = false;
 
@@ -212,16 +217,23 @@ export class ReadBudget {
     if (maxMessages <= 0) this.full = true;
   }
 
-  /** Takes the message unless a limit is hit; the first message is always taken. */
-  offer(msg: StoredMessage, size: number): boolean {
+  /** Counts a message of `size` bytes against the limits; false (and full) when it does not fit. */
+  admit(size: number): boolean {
     if (this.full) return false;
-    if (this.out.length > 0 && this.bytes + size > this.maxBytes) {
+    if (this.taken > 0 && this.bytes + size > this.maxBytes) {
       this.full = true;
       return false;
     }
-    this.out.push(msg);
+    this.taken++;
     this.bytes += size;
-    if (this.out.length >= this.maxMessages || this.bytes >= this.maxBytes) this.full = true;
+    if (this.taken >= this.maxMessages || this.bytes >= this.maxBytes) this.full = true;
+    return true;
+  }
+
+  /** Takes the message into `out` unless a limit is hit. */
+  offer(msg: StoredMessage, size: number): boolean {
+    if (!this.admit(size)) return false;
+    this.out.push(msg);
     return true;
   }
 }

@@ -106,36 +106,33 @@ export class TailCache {
     this.compactIfWorthIt();
   }
 
-  /** Offers cached messages fromSeq..lastSeq to the budget; false if fromSeq is not cached. */
+  /** Offers cached messages fromSeq..lastSeq to the budget, decoded; false if fromSeq is not cached. */
   collect(fromSeq: number, lastSeq: number, budget: ReadBudget): boolean {
+    return this.walk(fromSeq, lastSeq, budget, (i) => budget.out.push(decodeRecord(this.bufs[i], this.offs[i])));
+  }
+
+  /** The records of fromSeq..lastSeq the budget admits, undecoded; undefined if fromSeq is not cached. */
+  records(fromSeq: number, lastSeq: number, budget: ReadBudget): CachedRecords | undefined {
+    const out: CachedRecords = { first: fromSeq, count: 0, bytes: 0, bufs: [], offs: [] };
+    const cached = this.walk(fromSeq, lastSeq, budget, (i) => {
+      out.bufs.push(this.bufs[i]);
+      out.offs.push(this.offs[i]);
+      out.count++;
+      out.bytes += this.sizes[i];
+    });
+    return cached ? out : undefined;
+  }
+
+  /** Calls `take` with the slot of each cached seq from fromSeq on while the budget admits it. */
+  private walk(fromSeq: number, lastSeq: number, budget: ReadBudget, take: (slot: number) => void): boolean {
     if (fromSeq < this.firstSeq || fromSeq >= this.next) return false;
     const stop = Math.min(lastSeq, this.next - 1);
     for (let seq = fromSeq; seq <= stop; seq++) {
       const i = this.head + (seq - this.firstSeq);
-      if (!budget.offer(decodeRecord(this.bufs[i], this.offs[i]), this.sizes[i])) break;
+      if (!budget.admit(this.sizes[i])) break;
+      take(i);
     }
     return true;
-  }
-
-  /**
-   * The records of fromSeq..lastSeq under the same limits as a ReadBudget (the first record
-   * always; no more than maxMessages; stop before passing maxBytes, and once reaching it);
-   * undefined if fromSeq is not cached.
-   */
-  records(fromSeq: number, lastSeq: number, maxMessages: number, maxBytes: number): CachedRecords | undefined {
-    if (fromSeq < this.firstSeq || fromSeq >= this.next) return undefined;
-    const out: CachedRecords = { first: fromSeq, count: 0, bytes: 0, bufs: [], offs: [] };
-    const stop = Math.min(lastSeq, this.next - 1);
-    for (let seq = fromSeq; seq <= stop && out.count < maxMessages && out.bytes < maxBytes; seq++) {
-      const i = this.head + (seq - this.firstSeq);
-      const size = this.sizes[i];
-      if (out.count > 0 && out.bytes + size > maxBytes) break;
-      out.bufs.push(this.bufs[i]);
-      out.offs.push(this.offs[i]);
-      out.count++;
-      out.bytes += size;
-    }
-    return out;
   }
 
   private evictOne(): void {

@@ -100,13 +100,13 @@ t.test(
     small.forEach((m, i) => cache.push(m.seq, buf, places[i]!.off, places[i]!.size));
     buf.fill(0); // the writer's buffer goes back to the pool
     t.same(read(cache, 1, 20), small, 'unchanged after the source was overwritten');
-    const one = cache.records(1, 20, 100, 1 << 20)!;
+    const one = cache.records(1, 20, new ReadBudget(100, 1 << 20))!;
     t.equal(new Set(one.bufs).size, 1, 'twenty small records share one slab');
     t.not(one.bufs[0], buf, 'a copy, not the pushed buffer');
 
     const big = msg(21, { data: JSON.stringify('x'.repeat(20_000)) });
     pushGroup(cache, [big]);
-    const again = cache.records(1, 21, 100, 1 << 22)!;
+    const again = cache.records(1, 21, new ReadBudget(100, 1 << 22))!;
     t.not(again.bufs[20], again.bufs[0], 'a record over a quarter of a slab gets a buffer of its own');
     t.same(read(cache, 21, 21), [big]);
     t.same(read(cache, 20, 20), [small[19]], 'the slab goes on after it');
@@ -151,7 +151,7 @@ t.test('records() takes what a ReadBudget would, as bytes', async (t) => {
     Array.from({ length: 6 }, (_, i) => msg(i + 1)),
   );
   const seqsOf = (from: number, max: number, bytes: number) => {
-    const r = cache.records(from, 6, max, bytes);
+    const r = cache.records(from, 6, new ReadBudget(max, bytes));
     const budget = new ReadBudget(max, bytes);
     cache.collect(from, 6, budget);
     t.same(
@@ -166,8 +166,8 @@ t.test('records() takes what a ReadBudget would, as bytes', async (t) => {
   t.equal(seqsOf(1, 100, sizes[0] + sizes[1]), 2, 'stops on reaching the bytes');
   t.equal(seqsOf(1, 100, sizes[0] + 1), 1, 'stops before passing them');
   t.equal(seqsOf(3, 100, 1), 1, 'the first record always');
-  t.equal(cache.records(7, 9, 10, 1000), undefined, 'beyond the cache');
-  t.equal(cache.records(0, 9, 10, 1000), undefined, 'before the cache');
+  t.equal(cache.records(7, 9, new ReadBudget(10, 1000)), undefined, 'beyond the cache');
+  t.equal(cache.records(0, 9, new ReadBudget(10, 1000)), undefined, 'before the cache');
 });
 
 t.test('property: a msgs frame copied from records is the frame of the decoded messages', async (t) => {
@@ -191,7 +191,7 @@ t.test('property: a msgs frame copied from records is the frame of the decoded m
       const msgs: StoredMessage[] = items.map((m, i) => ({ ...m, seq: firstSeq + i + 1 }));
       const cache = new TailCache(1 << 24, msgs[0]!.seq);
       pushGroup(cache, msgs);
-      const records = cache.records(msgs[0]!.seq, msgs[msgs.length - 1]!.seq, 100, 1 << 24)!;
+      const records = cache.records(msgs[0]!.seq, msgs[msgs.length - 1]!.seq, new ReadBudget(100, 1 << 24))!;
       const copied = encodeMsgsFromRecords(records);
       const encoded = encodeLink({ op: 'msgs', msgs }) as Buffer;
       return copied.equals(encoded);
