@@ -36,7 +36,14 @@ export type {
   MsgFrame,
   ErrorFrame,
 } from './v1.js';
-export { LINK_PROTOCOL, MAX_CONSUMER_NAME_LENGTH, decodeLinkRequest, decodeLinkReply, encodeLink } from './link.js';
+export {
+  LINK_PROTOCOL,
+  MAX_CONSUMER_NAME_LENGTH,
+  decodeLinkRequest,
+  decodeLinkReply,
+  encodeLink,
+  receivedFrame,
+} from './link.js';
 export type { LinkRequest, LinkReply, LinkAppendItem, LinkMessage, LinkFrame } from './link.js';
 export { appendRefOf, MsgsFrameBuilder } from './link-binary.js';
 export { parseObject, isNonNegativeInt } from './json.js';

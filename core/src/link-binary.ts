@@ -16,6 +16,7 @@
  */
 import { ProtocolError } from './errors.js';
 import { isJsonText, isNonNegativeInt } from './json.js';
+import type { LinkAppendItem, LinkMessage } from './link.js';
 import { isValidTopic } from './topics.js';
 
 export const BINARY_APPEND = 1;
@@ -30,21 +31,8 @@ const FLAG_PID = 1;
 const FLAG_PID_JSON = 2;
 const LONE_SURROGATE = /\p{Surrogate}/u;
 /** Longest pid a producer may send, in characters (user name, NUL, client id). */
-export const MAX_PID_LENGTH = 512;
+const MAX_PID_LENGTH = 512;
 const MAX_TOPIC_BYTES = 255;
-
-export interface BinaryAppendItem {
-  topic: string;
-  data: string;
-  ts: number;
-  pid?: string;
-}
-export interface BinaryMessage {
-  seq: number;
-  topic: string;
-  data: string;
-  ts: number;
-}
 
 function bad(message: string): ProtocolError {
   return new ProtocolError('BAD_FRAME', message);
@@ -79,7 +67,7 @@ function maxUtf8(s: string): number {
   return s.length * 3;
 }
 
-export function encodeAppend(ref: number, msgs: readonly BinaryAppendItem[]): Buffer {
+export function encodeAppend(ref: number, msgs: readonly LinkAppendItem[]): Buffer {
   let size = 13;
   // A pid sent as JSON text grows to at most 6 ASCII characters per unit (\uXXXX) plus quotes.
   for (const m of msgs)
@@ -114,7 +102,7 @@ export function encodeAppended(ref: number, seqs: readonly number[]): Buffer {
   return buf;
 }
 
-export function encodeMsgs(msgs: readonly BinaryMessage[]): Buffer {
+export function encodeMsgs(msgs: readonly LinkMessage[]): Buffer {
   let size = 5;
   for (const m of msgs) size += 21 + m.topic.length + maxUtf8(m.data);
   const buf = Buffer.allocUnsafe(size);
@@ -265,9 +253,9 @@ function withRef(buf: Buffer, what: string, minItemBytes: number): { r: Reader; 
 }
 
 /** Decodes a producer's append frame, checking every field: the queue trusts no peer. */
-export function decodeAppend(buf: Buffer): { ref: number; msgs: BinaryAppendItem[] } {
+export function decodeAppend(buf: Buffer): { ref: number; msgs: LinkAppendItem[] } {
   const { r, ref, n } = withRef(buf, 'append', 15);
-  const msgs = new Array<BinaryAppendItem>(n);
+  const msgs = new Array<LinkAppendItem>(n);
   let validTopic: string | undefined; // a batch mostly repeats its topics: the last valid one is not checked again
   for (let i = 0; i < n; i++) {
     const flags = r.u8();
@@ -300,11 +288,11 @@ export function decodeAppended(buf: Buffer): { ref: number; seqs: number[] } {
   return { ref, seqs };
 }
 
-export function decodeMsgs(buf: Buffer): BinaryMessage[] {
+export function decodeMsgs(buf: Buffer): LinkMessage[] {
   const r = new Reader(buf, 'msgs');
   r.need(1);
   const n = r.count(22);
-  const msgs = new Array<BinaryMessage>(n);
+  const msgs = new Array<LinkMessage>(n);
   for (let i = 0; i < n; i++) {
     const seq = r.int('seq');
     const ts = r.int('ts');

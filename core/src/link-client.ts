@@ -16,7 +16,7 @@
 import type { IncomingMessage } from 'node:http';
 import { WebSocket } from 'ws';
 import { createBackoff } from './backoff.js';
-import { decodeLinkReply, LINK_PROTOCOL, type LinkFrame, type LinkReply } from './link.js';
+import { decodeLinkReply, LINK_PROTOCOL, receivedFrame, type LinkFrame, type LinkReply } from './link.js';
 import type { Logger } from './log.js';
 import type { LinkState } from './queue.js';
 
@@ -209,7 +209,7 @@ export function createLinkClient(
     });
     sock.on('message', (data: Buffer, isBinary: boolean) => {
       if (current !== a) return;
-      handlers.onFrame(isBinary ? data : data.toString());
+      handlers.onFrame(receivedFrame(data, isBinary));
     });
     sock.on('close', (code: number, reason: Buffer) => onClose(a, code, reason.toString()));
   }

@@ -32,6 +32,11 @@ import { isValidPattern } from './topics.js';
 export const LINK_PROTOCOL = 'wsq.link.v2';
 /** A link frame: JSON text, or bytes for the binary frames. */
 export type LinkFrame = string | Buffer;
+
+/** A received WebSocket message as the link decoders take it: text frames as strings, binary ones as bytes. */
+export function receivedFrame(data: Buffer, isBinary: boolean): LinkFrame {
+  return isBinary ? data : data.toString();
+}
 export const MAX_CONSUMER_NAME_LENGTH = 128;
 
 export interface LinkAppendItem {

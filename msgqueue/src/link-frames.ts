@@ -8,6 +8,7 @@ import {
   decodeLinkRequest,
   encodeLink,
   ProtocolError,
+  receivedFrame,
   type BaseMetrics,
   type FrameErrorCode,
   type LinkMessage,
@@ -41,7 +42,7 @@ export function linkRefuser(ws: WebSocket, endpoint: string, log: Logger, metric
 /** Decodes every frame as a link request; undecodable ones are refused with their ref. */
 export function onLinkRequest(ws: WebSocket, refuse: Refuse, handle: (req: LinkRequest) => void): void {
   ws.on('message', (data: Buffer, isBinary: boolean) => {
-    const frame = isBinary ? data : data.toString();
+    const frame = receivedFrame(data, isBinary);
     let req: LinkRequest;
     try {
       req = decodeLinkRequest(frame);

@@ -18,6 +18,7 @@ import type { LinkState } from '../../src/queue.js';
 import {
   LINK_PROTOCOL,
   decodeLinkRequest,
+  receivedFrame,
   encodeLink,
   type LinkAppendItem,
   type LinkMessage,
@@ -384,7 +385,7 @@ export async function startStubQueue(t: Teardown, opts: StubQueueOptions = {}): 
         changed();
       });
       if (ws.protocol === LINK_PROTOCOL)
-        ws.on('message', (data: Buffer, isBinary: boolean) => onLinkFrame(ws, isBinary ? data : data.toString()));
+        ws.on('message', (data: Buffer, isBinary: boolean) => onLinkFrame(ws, receivedFrame(data, isBinary)));
       else onLegacyConnection(ws, path);
       changed();
     });
