@@ -102,32 +102,28 @@ export function encodeAppended(ref: number, seqs: readonly number[]): Buffer {
   return buf;
 }
 
+/** A msgs item's bytes besides its topic and data: seq, ts, topic length, data length. */
+const ITEM_BYTES = 21;
+
 export function encodeMsgs(msgs: readonly LinkMessage[]): Buffer {
-  let size = 5;
-  for (const m of msgs) size += 21 + m.topic.length + maxUtf8(m.data);
-  const buf = Buffer.allocUnsafe(size);
-  buf[0] = BINARY_MSGS;
-  buf.writeUInt32BE(msgs.length, 1);
-  let p = 5;
-  for (const m of msgs) {
-    buf.writeDoubleBE(m.seq, p);
-    buf.writeDoubleBE(m.ts, p + 8);
-    p = writeTopic(buf, p + 16, m.topic);
-    p = writeString(buf, p, m.data, 4);
-  }
-  return buf.subarray(0, p);
+  let size = 0;
+  for (const m of msgs) size += ITEM_BYTES + m.topic.length + maxUtf8(m.data);
+  const frame = new MsgsFrameBuilder(size);
+  for (const m of msgs) frame.addMessage(m);
+  return frame.finish();
 }
 
 /**
- * Builds a msgs frame from fields that are already bytes: the msgqueue copies seq, ts, topic
- * and payload out of its journal records without decoding them into strings.
+ * Builds a msgs frame, the one writer of its layout: from decoded messages (encodeMsgs), or
+ * from fields that are already bytes, as the msgqueue copies seq, ts, topic and payload out of
+ * its journal records without decoding them into strings.
  */
 export class MsgsFrameBuilder {
   private readonly buf: Buffer;
   private p = 5;
   private count = 0;
 
-  /** `bytes`: at least what the messages to add take, 21 bytes each plus their topic and data. */
+  /** `bytes`: at least what the messages to add take, ITEM_BYTES (21) each plus their topic and data. */
   constructor(bytes: number) {
     this.buf = Buffer.allocUnsafe(5 + bytes);
     this.buf[0] = BINARY_MSGS;
@@ -157,6 +153,15 @@ export class MsgsFrameBuilder {
     if (dataLen <= SMALL_COPY) for (let i = 0; i < dataLen; i++) b[p + i] = src[dataAt + i];
     else src.copy(b, p, dataAt, dataAt + dataLen);
     this.p = p + dataLen;
+    this.count++;
+  }
+
+  /** Adds one decoded message (topic ASCII, data as UTF-8). */
+  addMessage(m: LinkMessage): void {
+    const b = this.buf;
+    b.writeDoubleBE(m.seq, this.p);
+    b.writeDoubleBE(m.ts, this.p + 8);
+    this.p = writeString(b, writeTopic(b, this.p + 16, m.topic), m.data, 4);
     this.count++;
   }
 
