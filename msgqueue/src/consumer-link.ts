@@ -8,7 +8,15 @@
  *
  * Frames that cannot be served answer an error frame; the connection stays open.
  */
-import { canSubscribe, CLOSE, encodeLink, ProtocolError, type ConnectionContext, type LinkRequest } from '@wsq/core';
+import {
+  canSubscribe,
+  CLOSE,
+  encodeLink,
+  ProtocolError,
+  type ConnectionContext,
+  type LinkFrame,
+  type LinkRequest,
+} from '@wsq/core';
 import type { WebSocket } from 'ws';
 import type { ConsumerSession } from './hub.js';
 import { encodeMsgsFromRecords, linkRefuser, onLinkRequest } from './link-frames.js';
@@ -173,9 +181,9 @@ export function serveConsumerLink(ws: WebSocket, ctx: ConnectionContext, q: Queu
   }
 
   /** Sends; when the socket's unsent bytes are past the limit, waits until this frame is written. */
-  function sendDrained(text: string | Buffer): Promise<void> {
+  function sendDrained(frame: LinkFrame): Promise<void> {
     return new Promise((resolve) => {
-      ws.send(text, () => resolve());
+      ws.send(frame, () => resolve());
       if (ws.bufferedAmount < config.maxBufferedBytes) resolve();
     });
   }
