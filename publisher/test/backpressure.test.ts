@@ -2,7 +2,7 @@
 import t from 'tap';
 import { startStubQueue, until } from '@wsq/core/testing';
 import type { WebSocket } from 'ws';
-import { createBackpressure, waterMarks } from '../src/backpressure.js';
+import { createBackpressure, HIGH_WATER_MAX_MESSAGES, waterMarks } from '../src/backpressure.js';
 import { metric, metricValue, startPublisher } from './helpers.js';
 
 /** Re-checks a condition that has no event of its own (a metric, bufferedAmount) every few ms. */
@@ -12,13 +12,30 @@ const poll = (recheck: () => void) => {
 };
 
 t.test('the marks are half and a quarter of the outbox limits, low always below high', async (t) => {
-  t.same(waterMarks(10_000, 8 << 20), {
-    highMessages: 5000,
+  t.same(waterMarks(4000, 8 << 20), {
+    highMessages: 2000,
     highBytes: 4 << 20,
-    lowMessages: 2500,
+    lowMessages: 1000,
     lowBytes: 2 << 20,
   });
   t.same(waterMarks(1, 1024), { highMessages: 1, highBytes: 512, lowMessages: 0, lowBytes: 256 });
+  t.same(waterMarks(3, 1024), { highMessages: 1, highBytes: 512, lowMessages: 0, lowBytes: 256 });
+});
+
+t.test('the message marks stop growing at HIGH_WATER_MAX_MESSAGES, the byte marks do not', async (t) => {
+  t.equal(HIGH_WATER_MAX_MESSAGES, 2048);
+  t.same(waterMarks(10_000, 8 << 20), {
+    highMessages: 2048,
+    highBytes: 4 << 20,
+    lowMessages: 1024,
+    lowBytes: 2 << 20,
+  });
+  t.same(waterMarks(4097, 64 << 20), {
+    highMessages: 2048,
+    highBytes: 32 << 20,
+    lowMessages: 1024,
+    lowBytes: 16 << 20,
+  });
 });
 
 t.test('pauses only while the link is up; link down and stop() resume everyone', async (t) => {
