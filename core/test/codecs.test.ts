@@ -448,6 +448,77 @@ const linkReplyArb: fc.Arbitrary<LinkReply> = fc.oneof(
   ),
 );
 
+t.test('property: the byte shortcuts for payloads and pids agree with decoding the text', async (t) => {
+  // Bytes that matter to the shortcuts: quotes, backslash, control, DEL, printable, UTF-8 lead and
+  // continuation bytes, and one that is never UTF-8.
+  const byteArb = fc.constantFrom(0x22, 0x5c, 0x00, 0x1f, 0x7f, 0x20, 0x61, 0x7e, 0xc3, 0xa9, 0xe2, 0x9c, 0x93, 0xff);
+  const bytesArb = fc
+    .tuple(fc.boolean(), fc.array(byteArb, { maxLength: 12 }), fc.boolean())
+    .map(([open, mid, close]) => Buffer.from([...(open ? [0x22] : []), ...mid, ...(close ? [0x22] : [])]));
+  const isUtf8 = (b: Buffer) => Buffer.from(b.toString('utf8'), 'utf8').equals(b);
+  fc.assert(
+    fc.property(bytesArb, (data) => {
+      const text = data.toString('utf8');
+      const expected = data.length > 0 && isUtf8(data) && isJsonText(text) ? text : 'BAD_FRAME';
+      let got: string;
+      try {
+        got = (decodeLinkRequest(appendBytes({ data })) as { msgs: { data: string }[] }).msgs[0]!.data;
+      } catch (err) {
+        got = (err as ProtocolError).code;
+      }
+      assert.equal(got, expected);
+    }),
+    { numRuns: 3000 },
+  );
+  fc.assert(
+    fc.property(fc.array(byteArb, { minLength: 1, maxLength: 12 }), (bytes) => {
+      const pid = Buffer.from(bytes);
+      const expected = isUtf8(pid) ? pid.toString('utf8') : 'BAD_FRAME';
+      let got: string;
+      try {
+        got = (decodeLinkRequest(appendBytes({ pid })) as { msgs: { pid: string }[] }).msgs[0]!.pid;
+      } catch (err) {
+        got = (err as ProtocolError).code;
+      }
+      assert.equal(got, expected);
+    }),
+    { numRuns: 2000 },
+  );
+  t.pass('properties held');
+});
+
+t.test('property: items of one batch keep their own topics when topics share a length', async (t) => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.record({ topic: fc.constantFrom('ab', 'ac', 'ba', 'abc'), data: fc.constantFrom('1', '"x"') }), {
+        minLength: 1,
+        maxLength: 8,
+      }),
+      (items) => {
+        const msgs = items.map((m, i) => ({ ...m, ts: i }));
+        same(decodeLinkRequest(encodeLink({ op: 'append', ref: 1, msgs })), { op: 'append', ref: 1, msgs });
+      },
+    ),
+    { numRuns: 500 },
+  );
+  t.equal(
+    codeOf(() =>
+      decodeLinkRequest(
+        encodeLink({
+          op: 'append',
+          ref: 1,
+          msgs: [
+            { topic: 'abc', data: '1', ts: 1 },
+            { topic: 'a.*', data: '1', ts: 1 },
+          ],
+        }),
+      ),
+    ),
+    'BAD_TOPIC',
+    'a topic after a valid one of the same length is still checked',
+  );
+});
+
 t.test('property: every link request roundtrips through encodeLink / decodeLinkRequest', async (t) => {
   fc.assert(
     fc.property(linkRequestArb, (req) => {
