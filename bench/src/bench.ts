@@ -144,12 +144,12 @@ export async function runBench(config: BenchConfig, io: BenchIo): Promise<BenchO
       connectConcurrency: config.connectConcurrency,
       idleTimeoutMs: config.idleTimeoutMs,
     });
-    // Once per system and bench run: the JIT keeps what it compiled for later scenarios.
-    const warmup = warmupPlan(config.warmupMessages);
-    if (warmup) {
-      for (const endpoint of endpoints) warmups.push(await warmUp(runOptions(endpoint), warmup, runId, io.stderr));
-    }
     for (const plan of config.scenarios) {
+      // Before each scenario's first measured run, once per system: a run of the same shape.
+      const warmup = warmupPlan(plan, config.warmupMessages);
+      if (warmup) {
+        for (const endpoint of endpoints) warmups.push(await warmUp(runOptions(endpoint), warmup, runId, io.stderr));
+      }
       for (let round = 1; round <= config.repeat; round++) {
         for (const endpoint of endpoints) {
           const label = `${plan.name} ${SYSTEM_LABELS[endpoint.system]}${config.repeat > 1 ? ` #${round}` : ''}`;

@@ -195,7 +195,7 @@ export interface BenchMeta {
   payloadBytes: number;
   target: string;
   natsVersion?: string;
-  /** --warmup-messages: the unmeasured pipe run each system got first (0: none). */
+  /** --warmup-messages: the most messages of the unmeasured run of its shape each system got before each scenario (0: none). */
   warmupMessages?: number;
 }
 

@@ -1,11 +1,13 @@
 /**
- * The unmeasured warm-up before a system's first measured run. The wsq services are freshly
- * started Node processes whose hot paths V8 has not compiled yet, so a first measured run
- * would count the JIT's work against them; nats-server is compiled ahead of time. Every
- * system gets the same warm-up — a pipe (one publisher, one subscriber, as fast as flow
- * control allows) on topics of its own — so the comparison stays fair.
+ * The unmeasured warm-ups before a system's first measured run of each scenario. The wsq
+ * services are freshly started Node processes whose hot paths V8 has not compiled yet, so a
+ * first measured run would count the JIT's work against them; nats-server is compiled ahead
+ * of time. A scenario's shape decides which paths are hot (one socket or a hundred per topic,
+ * batches of hundreds or of one message at 2 000 msg/s), so each scenario gets a warm-up of
+ * its own shape: the same publishers, subscribers, topics and rate, with fewer messages, on
+ * topics of its own. Every system gets the same warm-ups, so the comparison stays fair.
  */
-import { SCENARIO_DEFAULTS, type ScenarioPlan } from './options.js';
+import type { ScenarioName, ScenarioPlan } from './options.js';
 import { createProgress, type ProgressStream } from './progress.js';
 import { SYSTEM_LABELS, formatRate } from './report.js';
 import { runScenario, type RunOptions } from './runner.js';
@@ -13,6 +15,7 @@ import type { SystemKind } from './transport.js';
 
 /** What a warm-up did; never part of the results, the ratios or the CPU lines. */
 export interface WarmupResult {
+  scenario: ScenarioName;
   system: SystemKind;
   messages: number;
   deliveries: number;
@@ -23,21 +26,28 @@ export interface WarmupResult {
   durationMs: number;
 }
 
-/** The pipe scenario's shape with the warm-up's message count; undefined for 0 (no warm-up). */
-export function warmupPlan(messages: number): ScenarioPlan | undefined {
+/** A warm-up is at most this fraction of its scenario's messages. */
+export const WARMUP_FRACTION = 0.2;
+
+/**
+ * `plan`'s shape with `messages` messages (--warmup-messages), but no more than a fifth of the
+ * scenario's own (a 4 000-message warm-up for fanout's 20 000, 2 s of latency's 10); undefined
+ * for 0 (no warm-up).
+ */
+export function warmupPlan(plan: ScenarioPlan, messages: number): ScenarioPlan | undefined {
   if (messages <= 0) return undefined;
-  const { subscribers, publishers, topics } = SCENARIO_DEFAULTS.pipe;
-  return Object.freeze({ name: 'pipe', messages, subscribers, publishers, topics, ratePerSec: 0 });
+  const n = Math.max(1, Math.min(messages, Math.ceil(plan.messages * WARMUP_FRACTION)));
+  return Object.freeze({ ...plan, messages: n });
 }
 
 /** No scenario is called `warmup`, so these topics never meet a measured run's. */
-export function warmupTopicPrefix(system: SystemKind, runId: string): string {
-  return `bench.warmup.${system}.${runId}`;
+export function warmupTopicPrefix(scenario: ScenarioName, system: SystemKind, runId: string): string {
+  return `bench.warmup.${scenario}.${system}.${runId}`;
 }
 
 /** The stderr line(s) for one warm-up: its rate, and a warning when messages went astray (the bench goes on). */
 export function formatWarmup(w: WarmupResult): string {
-  const label = `warm-up ${SYSTEM_LABELS[w.system]}`;
+  const label = `warm-up ${w.scenario} ${SYSTEM_LABELS[w.system]}`;
   let out = `${label}: ${w.messages} messages, ${formatRate(w.deliveriesPerSec)} deliveries/s (not measured)\n`;
   if (w.lost > 0 || w.duplicates > 0 || w.unexpected > 0) {
     out +=
@@ -57,19 +67,20 @@ export async function warmUp(
   runId: string,
   stderr: ProgressStream,
 ): Promise<WarmupResult> {
-  const bar = createProgress(stderr, `warm-up ${SYSTEM_LABELS[opts.endpoint.system]}`);
+  const bar = createProgress(stderr, `warm-up ${plan.name} ${SYSTEM_LABELS[opts.endpoint.system]}`);
   let r;
   try {
     r = await runScenario({
       ...opts,
       plan,
-      topicPrefix: warmupTopicPrefix(opts.endpoint.system, runId),
+      topicPrefix: warmupTopicPrefix(plan.name, opts.endpoint.system, runId),
       onProgress: (p) => bar.update(p),
     });
   } finally {
     bar.done();
   }
   const result: WarmupResult = {
+    scenario: plan.name,
     system: r.system,
     messages: plan.messages,
     deliveries: r.deliveries,

@@ -72,9 +72,19 @@ t.test('--warmup-messages: 20000 by default, 500 with --quick, from flag, env or
   t.equal(run([], { WSQ_WARMUP_MESSAGES: '7' }).warmupMessages, 7, 'WSQ_WARMUP_MESSAGES');
   t.equal(run(['--warmup-messages', '9'], { WSQ_WARMUP_MESSAGES: '7' }).warmupMessages, 9, 'the flag beats the env');
   t.equal(run(['--warmup-messages', '0']).warmupMessages, 0);
-  t.equal(warmupPlan(0), undefined, '0: no warm-up run');
-  t.same(warmupPlan(1234), { name: 'pipe', messages: 1234, subscribers: 1, publishers: 1, topics: 1, ratePerSec: 0 });
-  t.match(exit(['--help']).output, /--warmup-messages <value>\s+unmeasured pipe run/);
+  const latency = {
+    name: 'latency',
+    messages: 20_000,
+    subscribers: 100,
+    publishers: 1,
+    topics: 10,
+    ratePerSec: 2000,
+  } as const;
+  t.equal(warmupPlan(latency, 0), undefined, '0: no warm-up run');
+  t.same(warmupPlan(latency, 1234), { ...latency, messages: 1234 }, "the scenario's shape and rate, fewer messages");
+  t.same(warmupPlan(latency, 20_000), { ...latency, messages: 4000 }, 'at most a fifth of the scenario');
+  t.same(warmupPlan({ ...latency, messages: 3 }, 20_000), { ...latency, messages: 1 }, 'at least one message');
+  t.match(exit(['--help']).output, /--warmup-messages <value>\s+unmeasured run of each scenario's shape/);
   for (const bad of ['-1', '1.5', 'many', '']) {
     const e = exit([], { WSQ_WARMUP_MESSAGES: bad });
     t.equal(e.code, 2, `WSQ_WARMUP_MESSAGES=${JSON.stringify(bad)}`);
@@ -96,15 +106,25 @@ t.test('--warmup-messages: 20000 by default, 500 with --quick, from flag, env or
 });
 
 t.test('a warm-up has topics of its own and reports itself as not measured', async (t) => {
-  const prefix = warmupTopicPrefix('wsq-legacy', 'abc123');
-  for (const name of Object.keys(SCENARIO_DEFAULTS)) {
-    t.notOk(prefix.startsWith(`bench.${name}.`), `not a ${name} run's topics`);
-  }
-  const base = { system: 'wsq-legacy' as const, messages: 20_000, deliveries: 20_000, durationMs: 300 };
+  const names = Object.keys(SCENARIO_DEFAULTS) as (keyof typeof SCENARIO_DEFAULTS)[];
+  const prefixes = new Set(names.map((name) => warmupTopicPrefix(name, 'wsq-legacy', 'abc123')));
+  t.equal(prefixes.size, names.length, "each scenario's warm-up has topics of its own");
+  for (const prefix of prefixes)
+    for (const name of names) t.notOk(prefix.startsWith(`bench.${name}.`), `not a ${name} run's topics`);
+  const base = {
+    scenario: 'pipe' as const,
+    system: 'wsq-legacy' as const,
+    messages: 20_000,
+    deliveries: 20_000,
+    durationMs: 300,
+  };
   const ok = formatWarmup({ ...base, deliveriesPerSec: 61_000.4, lost: 0, duplicates: 0, unexpected: 0 });
-  t.equal(ok, 'warm-up wsq legacy: 20000 messages, 61,000 deliveries/s (not measured)\n');
+  t.equal(ok, 'warm-up pipe wsq legacy: 20000 messages, 61,000 deliveries/s (not measured)\n');
   const lossy = formatWarmup({ ...base, system: 'nats', deliveriesPerSec: 1, lost: 3, duplicates: 0, unexpected: 0 });
-  t.match(lossy, /^warm-up NATS: .*\nwarning: warm-up NATS lost 3, duplicated 0 and misrouted 0 of 20000 messages/);
+  t.match(
+    lossy,
+    /^warm-up pipe NATS: .*\nwarning: warm-up pipe NATS lost 3, duplicated 0 and misrouted 0 of 20000 messages/,
+  );
 });
 
 t.test('bad options exit 2 naming the field', async (t) => {
