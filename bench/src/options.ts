@@ -71,7 +71,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     default: undefined,
     min: 0,
     unit: 'messages',
-    help: `unmeasured run of each scenario's shape through each system before its first measured run of it, at most a fifth of the scenario's messages (default ${WARMUP_MESSAGES}, ${QUICK_WARMUP_MESSAGES} with --quick; 0: none)`,
+    help: `unmeasured run of each scenario's shape through each system before its first measured run of it, at most the scenario's messages (default ${WARMUP_MESSAGES}, ${QUICK_WARMUP_MESSAGES} with --quick; 0: none)`,
   },
   {
     key: 'payloadBytes',
