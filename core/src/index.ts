@@ -46,6 +46,13 @@ export {
 } from './link.js';
 export type { LinkRequest, LinkReply, LinkAppendItem, LinkMessage, LinkFrame } from './link.js';
 export { appendRefOf, MsgsFrameBuilder } from './link-binary.js';
+export {
+  generatedPid,
+  isProducerId,
+  GENERATED_PID_START,
+  MAX_PID_COUNTER,
+  PRODUCER_ID_LENGTH,
+} from './generated-pid.js';
 export { parseObject, isNonNegativeInt } from './json.js';
 export { loadConfig, resolveValues, coerce, printableConfig, flagName, envName } from './config.js';
 export type { OptionSpec, OptionType, ConfigValues, LoadOptions, LoadResult } from './config.js';

@@ -3,8 +3,9 @@
  * `appended`, `msgs`) and so run once per batch on every hop. Everything else on the link is
  * JSON text (link.ts). Layout in docs/protocol.md §5; all integers big-endian:
  *
- *   append    u8 1 | f64 ref | u32 count | count × (u8 flags | f64 ts | u8 topic length | topic
- *                                                   | [u16 pid length | pid] | u32 data length | data)
+ *   append    u8 1 | f64 ref | u32 count | u8 producer length (0 or 12) | producer
+ *             | count × (u8 flags | f64 ts | u8 topic length | topic
+ *                        | [u16 pid length | pid] or [f64 counter] | u32 data length | data)
  *   appended  u8 2 | f64 ref | u32 count | count × f64 seq
  *   msgs      u8 3 | u32 count | count × (f64 seq | f64 ts | u8 topic length | topic
  *                                         | u32 data length | data)
@@ -15,6 +16,7 @@
  * intermediate string is built before the socket write.
  */
 import { ProtocolError } from './errors.js';
+import { isProducerId, MAX_PID_COUNTER } from './generated-pid.js';
 import { isJsonText, isNonNegativeInt } from './json.js';
 import type { LinkAppendItem, LinkMessage } from './link.js';
 import { isValidTopic } from './topics.js';
@@ -29,6 +31,8 @@ const FLAG_PID = 1;
  * id may hold one), and replacing it would make two different ids one pid.
  */
 const FLAG_PID_JSON = 2;
+/** A generated pid: the frame's producer and this counter (generated-pid.ts), 8 bytes instead of ~24. */
+const FLAG_PID_COUNTER = 4;
 const LONE_SURROGATE = /\p{Surrogate}/u;
 /** Longest pid a producer may send, in characters (user name, NUL, client id). */
 const MAX_PID_LENGTH = 512;
@@ -67,16 +71,25 @@ function maxUtf8(s: string): number {
   return s.length * 3;
 }
 
-export function encodeAppend(ref: number, msgs: readonly LinkAppendItem[]): Buffer {
-  let size = 13;
+/**
+ * An append frame. `producer` (12 base64url characters) is required when an item carries a
+ * counter instead of a pid.
+ */
+export function encodeAppend(ref: number, msgs: readonly LinkAppendItem[], producer?: string): Buffer {
+  const producerLength = producer === undefined ? 0 : producer.length;
+  if (producer !== undefined && !isProducerId(producer))
+    throw new RangeError('producer id must be 12 base64url characters');
+  let size = 14 + producerLength;
   // A pid sent as JSON text grows to at most 6 ASCII characters per unit (\uXXXX) plus quotes.
   for (const m of msgs)
-    size += 20 + m.topic.length + maxUtf8(m.data) + (m.pid === undefined ? 0 : 4 + 6 * m.pid.length);
+    size += 20 + m.topic.length + maxUtf8(m.data) + (m.pid === undefined ? 8 : 4 + 6 * m.pid.length);
   const buf = Buffer.allocUnsafe(size);
   buf[0] = BINARY_APPEND;
   buf.writeDoubleBE(ref, 1);
   buf.writeUInt32BE(msgs.length, 9);
-  let p = 13;
+  buf[13] = producerLength;
+  for (let i = 0; i < producerLength; i++) buf[14 + i] = (producer as string).charCodeAt(i);
+  let p = 14 + producerLength;
   for (const m of msgs) {
     const flagsAt = p;
     buf[flagsAt] = 0;
@@ -86,6 +99,10 @@ export function encodeAppend(ref: number, msgs: readonly LinkAppendItem[]): Buff
       const json = LONE_SURROGATE.test(m.pid);
       buf[flagsAt] = json ? FLAG_PID | FLAG_PID_JSON : FLAG_PID;
       p = writeString(buf, p, json ? JSON.stringify(m.pid) : m.pid, 2);
+    } else if (m.counter !== undefined) {
+      if (producer === undefined) throw new RangeError("an item with a counter needs the frame's producer");
+      buf[flagsAt] = FLAG_PID_COUNTER;
+      p = buf.writeDoubleBE(m.counter, p);
     }
     p = writeString(buf, p, m.data, 4);
   }
@@ -309,13 +326,20 @@ function withRef(buf: Buffer, what: string, minItemBytes: number): { r: Reader; 
 }
 
 /** Decodes a producer's append frame, checking every field: the queue trusts no peer. */
-export function decodeAppend(buf: Buffer): { ref: number; msgs: LinkAppendItem[] } {
+export function decodeAppend(buf: Buffer): { ref: number; msgs: LinkAppendItem[]; producer?: string } {
   const { r, ref, n } = withRef(buf, 'append', 15);
+  const producerLength = r.u8();
+  let producer: string | undefined;
+  if (producerLength !== 0) {
+    const at = r.need(producerLength);
+    producer = buf.toString('latin1', at, at + producerLength);
+    if (!isProducerId(producer)) throw bad('producer must be 12 base64url characters');
+  }
   const msgs = new Array<LinkAppendItem>(n);
   let validTopic: string | undefined; // a batch mostly repeats its topics: the last valid one is not checked again
   for (let i = 0; i < n; i++) {
     const flags = r.u8();
-    if (flags !== 0 && flags !== FLAG_PID && flags !== (FLAG_PID | FLAG_PID_JSON))
+    if (flags !== 0 && flags !== FLAG_PID && flags !== (FLAG_PID | FLAG_PID_JSON) && flags !== FLAG_PID_COUNTER)
       throw bad('unknown append item flags');
     const ts = r.int('ts');
     const topic = r.topic();
@@ -323,7 +347,12 @@ export function decodeAppend(buf: Buffer): { ref: number; msgs: LinkAppendItem[]
       if (!isValidTopic(topic)) throw new ProtocolError('BAD_TOPIC', 'invalid topic in append');
       validTopic = topic;
     }
-    if (flags !== 0) {
+    if (flags === FLAG_PID_COUNTER) {
+      if (producer === undefined) throw bad("a counter needs the frame's producer");
+      const counter = r.int('counter');
+      if (counter > MAX_PID_COUNTER) throw bad('counter is too large');
+      msgs[i] = { topic, data: r.data(), ts, counter };
+    } else if (flags !== 0) {
       const pid = flags === FLAG_PID ? r.utf8(r.u16()) : r.jsonString(r.u16());
       if (pid.length > MAX_PID_LENGTH) throw bad('pid must be a short string');
       msgs[i] = { topic, data: r.data(), ts, pid };
@@ -332,7 +361,7 @@ export function decodeAppend(buf: Buffer): { ref: number; msgs: LinkAppendItem[]
     }
   }
   r.end();
-  return { ref, msgs };
+  return producer === undefined ? { ref, msgs } : { ref, msgs, producer };
 }
 
 /** Decodes the queue's answer to an append (the queue is TLS-verified: checks stay structural). */

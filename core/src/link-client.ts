@@ -1,12 +1,12 @@
 /**
  * One self-healing WebSocket to the msgqueue, shared by the producer and the consumer: TLS
- * verified against `ca`, Basic Auth, `wsq.link.v2` with a legacy (ws-go) fallback, a ping
+ * verified against `ca`, Basic Auth, `wsq.link.v3` with a legacy (ws-go) fallback, a ping
  * heartbeat, and reconnects with exponential backoff and jitter. It knows nothing of what
  * travels over the link; queue-producer.ts and queue-consumer.ts speak the protocol.
  *
  * Legacy detection: a ws-go msgqueue accepts the upgrade without selecting a subprotocol. The
  * `ws` client refuses such a handshake when it offered subprotocols itself, so we offer
- * `wsq.link.v2` through the raw `Sec-WebSocket-Protocol` header and read the answer in the
+ * `wsq.link.v3` through the raw `Sec-WebSocket-Protocol` header and read the answer in the
  * `upgrade` event (emitted before ws checks it): no subprotocol selected means legacy; ours
  * selected is taken out of the response so that ws, which offered nothing, accepts it. One
  * connection either way: a second "probe" socket could make a ws-go FIFO pop a message into

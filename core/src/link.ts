@@ -1,10 +1,10 @@
 /**
  * The internal link between publisher/subscriber and the msgqueue (subprotocol
- * `wsq.link.v2`), documented in docs/protocol.md. The frames that carry messages (append,
+ * `wsq.link.v3`), documented in docs/protocol.md. The frames that carry messages (append,
  * appended, msgs) are binary (link-binary.ts); the rest are JSON text frames. Message payloads
  * travel as JSON text that no hop parses.
  *
- *   producer -> queue   append   {ref, msgs:[{topic,data,ts,pid?}]}
+ *   producer -> queue   append   {ref, producer?, msgs:[{topic,data,ts,pid?|counter?}]}
  *   queue -> producer   appended {ref, seqs:[…]}           once journaled (duplicates: original seq)
  *   consumer -> queue   consume  {name, window}             durable cursor; window = max unacked messages
  *   queue -> consumer   consuming {name, next, first, last}
@@ -29,7 +29,7 @@ import {
 } from './link-binary.js';
 import { isValidPattern } from './topics.js';
 
-export const LINK_PROTOCOL = 'wsq.link.v2';
+export const LINK_PROTOCOL = 'wsq.link.v3';
 /** A link frame: JSON text, or bytes for the binary frames. */
 export type LinkFrame = string | Buffer;
 
@@ -46,6 +46,11 @@ export interface LinkAppendItem {
   ts: number;
   /** Idempotency key (`user` + NUL + client id), when the publisher had one. */
   pid?: string;
+  /**
+   * Otherwise the publisher's own number for it: its pid is generatedPid(producer, counter),
+   * the append frame's producer (generated-pid.ts). An item has a pid or a counter, not both.
+   */
+  counter?: number;
 }
 export interface LinkMessage {
   seq: number;
@@ -55,7 +60,7 @@ export interface LinkMessage {
 }
 
 export type LinkRequest =
-  | { op: 'append'; ref: number; msgs: LinkAppendItem[] }
+  | { op: 'append'; ref: number; msgs: LinkAppendItem[]; producer?: string }
   | { op: 'consume'; name: string; window: number }
   | { op: 'ack'; seq: number }
   | { op: 'replay'; ref: number; from: number; to: number; pattern?: string; limit: number };
@@ -144,7 +149,7 @@ export function decodeLinkReply(frame: LinkFrame): LinkReply {
 export function encodeLink(frame: LinkRequest | LinkReply): LinkFrame {
   switch (frame.op) {
     case 'append':
-      return encodeAppend(frame.ref, frame.msgs);
+      return encodeAppend(frame.ref, frame.msgs, frame.producer);
     case 'appended':
       return encodeAppended(frame.ref, frame.seqs);
     case 'msgs':

@@ -1,5 +1,5 @@
 /**
- * The default QueueConsumer: a durable cursor on the msgqueue's /popmsg over wsq.link.v2.
+ * The default QueueConsumer: a durable cursor on the msgqueue's /popmsg over wsq.link.v3.
  *
  * The queue sends at most `window` unacknowledged messages (credit); `ack(seq)` is
  * cumulative and coalesced to one frame per event-loop turn. After a reconnect the queue

@@ -1,11 +1,12 @@
 /**
- * The default QueueProducer: appends go to the msgqueue's /pushmsg over wsq.link.v2.
+ * The default QueueProducer: appends go to the msgqueue's /pushmsg over wsq.link.v3.
  *
  * Every accepted message waits in a bounded outbox until the queue acknowledges it. Messages
  * appended in one event-loop turn leave together in as few `append` frames as possible, with
  * at most `maxInflightBatches` frames unanswered (flow control). After a reconnect every
  * un-acknowledged message is sent again in the original order; each carries a `pid` (the
- * caller's, or one generated per message) so the queue's dedupe makes re-sends harmless.
+ * caller's, or a generated one, sent as a counter: generated-pid.ts) so the queue's dedupe
+ * makes re-sends harmless.
  *
  * Legacy link (a ws-go msgqueue, see link-client.ts): each message is one
  * `{"Topic","Content"}` text frame. ws-go never acknowledges, so a message counts as taken
@@ -52,9 +53,11 @@ export const PRODUCER_DEFAULTS = {
   maxInflightBatches: 8,
 } as const;
 
-/** One message in the outbox; it is its own append item (no second object per message). */
+/**
+ * One message in the outbox; it is its own append item (no second object per message). It
+ * carries the client's pid, or else a counter: its pid is generatedPid(producer, counter).
+ */
 interface Entry extends LinkAppendItem {
-  pid: string;
   bytes: number;
   acceptedAt: number;
   /** Cleared once settled: a settled entry is skipped. */
@@ -89,7 +92,8 @@ export function createQueueProducer(opts: QueueProducerOptions): QueueProducer {
   const log = opts.log.child({ component: 'queue-producer' });
   const onDepth = opts.onDepth;
   const onJournaled = opts.onJournaled;
-  const pidPrefix = `wsq:${randomBytes(9).toString('base64url')}:`;
+  /** Names this producer's generated pids (generated-pid.ts); messages without a pid are numbered. */
+  const producer = randomBytes(9).toString('base64url');
   let pidCounter = 0;
 
   /** Un-acknowledged messages in append order: entries[head..] (done ones are skipped). */
@@ -225,7 +229,7 @@ export function createQueueProducer(opts: QueueProducerOptions): QueueProducer {
       if (batch.length === 0) return;
       const ref = nextRef++;
       inflight.set(ref, batch);
-      if (!link.send(encodeLink({ op: 'append', ref, msgs: batch }))) return;
+      if (!link.send(encodeLink({ op: 'append', ref, msgs: batch, producer }))) return;
     }
   }
 
@@ -250,8 +254,9 @@ export function createQueueProducer(opts: QueueProducerOptions): QueueProducer {
 
   function offer<C>(msg: AppendRequest, done: AppendDone<C>, ctx: C): ProtocolError | undefined {
     if (closed) return CLOSED;
-    const pid = msg.pid ?? pidPrefix + (pidCounter++).toString(36);
-    const size = Buffer.byteLength(msg.data) + msg.topic.length + pid.length;
+    const pid = msg.pid;
+    // A counter takes 8 bytes on the link, about what a pid of its own would count for.
+    const size = Buffer.byteLength(msg.data) + msg.topic.length + (pid === undefined ? 8 : pid.length);
     if (depth >= opts.outboxMessages || bytes + size > opts.outboxBytes) {
       if (!full) {
         full = true;
@@ -267,6 +272,7 @@ export function createQueueProducer(opts: QueueProducerOptions): QueueProducer {
       data: msg.data,
       ts: msg.ts,
       pid,
+      counter: pid === undefined ? pidCounter++ : undefined,
       bytes: size,
       acceptedAt: performance.now(),
       done: done as AppendDone<unknown>,

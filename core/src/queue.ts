@@ -1,6 +1,6 @@
 /**
  * The queue behind publisher and subscriber (DESIGN section 5). The default implementation
- * is the msgqueue service over the `wsq.link.v2` WebSocket link (see link-client.ts); a
+ * is the msgqueue service over the `wsq.link.v3` WebSocket link (see link-client.ts); a
  * NATS JetStream implementation can plug in behind the same two interfaces.
  */
 import type { ProtocolError } from './errors.js';

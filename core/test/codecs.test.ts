@@ -247,28 +247,37 @@ t.test('link replies', async (t) => {
 function appendBytes(opts: {
   ref?: number;
   count?: number;
+  producer?: Buffer;
   flags?: number;
   ts?: number;
   topic?: Buffer;
   pid?: Buffer;
+  counter?: number;
   data?: Buffer;
   trailing?: number;
 }): Buffer {
   const topic = opts.topic ?? Buffer.from('a');
   const data = opts.data ?? Buffer.from('1');
-  const head = Buffer.alloc(13);
+  const producer = opts.producer ?? Buffer.alloc(0);
+  const head = Buffer.alloc(14);
   head[0] = 1;
   head.writeDoubleBE(opts.ref ?? 1, 1);
   head.writeUInt32BE(opts.count ?? 1, 9);
+  head[13] = producer.length;
   const item = Buffer.alloc(10);
-  item[0] = opts.flags ?? (opts.pid ? 1 : 0);
+  item[0] = opts.flags ?? (opts.pid ? 1 : opts.counter !== undefined ? 4 : 0);
   item.writeDoubleBE(opts.ts ?? 5, 1);
   item[9] = topic.length;
-  const parts = [head, item, topic];
+  const parts = [head, producer, item, topic];
   if (opts.pid) {
     const len = Buffer.alloc(2);
     len.writeUInt16BE(opts.pid.length);
     parts.push(len, opts.pid);
+  }
+  if (opts.counter !== undefined) {
+    const counter = Buffer.alloc(8);
+    counter.writeDoubleBE(opts.counter);
+    parts.push(counter);
   }
   const dlen = Buffer.alloc(4);
   dlen.writeUInt32BE(data.length);
@@ -283,6 +292,18 @@ t.test('binary append frames: what decodes, and every malformed field refused', 
     ref: 1,
     msgs: [{ topic: 'a', data: '1', ts: 5, pid: 'u\u0000x' }],
   });
+  const producer = Buffer.from('AbCd-_0123xy');
+  t.same(decodeLinkRequest(appendBytes({ producer, counter: 36 ** 10 - 1 })), {
+    op: 'append',
+    ref: 1,
+    producer: 'AbCd-_0123xy',
+    msgs: [{ topic: 'a', data: '1', ts: 5, counter: 36 ** 10 - 1 }],
+  });
+  t.same(
+    decodeLinkRequest(appendBytes({ producer })),
+    { op: 'append', ref: 1, producer: 'AbCd-_0123xy', msgs: [{ topic: 'a', data: '1', ts: 5 }] },
+    'a producer with no item counting on it',
+  );
   const dataOf = (frame: Buffer) => (decodeLinkRequest(frame) as { msgs: { data: string }[] }).msgs[0]!.data;
   t.equal(dataOf(appendBytes({ data: Buffer.from('"héllo ✓"') })), '"héllo ✓"');
   t.equal(dataOf(appendBytes({ data: Buffer.from('"\uFFFD"') })), '"\uFFFD"', 'a real U+FFFD');
@@ -295,7 +316,14 @@ t.test('binary append frames: what decodes, and every malformed field refused', 
     ['a count no frame could hold', appendBytes({ count: 0xffffffff }), 'BAD_FRAME'],
     ['negative ref', appendBytes({ ref: -1 }), 'BAD_FRAME'],
     ['fractional ts', appendBytes({ ts: 1.5 }), 'BAD_FRAME'],
-    ['unknown flags', appendBytes({ flags: 4 }), 'BAD_FRAME'],
+    ['unknown flags', appendBytes({ flags: 8 }), 'BAD_FRAME'],
+    ['pid and counter flags together', appendBytes({ flags: 5, producer, pid: Buffer.from('p') }), 'BAD_FRAME'],
+    ['a counter without a producer', appendBytes({ counter: 1 }), 'BAD_FRAME'],
+    ['a producer id too short', appendBytes({ producer: Buffer.from('AbCd'), counter: 1 }), 'BAD_FRAME'],
+    ['a producer id not base64url', appendBytes({ producer: Buffer.from('AbCd.f0123xy'), counter: 1 }), 'BAD_FRAME'],
+    ['a fractional counter', appendBytes({ producer, counter: 1.5 }), 'BAD_FRAME'],
+    ['a negative counter', appendBytes({ producer, counter: -1 }), 'BAD_FRAME'],
+    ['a counter past 10 base-36 digits', appendBytes({ producer, counter: 36 ** 10 }), 'BAD_FRAME'],
     ['pattern as topic', appendBytes({ topic: Buffer.from('a.*') }), 'BAD_TOPIC'],
     ['empty topic', appendBytes({ topic: Buffer.alloc(0) }), 'BAD_TOPIC'],
     ['non-ASCII topic', appendBytes({ topic: Buffer.from('é') }), 'BAD_TOPIC'],
@@ -405,6 +433,27 @@ const linkRequestArb: fc.Arbitrary<LinkRequest> = fc.oneof(
       { minLength: 1, maxLength: 5 },
     ),
   }),
+  // Generated pids: a producer id per frame and a counter per item (mixed with client pids).
+  fc
+    .record({
+      ref: seqArb,
+      producer: fc.stringMatching(/^[A-Za-z0-9_-]{12}$/),
+      msgs: fc.array(
+        fc.record({
+          topic: topicArb,
+          data: dataTextArb,
+          ts: seqArb,
+          id: fc.oneof(fc.nat({ max: 36 ** 10 - 1 }), fc.string({ minLength: 1, maxLength: 8 })),
+        }),
+        { minLength: 1, maxLength: 5 },
+      ),
+    })
+    .map(({ ref, producer, msgs }) => ({
+      op: 'append' as const,
+      ref,
+      producer,
+      msgs: msgs.map(({ id, ...m }) => (typeof id === 'number' ? { ...m, counter: id } : { ...m, pid: id })),
+    })),
   fc.record({
     op: fc.constant('consume' as const),
     name: fc.string({ minLength: 1, maxLength: 128 }),

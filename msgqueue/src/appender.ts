@@ -3,14 +3,19 @@
  * journal.append per frame (so arrival order is seq order across all connections), metrics,
  * and waking the consumers once the journal committed.
  */
-import type { AppendInput, Journal, StoredMessage } from './journal.js';
+import { generatedPid } from '@wsq/core';
+import { JournalError, type AppendInput, type Journal, type StoredMessage } from './journal.js';
 import type { DedupeIndex } from './dedupe.js';
 import { counterAfterPrefix, GENERATED_PREFIX_LENGTH, parseGeneratedPid, type ParsedPid } from './generated-pids.js';
 import type { QueueMetrics } from './queue-metrics.js';
 
 export interface Appender {
-  /** Resolves with one seq per item, in item order, once the new ones are in the journal. */
-  append(items: readonly AppendInput[]): Promise<number[]>;
+  /**
+   * Resolves with one seq per item, in item order, once the new ones are in the journal.
+   * `producer`: the append frame's producer id, which items with a counter need (their pid is
+   * generatedPid(producer, counter)).
+   */
+  append(items: readonly AppendInput[], producer?: string): Promise<number[]>;
   /** Producer ids whose first append is still on its way to the disk. */
   readonly pendingIds: number;
 }
@@ -102,7 +107,7 @@ export function createAppender(deps: AppenderDeps): Appender {
     }
   }
 
-  async function append(items: readonly AppendInput[]): Promise<number[]> {
+  async function append(items: readonly AppendInput[], frameProducer?: string): Promise<number[]> {
     const seqs: number[] = new Array<number>(items.length);
     const group: PendingGroup = { items: [], written: undefined, runs: [], others: [] };
     const fresh = group.items;
@@ -127,7 +132,7 @@ export function createAppender(deps: AppenderDeps): Appender {
 
     /** One generated pid, the slow way (its run met a known or pending counter). */
     function oneGenerated(i: number, producer: string, counter: number): void {
-      const known = dedupe.lookup(items[i].pid as string);
+      const known = dedupe.lookup(items[i].pid ?? generatedPid(producer, counter));
       const pending = known === undefined ? pendingRunOf(producer, counter) : undefined;
       if (known !== undefined || pending) {
         return duplicate(i, known, pending?.group, pending ? pending.index + counter - pending.first : -1);
@@ -147,7 +152,28 @@ export function createAppender(deps: AppenderDeps): Appender {
       addFresh(i);
     }
 
+    /** Items i..end-1 are `producer`'s counters first..: new ones join as one pending run. */
+    function generatedRun(i: number, end: number, producer: string, first: number): void {
+      const count = end - i;
+      if (!dedupe.anyOfRun(producer, first, count) && !overlapsPending(producer, first, count)) {
+        addPendingRun(group, producer, first, count, fresh.length);
+        for (; i < end; i++) addFresh(i);
+      } else {
+        for (let k = 0; k < count; k++) oneGenerated(i + k, producer, first + k);
+      }
+    }
+
     for (let i = 0; i < items.length;) {
+      const counter = items[i].counter;
+      if (counter !== undefined) {
+        // The publisher's numbered messages: the longest run of consecutive counters.
+        if (frameProducer === undefined) throw new JournalError('INVALID_ARGUMENT', 'a counter needs its producer');
+        let end = i + 1;
+        while (end < items.length && items[end].counter === counter + end - i) end++;
+        generatedRun(i, end, frameProducer, counter);
+        i = end;
+        continue;
+      }
       const pid = items[i].pid;
       if (pid === undefined) {
         addFresh(i++);
@@ -165,13 +191,8 @@ export function createAppender(deps: AppenderDeps): Appender {
         const next = items[end].pid;
         if (next === undefined || counterAfterPrefix(next, prefix) !== first + end - i) break;
       }
-      const count = end - i;
-      if (!dedupe.anyOfRun(producer, first, count) && !overlapsPending(producer, first, count)) {
-        addPendingRun(group, producer, first, count, fresh.length);
-        for (; i < end; i++) addFresh(i);
-      } else {
-        for (; i < end; i++) oneGenerated(i, producer, first + count - (end - i));
-      }
+      generatedRun(i, end, producer, first);
+      i = end;
     }
     if (duplicates > 0) metrics.deduplicated.inc(duplicates);
     // Settled here too, so a failing own write cannot leave a retry's rejection unhandled.
@@ -180,7 +201,7 @@ export function createAppender(deps: AppenderDeps): Appender {
     if (fresh.length > 0) {
       const stop = metrics.appendDuration.startTimer();
       try {
-        const written = journal.append(fresh);
+        const written = journal.append(fresh, frameProducer);
         group.written = written;
         const stored = await written;
         stop();

@@ -1,5 +1,5 @@
 /**
- * /popmsg with `wsq.link.v2`: a durable consumer with a credit window, plus range replays.
+ * /popmsg with `wsq.link.v3`: a durable consumer with a credit window, plus range replays.
  *
  *   consume {name, window}  → consuming {name, next, first, last}, then msgs frames while
  *                             fewer than `window` messages are unacknowledged

@@ -1,12 +1,14 @@
 // The dedupe index for the pids publishers generate, `wsq:<producer>:<counter base 36>`
-// (core/src/queue-producer.ts), one per message without a client id: that is nearly every
+// (core/src/generated-pid.ts), one per message without a client id: that is nearly every
 // message. A producer's counter only grows and its messages are mostly appended in counter
 // order, so instead of one Map entry per pid this keeps, per producer, runs of consecutive
 // counters with their seqs in a number array: remembering a message is a push, a lookup is a
 // short search, and no pid string is retained.
 
+import { GENERATED_PID_START, PRODUCER_ID_LENGTH } from '@wsq/core';
+
 /** The part of a generated pid before the counter: `wsq:` + 12 base64url characters + `:`. */
-export const GENERATED_PREFIX_LENGTH = 17;
+export const GENERATED_PREFIX_LENGTH = GENERATED_PID_START.length + PRODUCER_ID_LENGTH + 1;
 const PREFIX_LENGTH = GENERATED_PREFIX_LENGTH;
 /** Base-36 digits that still parse to an exact integer (36^10 < 2^53). */
 const MAX_COUNTER_DIGITS = 10;
@@ -24,7 +26,7 @@ export interface ParsedPid {
 export function parseGeneratedPid(pid: string, out: ParsedPid): boolean {
   const n = pid.length;
   if (n <= PREFIX_LENGTH || n > PREFIX_LENGTH + MAX_COUNTER_DIGITS) return false;
-  if (!pid.startsWith('wsq:') || pid.charCodeAt(PREFIX_LENGTH - 1) !== 0x3a) return false;
+  if (!pid.startsWith(GENERATED_PID_START) || pid.charCodeAt(PREFIX_LENGTH - 1) !== 0x3a) return false;
   for (let i = 4; i < PREFIX_LENGTH - 1; i++) if (!isBase64Url(pid.charCodeAt(i))) return false;
   if (pid.charCodeAt(PREFIX_LENGTH) === 0x30 && n > PREFIX_LENGTH + 1) return false; // leading zero
   let counter = 0;

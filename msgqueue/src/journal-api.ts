@@ -47,6 +47,11 @@ export interface AppendInput {
   ts: number;
   /** Idempotency key. */
   pid?: string;
+  /**
+   * Instead of a pid: the producer's number for the message, journaled as the pid
+   * generatedPid(producer, counter) with the `producer` given to append().
+   */
+  counter?: number;
 }
 
 export interface JournalStats {
@@ -71,8 +76,11 @@ export interface Journal {
   readonly recovery: Readonly<RecoveryReport>;
   /** Bytes dropped by recovery at open: torn tail cut plus unreadable bytes of older segments. */
   readonly recoveredTruncatedBytes: number;
-  /** Assigns consecutive seqs in call order; appends of one event-loop turn share one write. */
-  append(items: readonly AppendInput[]): Promise<StoredMessage[]>;
+  /**
+   * Assigns consecutive seqs in call order; appends of one event-loop turn share one write.
+   * `producer` names the generated pids of items that carry a counter.
+   */
+  append(items: readonly AppendInput[], producer?: string): Promise<StoredMessage[]>;
   /** Messages with seq >= max(fromSeq, firstSeq) in order; at least one if any exists. */
   read(fromSeq: number, maxMessages: number, maxBytes: number): Promise<StoredMessage[]>;
   /**

@@ -3,6 +3,7 @@
 // fsync. Only this module writes segment files; it never has more than one group in flight.
 
 import { ftruncateSync, writeSync } from 'node:fs';
+import { generatedPid, isProducerId } from '@wsq/core';
 import {
   asJournalError,
   JOURNAL_MAX_PENDING_BYTES,
@@ -30,6 +31,8 @@ export interface WriterHooks {
 
 interface PendingAppend {
   items: readonly AppendInput[];
+  /** Each item's pid: its own, or the one its counter spells out. */
+  pids: (string | undefined)[];
   sizes: RecordSizes[];
   bytes: number;
   resolve: (msgs: StoredMessage[]) => void;
@@ -57,11 +60,13 @@ export class JournalWriter {
     return this.activeSegment;
   }
 
-  enqueue(items: readonly AppendInput[]): Promise<StoredMessage[]> {
+  enqueue(items: readonly AppendInput[], producer?: string): Promise<StoredMessage[]> {
     if (this.failure) return Promise.reject(this.failure);
     let sizes: RecordSizes[];
+    let pids: (string | undefined)[];
     try {
-      sizes = measureItems(items);
+      pids = pidsOf(items, producer);
+      sizes = measureItems(items, pids);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -71,7 +76,7 @@ export class JournalWriter {
       return Promise.reject(new JournalError('JOURNAL_OVERLOADED', 'too many bytes waiting for the disk'));
     }
     return new Promise((resolve, reject) => {
-      this.pending.push({ items, sizes, bytes, resolve, reject });
+      this.pending.push({ items, pids, sizes, bytes, resolve, reject });
       this.pendingBytes += bytes;
       this.scheduleDrain();
     });
@@ -245,17 +250,31 @@ function rejectGroup(group: PendingAppend[], err: Error): void {
   for (const call of group) call.reject(err);
 }
 
-function measureItems(items: readonly AppendInput[]): RecordSizes[] {
+/** The pid each item is journaled with: its own, or generatedPid(producer, counter). */
+function pidsOf(items: readonly AppendInput[], producer: string | undefined): (string | undefined)[] {
   if (!Array.isArray(items)) throw new JournalError('INVALID_ARGUMENT', 'append takes an array');
+  if (producer !== undefined && !isProducerId(producer))
+    throw new JournalError('INVALID_ARGUMENT', 'producer must be 12 base64url characters');
   return items.map((item: AppendInput) => {
+    const counter = item?.counter;
+    if (counter === undefined) return item?.pid;
+    const ok = producer !== undefined && item.pid === undefined && Number.isSafeInteger(counter) && counter >= 0;
+    if (!ok) throw new JournalError('INVALID_ARGUMENT', 'a counter needs the producer, no pid, and a natural number');
+    return generatedPid(producer, counter);
+  });
+}
+
+function measureItems(items: readonly AppendInput[], pids: readonly (string | undefined)[]): RecordSizes[] {
+  return items.map((item: AppendInput, i) => {
+    const pid = pids[i];
     const ok =
       typeof item?.topic === 'string' &&
       typeof item.data === 'string' &&
       Number.isFinite(item.ts) &&
-      (item.pid === undefined || typeof item.pid === 'string');
+      (pid === undefined || typeof pid === 'string');
     if (!ok)
       throw new JournalError('INVALID_ARGUMENT', 'append item needs string topic/data, finite ts, optional string pid');
-    return measureRecord(item.topic, item.data, item.pid);
+    return measureRecord(item.topic, item.data, pid);
   });
 }
 
@@ -266,12 +285,13 @@ function encodeGroup(group: PendingAppend[], firstSeq: number): { buf: Buffer; r
   let seq = firstSeq;
   let off = 0;
   for (const call of group) {
-    const { items, sizes } = call;
+    const { items, pids, sizes } = call;
     const msgs = new Array<StoredMessage>(items.length);
     for (let i = 0; i < items.length; i++) {
       const item = items[i];
       const msg: StoredMessage = { seq: seq++, topic: item.topic, data: item.data, ts: item.ts };
-      if (item.pid !== undefined) msg.pid = item.pid;
+      const pid = pids[i];
+      if (pid !== undefined) msg.pid = pid;
       off = encodeRecordInto(buf, off, msg, sizes[i]);
       msgs[i] = msg;
     }

@@ -99,9 +99,9 @@ class FileJournal implements Journal {
     return this.recovery.truncatedBytes + this.recovery.skippedBytes;
   }
 
-  append(items: readonly AppendInput[]): Promise<StoredMessage[]> {
+  append(items: readonly AppendInput[], producer?: string): Promise<StoredMessage[]> {
     if (this.closing) return Promise.reject(closedError());
-    return this.writer.enqueue(items);
+    return this.writer.enqueue(items, producer);
   }
 
   readCached(fromSeq: number, maxMessages: number, maxBytes: number): StoredMessage[] | undefined {

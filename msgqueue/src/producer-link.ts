@@ -1,5 +1,5 @@
 /**
- * /pushmsg with `wsq.link.v2`: `append {ref, msgs}` → `appended {ref, seqs}` once journaled.
+ * /pushmsg with `wsq.link.v3`: `append {ref, msgs}` → `appended {ref, seqs}` once journaled.
  *
  * Backpressure: at most maxInflightAppends append frames per connection wait for the journal.
  * At the limit the connection is paused (its socket is not read, so TCP pushes back on the
@@ -30,7 +30,7 @@ export function serveProducerLink(ws: WebSocket, ctx: ConnectionContext, q: Queu
   onLinkRequest(ws, refuse, (req) => {
     switch (req.op) {
       case 'append':
-        return append(req.ref, req.msgs);
+        return append(req.ref, req.msgs, req.producer);
       case 'consume':
       case 'ack':
         return refuse(new ProtocolError('BAD_FRAME', `${req.op} belongs on /popmsg`));
@@ -43,13 +43,13 @@ export function serveProducerLink(ws: WebSocket, ctx: ConnectionContext, q: Queu
     }
   });
 
-  function append(ref: number, msgs: LinkAppendItem[]): void {
+  function append(ref: number, msgs: LinkAppendItem[], producer: string | undefined): void {
     const denied = firstDenied(msgs, mayPublish);
     if (denied) return refuse(new ProtocolError('FORBIDDEN', `no publish permission on ${denied.topic}`), ref);
     inflight++;
     if (inflight >= config.maxInflightAppends && !ws.isPaused) ws.pause();
     appender
-      .append(msgs)
+      .append(msgs, producer)
       .then(
         (seqs) => ws.send(encodeLink({ op: 'appended', ref, seqs })),
         (err: unknown) => refuse(err, ref),

@@ -120,7 +120,7 @@ export class Pump {
 }
 
 /**
- * How a consumer's pump reports (the wsq.link.v2 and the legacy consumer alike): messages
+ * How a consumer's pump reports (the wsq.link.v3 and the legacy consumer alike): messages
  * retention deleted before they were read are counted as drops; a journal read that failed
  * closes the consumer with 1011, and it resumes from its cursor when it reconnects.
  */

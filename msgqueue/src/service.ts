@@ -1,6 +1,6 @@
 /**
  * The msgqueue service: a durable FIFO journal behind /pushmsg (producers) and /popmsg
- * (consumers), each speaking `wsq.link.v2` or, without a subprotocol, ws-go's legacy link.
+ * (consumers), each speaking `wsq.link.v3` or, without a subprotocol, ws-go's legacy link.
  * Building it opens the data directory; listen() starts serving; close() ends every link
  * with 1001, then writes the cursors and fsyncs the journal.
  */

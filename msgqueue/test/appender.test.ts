@@ -109,6 +109,53 @@ t.test('generated pids mixed with client ids and messages without pid', async (t
   t.equal(journal.lastSeq, 7);
 });
 
+/** The same messages as `items`, numbered the way the binary link carries them: counters of `producer`. */
+function counted(from: number, to: number): AppendInput[] {
+  const out: AppendInput[] = [];
+  for (let c = from; c < to; c++) out.push({ topic: 't', data: String(c), ts: 1, counter: c });
+  return out;
+}
+const P = 'a'.padEnd(12, 'x');
+
+t.test('counters dedupe like the generated pids they stand for, and are journaled as those pids', async (t) => {
+  const { journal, appender } = await setup(t);
+  t.same(await appender.append(counted(0, 100), P), range(1, 101));
+  t.same(await appender.append(counted(90, 120), P), [...range(91, 101), ...range(101, 121)], 'a retry past the end');
+  t.same(await appender.append(items('a', 50, 52)), [51, 52], 'the spelled-out pids are the same messages');
+  t.same(await appender.append(counted(0, 2), 'b'.padEnd(12, 'x')), [121, 122], "another producer's counters are new");
+  t.equal(journal.lastSeq, 122);
+  t.same(
+    (await journal.read(119, 2, 1 << 20)).map((m) => m.pid),
+    [gen('a', 118), gen('a', 119)],
+    'the journal holds the pid a counter stands for',
+  );
+  t.same(await appender.append(items('c', 0, 3)), [123, 124, 125]);
+  t.same(await appender.append(counted(1, 4), 'c'.padEnd(12, 'x')), [124, 125, 126], 'and the other way round');
+  t.equal(appender.pendingIds, 0);
+});
+
+t.test('counters in flight, repeated or out of order inside one frame', async (t) => {
+  const { journal, appender } = await setup(t);
+  const [a, b] = await Promise.all([appender.append(counted(0, 50), P), appender.append(counted(40, 60), P)]);
+  t.same(a, range(1, 51));
+  t.same(b, [...range(41, 51), ...range(51, 61)], 'a retry on another frame waits for the original seqs');
+  const frame = [...counted(100, 103), ...counted(101, 102), ...counted(110, 112), ...counted(105, 106)];
+  t.same(await appender.append(frame, P), [61, 62, 63, 62, 64, 65, 66]);
+  t.equal(journal.lastSeq, 66);
+  t.equal(appender.pendingIds, 0);
+});
+
+t.test('a counter without its producer, or with a pid as well, is refused', async (t) => {
+  const { journal, appender } = await setup(t);
+  await t.rejects(appender.append(counted(0, 1)), { code: 'INVALID_ARGUMENT' });
+  await t.rejects(journal.append([{ topic: 't', data: '1', ts: 1, counter: 1, pid: 'p' }], P), {
+    code: 'INVALID_ARGUMENT',
+  });
+  await t.rejects(journal.append(counted(0, 1), 'short'), { code: 'INVALID_ARGUMENT' });
+  await t.rejects(journal.append([{ topic: 't', data: '1', ts: 1, counter: 1.5 }], P), { code: 'INVALID_ARGUMENT' });
+  t.equal(journal.lastSeq, 0, 'nothing journaled');
+});
+
 t.test('a failed append releases its pids: a retry is appended', async (t) => {
   const { journal, appender } = await setup(t);
   await journal.close();

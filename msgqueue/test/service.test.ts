@@ -36,16 +36,17 @@ t.test('a plain HTTPS GET on a WebSocket path with valid credentials gets 400', 
   t.equal((await httpsRequest(`${q.base}/popmsg`, { ca: q.ca, ...USER })).status, 400);
 });
 
-t.test('a peer offering only the retired wsq.link.v1 is refused at the upgrade, not taken for ws-go', async (t) => {
+t.test('a peer offering only a retired link version is refused at the upgrade, not taken for ws-go', async (t) => {
   const q = await startQueue(t);
-  for (const path of ['/pushmsg', '/popmsg'])
-    await t.rejects(
-      connectWs(`${q.wsBase}${path}`, { ca: q.ca, ...USER, protocol: 'wsq.link.v1' }),
-      /400/,
-      `${path}: 400 for wsq.link.v1`,
-    );
+  for (const protocol of ['wsq.link.v1', 'wsq.link.v2'])
+    for (const path of ['/pushmsg', '/popmsg'])
+      await t.rejects(
+        connectWs(`${q.wsBase}${path}`, { ca: q.ca, ...USER, protocol }),
+        /400/,
+        `${path}: 400 for ${protocol}`,
+      );
   const ws = await connectWs(`${q.wsBase}/pushmsg`, { ca: q.ca, ...USER, protocol: LINK_PROTOCOL });
-  t.equal(ws.protocol, 'wsq.link.v2', 'the current version is served');
+  t.equal(ws.protocol, 'wsq.link.v3', 'the current version is served');
   ws.terminate();
 });
 

@@ -34,7 +34,7 @@ import { Router, type RouterStats } from './router.js';
 export interface SubscriberDeps {
   log: Logger;
   metrics?: BaseMetrics;
-  /** The queue to consume; by default the msgqueue at `config.queue` over wsq.link.v2. */
+  /** The queue to consume; by default the msgqueue at `config.queue` over wsq.link.v3. */
   queue?: QueueConsumer;
   /** Who may connect; by default built from `config.users` and `config.demo` (and closed with the service). */
   auth?: Authenticator;

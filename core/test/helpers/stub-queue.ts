@@ -1,6 +1,6 @@
 /**
  * A small in-memory msgqueue for publisher and subscriber tests: real HTTPS + WebSocket on
- * port 0 with the test certificate, Basic Auth, /pushmsg and /popmsg speaking wsq.link.v2
+ * port 0 with the test certificate, Basic Auth, /pushmsg and /popmsg speaking wsq.link.v3
  * (append/appended with pid dedupe, consume with window and cumulative acks, replay with a
  * pattern) or, for peers that negotiate nothing (always with `legacy: true`), ws-go's legacy
  * frames. It is a test double: no journal, no retention beyond the `firstSeq` knob.
@@ -12,6 +12,7 @@ import type { Socket } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
 import { ProtocolError, type FrameErrorCode } from '../../src/errors.js';
 import { contentToData, dataToContent, decodeLegacy, encodeLegacy } from '../../src/legacy.js';
+import { generatedPid } from '../../src/generated-pid.js';
 import type { LinkClientOptions } from '../../src/link-client.js';
 import type { Logger } from '../../src/log.js';
 import type { LinkState } from '../../src/queue.js';
@@ -290,12 +291,18 @@ export async function startStubQueue(t: Teardown, opts: StubQueueOptions = {}): 
       return;
     }
     switch (req.op) {
-      case 'append':
+      case 'append': {
         appends++;
+        // A counter stands for the generated pid it spells out; the stub dedupes on pid strings.
+        const { producer } = req;
+        const msgs = req.msgs.map((m) =>
+          m.counter === undefined || producer === undefined ? m : { ...m, pid: generatedPid(producer, m.counter) },
+        );
         if (failAppends) send(ws, { op: 'error', ref: req.ref, code: failAppends, message: 'stub refuses appends' });
-        else if (holdAppends) held.push({ ws, ref: req.ref, msgs: req.msgs });
-        else answerAppend(ws, req.ref, req.msgs);
+        else if (holdAppends) held.push({ ws, ref: req.ref, msgs });
+        else answerAppend(ws, req.ref, msgs);
         break;
+      }
       case 'consume': {
         const next = Math.max(cursor(req.name) + 1, firstSeq);
         const c: Consumer = { ws, name: req.name, window: req.window, next, unacked: [] };

@@ -1,6 +1,6 @@
 /**
  * Test helpers for the msgqueue's own tests: a real msgqueue on port 0 with real TLS and a
- * temp data dir, and raw `ws` clients speaking wsq.link.v2 or the legacy link.
+ * temp data dir, and raw `ws` clients speaking wsq.link.v3 or the legacy link.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -83,7 +83,7 @@ export async function startQueue(
   };
 }
 
-/** A raw wsq.link.v2 client. */
+/** A raw wsq.link.v3 client. */
 export class LinkClient {
   readonly reader: FrameReader;
   constructor(readonly ws: WebSocket) {
