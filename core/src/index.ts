@@ -53,6 +53,7 @@ export {
   MAX_PID_COUNTER,
   PRODUCER_ID_LENGTH,
 } from './generated-pid.js';
+export { turnDateNow, turnNow } from './turn-clock.js';
 export { parseObject, isNonNegativeInt } from './json.js';
 export { loadConfig, resolveValues, coerce, printableConfig, flagName, envName } from './config.js';
 export type { OptionSpec, OptionType, ConfigValues, LoadOptions, LoadResult } from './config.js';

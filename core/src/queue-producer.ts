@@ -18,6 +18,7 @@ import { ProtocolError } from './errors.js';
 import { encodeLegacyData } from './legacy.js';
 import { createLinkClient, readLinkReply, type LinkClientOptions } from './link-client.js';
 import { encodeLink, type LinkAppendItem, type LinkFrame } from './link.js';
+import { turnNow } from './turn-clock.js';
 import type { AppendDone, AppendRequest, QueueProducer } from './queue.js';
 
 export interface QueueProducerOptions extends LinkClientOptions {
@@ -39,7 +40,8 @@ export interface QueueProducerOptions extends LinkClientOptions {
   onDepth?(depth: number, bytes: number): void;
   /**
    * Told of every message the queue journaled, with the `performance.now()` of its `offer`
-   * and of the answer (read once per answer, not per message):
+   * (turnNow: shared by the messages of one socket read) and of the answer (read once per
+   * answer, not per message):
    * lets the caller count and time them without wrapping each message's callback.
    */
   onJournaled?(acceptedAt: number, journaledAt: number): void;
@@ -274,7 +276,7 @@ export function createQueueProducer(opts: QueueProducerOptions): QueueProducer {
       pid,
       counter: pid === undefined ? pidCounter++ : undefined,
       bytes: size,
-      acceptedAt: performance.now(),
+      acceptedAt: turnNow(),
       done: done as AppendDone<unknown>,
       ctx,
     });

@@ -13,6 +13,7 @@ import {
   decodeLegacyToData,
   encodeAck,
   encodeError,
+  turnDateNow,
   isValidTopic,
   type AppendDone,
   type AppendRequest,
@@ -128,7 +129,7 @@ export function handlePublishConnection(ws: WebSocket, ctx: ConnectionContext, e
     }
     const dropped = admit();
     if (dropped) return refuse(DROP_CODE[dropped], dropMessage(dropped), id, dropped);
-    const msg: AppendRequest = { topic, data: frame.data, ts: Date.now() };
+    const msg: AppendRequest = { topic, data: frame.data, ts: turnDateNow() };
     if (id !== undefined) msg.pid = `${principal.name}\u0000${id}`;
     const refused = env.offer(msg, v1Done, id);
     if (refused) return v1Done(id, refused, 0);
@@ -161,7 +162,7 @@ export function handlePublishConnection(ws: WebSocket, ctx: ConnectionContext, e
     }
     const dropped = admit();
     if (dropped) return drop(dropped);
-    const refused = env.offer({ topic, data: payload, ts: Date.now() }, legacyDone, undefined);
+    const refused = env.offer({ topic, data: payload, ts: turnDateNow() }, legacyDone, undefined);
     if (refused) return legacyDone(undefined, refused);
     env.backpressure?.published(ws);
   }

@@ -2,6 +2,8 @@
  * A token bucket: `burst` tokens to start with, refilled continuously at `ratePerSec`, one
  * token per message. Lazy refill on take(), so a connection's limiter owns no timer.
  */
+import { turnNow } from '@wsq/core';
+
 export interface TokenBucket {
   /** Takes one token; false when the bucket is empty (the message is over the rate). */
   take(): boolean;
@@ -9,12 +11,11 @@ export interface TokenBucket {
   readonly tokens: number;
 }
 
-/** `now` returns milliseconds; injectable so tests drive the clock. */
-export function createTokenBucket(
-  ratePerSec: number,
-  burst: number,
-  now: () => number = performance.now.bind(performance),
-): TokenBucket {
+/**
+ * `now` returns milliseconds; injectable so tests drive the clock. By default the clock is
+ * read once per event-loop callback (turnNow), not once per message.
+ */
+export function createTokenBucket(ratePerSec: number, burst: number, now: () => number = turnNow): TokenBucket {
   if (!(ratePerSec > 0) || !(burst >= 1)) throw new RangeError('ratePerSec must be > 0 and burst >= 1');
   const perMs = ratePerSec / 1000;
   let tokens = burst;
