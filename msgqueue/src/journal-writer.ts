@@ -27,6 +27,8 @@ export interface WriterHooks {
   onRecord(msg: StoredMessage, recordBytes: number, buf: Buffer, off: number): void;
   /** A whole group is committed and its callers resolved. */
   onGroupCommitted(): void;
+  /** Where to encode a group of `bytes` (the tail cache's slab); undefined: a buffer of its own. */
+  groupBuffer?(bytes: number): Buffer | undefined;
 }
 
 interface PendingAppend {
@@ -151,7 +153,7 @@ export class JournalWriter {
     if (this.failure) return rejectGroup(this.takeGroup(Infinity), this.failure);
     const seg = this.activeSegment;
     const group = this.takeGroup(Math.max(this.opts.segmentBytes - seg.size, 0));
-    const { buf, results } = encodeGroup(group, seg.nextSeq);
+    const { buf, results } = encodeGroup(group, seg.nextSeq, this.hooks);
     try {
       this.writeAll(seg, buf);
     } catch (err) {
@@ -279,8 +281,13 @@ function measureItems(items: readonly AppendInput[], pids: readonly (string | un
 }
 
 /** Assigns seqs from `firstSeq` in call order and encodes the whole group into one buffer. */
-function encodeGroup(group: PendingAppend[], firstSeq: number): { buf: Buffer; results: StoredMessage[][] } {
-  const buf = Buffer.allocUnsafe(group.reduce((sum, call) => sum + call.bytes, 0));
+function encodeGroup(
+  group: PendingAppend[],
+  firstSeq: number,
+  hooks: Pick<WriterHooks, 'groupBuffer'>,
+): { buf: Buffer; results: StoredMessage[][] } {
+  const bytes = group.reduce((sum, call) => sum + call.bytes, 0);
+  const buf = hooks.groupBuffer?.(bytes) ?? Buffer.allocUnsafe(bytes);
   const results: StoredMessage[][] = [];
   let seq = firstSeq;
   let off = 0;

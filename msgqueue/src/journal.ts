@@ -81,6 +81,7 @@ class FileJournal implements Journal {
         this.retainedBytes += recordBytes;
       },
       onGroupCommitted: () => this.enforceRetention(),
+      groupBuffer: (bytes) => this.cache.groupBuffer(bytes),
     });
     this.startTimers();
     this.enforceRetention();

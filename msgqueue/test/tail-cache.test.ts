@@ -113,6 +113,54 @@ t.test(
   },
 );
 
+t.test('a group encoded into groupBuffer stays in place; anything else is copied', async (t) => {
+  const cache = new TailCache(1 << 20, 1); // slabs of 64 KiB
+  /** Encodes msgs into the cache's group buffer, as the journal writer does, and pushes them. */
+  const inPlace = (msgs: StoredMessage[]) => {
+    const { buf: encoded, places } = group(msgs);
+    const into = cache.groupBuffer(encoded.length)!;
+    encoded.copy(into);
+    const copy = Buffer.prototype.copy;
+    let copies = 0;
+    Buffer.prototype.copy = function (this: Buffer, ...args: Parameters<Buffer['copy']>) {
+      copies++;
+      return copy.apply(this, args);
+    };
+    try {
+      msgs.forEach((m, i) => cache.push(m.seq, into, places[i]!.off, places[i]!.size));
+    } finally {
+      Buffer.prototype.copy = copy;
+    }
+    t.equal(copies, 0, `${msgs.length} records pushed without a copy`);
+    return into;
+  };
+  const first = Array.from({ length: 10 }, (_, i) => msg(i + 1));
+  const into = inPlace(first);
+  const recs = cache.records(1, 10, new ReadBudget(100, 1 << 20))!;
+  t.equal(recs.bufs[0]!.buffer, into.buffer, 'the records are read from the memory they were encoded into');
+  t.same(
+    recs.offs,
+    first.map((_, i) => into.byteOffset + group(first.slice(0, i)).buf.length),
+    'at the offsets they were written at',
+  );
+  t.same(read(cache, 1, 10), first);
+  const second = [msg(11), msg(12)];
+  const next = inPlace(second);
+  t.equal(next.byteOffset, into.byteOffset + into.length, 'the next group follows in the same slab');
+  t.same(read(cache, 1, 12), [...first, ...second]);
+
+  // A group buffer that goes unused (its write failed) costs nothing: the next records are copied there.
+  const third = [msg(13)];
+  const unused = cache.groupBuffer(group(third).buf.length)!;
+  const { buf: elsewhere } = group(third);
+  cache.push(13, elsewhere, 0, elsewhere.length);
+  elsewhere.fill(0);
+  t.same(read(cache, 13, 13), third, 'a record from another buffer is copied');
+  t.equal(cache.records(13, 13, new ReadBudget(1, 1 << 20))!.offs[0], unused.byteOffset, 'into the free end');
+  t.equal(cache.groupBuffer(64 * 1024), undefined, 'a group over a quarter of a slab gets a buffer of its own');
+  t.equal(new TailCache(0, 1).groupBuffer(10), undefined, 'no cache, no group buffer');
+});
+
 t.test('a gap in the seqs starts the cache over; maxBytes 0 caches nothing', async (t) => {
   const cache = new TailCache(1 << 20, 1);
   pushGroup(cache, [msg(1), msg(2)]);
