@@ -199,13 +199,13 @@ export function createAppender(deps: AppenderDeps): Appender {
     const waited = waits ? Promise.all(waits) : undefined;
     waited?.catch(() => undefined);
     if (fresh.length > 0) {
-      const stop = metrics.appendDuration.startTimer();
+      const start = performance.now();
       try {
         const written = journal.append(fresh, frameProducer);
         group.written = written;
         const stored = await written;
-        stop();
-        metrics.appended.inc(stored.length);
+        metrics.appendDuration.observe((performance.now() - start) / 1000);
+        metrics.appended.n += stored.length;
         for (let k = 0; k < stored.length; k++) seqs[freshIndex ? freshIndex[k] : k] = stored[k].seq;
         // One journal.append gives its items consecutive seqs, so a run's seqs start at its first item's.
         for (const run of group.runs) dedupe.rememberRun(run.producer, run.first, run.count, stored[run.index].seq);

@@ -3,13 +3,13 @@
  * lag) are computed when /metrics is scraped, so they are never stale and cost nothing
  * between scrapes.
  */
-import { LATENCY_BUCKETS, type BaseMetrics } from '@wsq/core';
-import type { Counter, Histogram } from 'prom-client';
+import { LATENCY_BUCKETS, type BaseMetrics, type TallyCell, type TallyHistogram } from '@wsq/core';
+import type { Counter } from 'prom-client';
 
 export interface QueueMetrics {
-  appended: Counter;
+  appended: TallyCell;
   deduplicated: Counter;
-  appendDuration: Histogram;
+  appendDuration: TallyHistogram;
 }
 
 /** What the scrape-time gauges read. */
@@ -39,12 +39,13 @@ export function createQueueMetrics(base: BaseMetrics, view: QueueView): QueueMet
     },
   );
   return {
-    appended: base.counter('wsq_queue_appended_total', 'Messages appended to the journal'),
+    appended: base.tally('wsq_queue_appended_total', 'Messages appended to the journal'),
     deduplicated: base.counter(
       'wsq_queue_deduplicated_total',
       'Appended items answered with the original seq of their producer id',
     ),
-    appendDuration: base.histogram(
+    // Observed per append (per message at low rates): the tally form, not prom-client's labelled one.
+    appendDuration: base.tallyHistogram(
       'wsq_queue_append_duration_seconds',
       'Time from append to journal commit',
       LATENCY_BUCKETS,
