@@ -47,7 +47,8 @@ export const QUICK_DEFAULTS: Readonly<Record<ScenarioName, Readonly<ScenarioDefa
 };
 
 /** Unmeasured messages through each system before its first measured run (`--warmup-messages`). */
-export const WARMUP_MESSAGES = 20_000;
+/** At least every scenario's own count by default, so each warm-up is a whole unmeasured run of its scenario. */
+export const WARMUP_MESSAGES = 100_000;
 export const QUICK_WARMUP_MESSAGES = 500;
 
 export const OPTIONS: readonly OptionSpec[] = [

@@ -28,9 +28,10 @@ export interface WarmupResult {
 
 /**
  * `plan`'s shape with `messages` messages (--warmup-messages), but no more than the scenario's
- * own; undefined for 0 (no warm-up). With the default 20 000 that is all of fanout and latency
- * (10 s at 2 000 msg/s): a 2 s latency warm-up still left the first measured run with a p99
- * ~1 ms higher than the next, and more CPU in every service, where a full-length one did not.
+ * own; undefined for 0 (no warm-up). The default 100 000 makes every warm-up a whole run of
+ * its scenario: a 2 s latency warm-up still left the first measured run with a p99 ~1 ms
+ * higher than the next and more CPU in every service, and after a 20 000-message pipe warm-up
+ * the first pipe run was still ~20 % slower than the next; whole runs mostly close that gap.
  */
 export function warmupPlan(plan: ScenarioPlan, messages: number): ScenarioPlan | undefined {
   if (messages <= 0) return undefined;

@@ -62,8 +62,10 @@ t.test('flags override a scenario’s numbers; --quick scales them down', async 
   ]);
 });
 
-t.test('--warmup-messages: 20000 by default, 500 with --quick, from flag, env or file; 0 turns it off', async (t) => {
-  t.equal(WARMUP_MESSAGES, 20_000);
+t.test('--warmup-messages: 100000 by default, 500 with --quick, from flag, env or file; 0 turns it off', async (t) => {
+  t.equal(WARMUP_MESSAGES, 100_000);
+  for (const [name, d] of Object.entries(SCENARIO_DEFAULTS))
+    t.ok(WARMUP_MESSAGES >= d.messages, `the default warms up with a whole ${name} run`);
   t.equal(run([]).warmupMessages, WARMUP_MESSAGES);
   t.equal(run(['--quick']).warmupMessages, QUICK_WARMUP_MESSAGES);
   t.ok(QUICK_WARMUP_MESSAGES < WARMUP_MESSAGES, '--quick scales it down');
