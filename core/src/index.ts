@@ -46,13 +46,7 @@ export {
 } from './link.js';
 export type { LinkRequest, LinkReply, LinkAppendItem, LinkMessage, LinkFrame } from './link.js';
 export { appendRefOf, MsgsFrameBuilder } from './link-binary.js';
-export {
-  generatedPid,
-  isProducerId,
-  GENERATED_PID_START,
-  MAX_PID_COUNTER,
-  PRODUCER_ID_LENGTH,
-} from './generated-pid.js';
+export { generatedPid, isProducerId, GENERATED_PID_START, PRODUCER_ID_LENGTH } from './generated-pid.js';
 export { turnDateNow, turnNow } from './turn-clock.js';
 export { parseObject, isNonNegativeInt } from './json.js';
 export { loadConfig, resolveValues, coerce, printableConfig, flagName, envName } from './config.js';

@@ -6,40 +6,24 @@
  * it run, so every frame of one socket read gets the same time: they arrived together. A
  * callback that runs long sees the time it started with.
  */
-let mono = 0;
-let wall = 0;
-let monoValid = false;
-let wallValid = false;
-let forgetQueued = false;
-
-function forget(): void {
-  monoValid = false;
-  wallValid = false;
-  forgetQueued = false;
-}
-
-function queueForget(): void {
-  if (forgetQueued) return;
-  forgetQueued = true;
-  queueMicrotask(forget);
+function oncePerCallback(read: () => number): () => number {
+  let value = 0;
+  let valid = false;
+  const forget = (): void => {
+    valid = false;
+  };
+  return () => {
+    if (!valid) {
+      value = read();
+      valid = true;
+      queueMicrotask(forget);
+    }
+    return value;
+  };
 }
 
 /** `performance.now()`, read at most once per callback. */
-export function turnNow(): number {
-  if (!monoValid) {
-    mono = performance.now();
-    monoValid = true;
-    queueForget();
-  }
-  return mono;
-}
+export const turnNow = oncePerCallback(() => performance.now());
 
 /** `Date.now()`, read at most once per callback. */
-export function turnDateNow(): number {
-  if (!wallValid) {
-    wall = Date.now();
-    wallValid = true;
-    queueForget();
-  }
-  return wall;
-}
+export const turnDateNow = oncePerCallback(Date.now);
