@@ -117,6 +117,29 @@ t.test('dedupe survives a restart', async (t) => {
   );
 });
 
+t.test('generated pids sent as counters are journaled spelled out, and dedupe across a restart', async (t) => {
+  const producer = 'Zk3q0-Ab_9xY';
+  const counted = (from: number, to: number) =>
+    Array.from({ length: to - from }, (_, k) => ({ topic: 'g', data: String(from + k), counter: from + k }));
+  const first = await startQueue(t);
+  const p = await linkClient(t, first, '/pushmsg');
+  t.same(await p.append(1, counted(0, 4), producer), [1, 2, 3, 4]);
+  const c = await consumer(t, first, 'g');
+  t.same(
+    (await c.c.receive(4)).map((m) => m.data),
+    ['0', '1', '2', '3'],
+  );
+  await first.queue.close();
+  const second = await startQueue(t, {}, first.dataDir);
+  const p2 = await linkClient(t, second, '/pushmsg');
+  t.same(await p2.append(1, counted(2, 6), producer), [3, 4, 5, 6], 'the re-sent counters get their seqs back');
+  t.same(
+    await p2.append(2, [{ topic: 'g', data: '"spelled"', pid: `wsq:${producer}:5` }]),
+    [6],
+    'the spelled-out pid is the same message',
+  );
+});
+
 t.test('metrics count appends, the log size and consumer lag', async (t) => {
   const q = await startQueue(t);
   const p = await linkClient(t, q, '/pushmsg');

@@ -101,9 +101,13 @@ export class LinkClient {
     if (frame.op !== op) throw new Error(`expected ${op}, got ${JSON.stringify(frame)}`);
     return frame as Extract<LinkReply, { op: K }>;
   }
-  /** Appends and returns the seqs (the next frame must be the answer). */
-  async append(ref: number, msgs: { topic: string; data: string; pid?: string }[]): Promise<number[]> {
-    this.send({ op: 'append', ref, msgs: msgs.map((m) => ({ ts: Date.now(), ...m })) });
+  /** Appends and returns the seqs (the next frame must be the answer); `producer` for items with a counter. */
+  async append(
+    ref: number,
+    msgs: { topic: string; data: string; pid?: string; counter?: number }[],
+    producer?: string,
+  ): Promise<number[]> {
+    this.send({ op: 'append', ref, producer, msgs: msgs.map((m) => ({ ts: Date.now(), ...m })) });
     const reply = await this.expect('appended');
     if (reply.ref !== ref) throw new Error(`answer for ref ${reply.ref}, expected ${ref}`);
     return reply.seqs;
