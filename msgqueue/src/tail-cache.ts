@@ -79,11 +79,8 @@ export class TailCache {
    */
   groupBuffer(bytes: number): Buffer | undefined {
     if (this.maxBytes === 0 || bytes > this.slabBytes / 4) return undefined;
-    if (this.slab === undefined || this.slabUsed + bytes > this.slab.length) {
-      this.slab = Buffer.allocUnsafeSlow(this.slabBytes);
-      this.slabUsed = 0;
-    }
-    return this.slab.subarray(this.slabUsed, this.slabUsed + bytes);
+    const slab = this.slabWithRoom(bytes);
+    return slab.subarray(this.slabUsed, this.slabUsed + bytes);
   }
 
   /**
@@ -97,25 +94,19 @@ export class TailCache {
     if (seq !== this.next) this.clear(seq);
     this.next = seq + 1;
     if (this.maxBytes === 0) return;
+    // Slabs start at byte 0 of their memory: a record written through groupBuffer is found by its address.
+    const inPlace =
+      this.slab !== undefined && buf.buffer === this.slab.buffer && buf.byteOffset + off === this.slabUsed;
     let into: Buffer;
     let at = 0;
-    if (this.slab !== undefined && buf.buffer === this.slab.buffer && buf.byteOffset + off === this.slabUsed) {
-      into = this.slab; // written in place through groupBuffer (slabs start at byte 0 of their memory)
+    if (!inPlace && recordBytes > this.slabBytes / 4) {
+      into = Buffer.allocUnsafeSlow(recordBytes); // a large record gets a buffer of its own
+      buf.copy(into, 0, off, off + recordBytes);
+    } else {
+      into = inPlace ? (this.slab as Buffer) : this.slabWithRoom(recordBytes);
       at = this.slabUsed;
       this.slabUsed += recordBytes;
-    } else {
-      if (recordBytes > this.slabBytes / 4) {
-        into = Buffer.allocUnsafeSlow(recordBytes); // a large record gets a buffer of its own
-      } else {
-        if (this.slab === undefined || this.slabUsed + recordBytes > this.slab.length) {
-          this.slab = Buffer.allocUnsafeSlow(this.slabBytes);
-          this.slabUsed = 0;
-        }
-        into = this.slab;
-        at = this.slabUsed;
-        this.slabUsed += recordBytes;
-      }
-      buf.copy(into, at, off, off + recordBytes);
+      if (!inPlace) buf.copy(into, at, off, off + recordBytes);
     }
     this.bufs.push(into);
     this.offs.push(at);
@@ -123,6 +114,15 @@ export class TailCache {
     this.bytes += recordBytes + ENTRY_OVERHEAD_BYTES;
     while (this.bytes > this.maxBytes && this.count > 0) this.evictOne();
     this.compactIfWorthIt();
+  }
+
+  /** The current slab, or a new one when fewer than `bytes` are left in it. */
+  private slabWithRoom(bytes: number): Buffer {
+    if (this.slab === undefined || this.slabUsed + bytes > this.slab.length) {
+      this.slab = Buffer.allocUnsafeSlow(this.slabBytes);
+      this.slabUsed = 0;
+    }
+    return this.slab;
   }
 
   /** Forgets messages below `seq` (retention moved the journal's first seq). */
