@@ -64,16 +64,14 @@ export class JournalWriter {
 
   enqueue(items: readonly AppendInput[], producer?: string): Promise<StoredMessage[]> {
     if (this.failure) return Promise.reject(this.failure);
-    let sizes: RecordSizes[];
-    let pids: (string | undefined)[];
+    let measured: { pids: (string | undefined)[]; sizes: RecordSizes[]; bytes: number };
     try {
-      pids = pidsOf(items, producer);
-      sizes = measureItems(items, pids);
+      measured = measureItems(items, producer);
     } catch (err) {
       return Promise.reject(err);
     }
+    const { pids, sizes, bytes } = measured;
     if (sizes.length === 0) return Promise.resolve([]);
-    const bytes = sizes.reduce((sum, s) => sum + s.recordBytes, 0);
     if (this.pending.length > 0 && this.pendingBytes + bytes > JOURNAL_MAX_PENDING_BYTES) {
       return Promise.reject(new JournalError('JOURNAL_OVERLOADED', 'too many bytes waiting for the disk'));
     }
@@ -252,32 +250,42 @@ function rejectGroup(group: PendingAppend[], err: Error): void {
   for (const call of group) call.reject(err);
 }
 
-/** The pid each item is journaled with: its own, or generatedPid(producer, counter). */
-function pidsOf(items: readonly AppendInput[], producer: string | undefined): (string | undefined)[] {
+/**
+ * Checks each item and measures its record, in one pass: the pid it is journaled with (its
+ * own, or generatedPid(producer, counter)), the record sizes, and their total.
+ */
+function measureItems(
+  items: readonly AppendInput[],
+  producer: string | undefined,
+): { pids: (string | undefined)[]; sizes: RecordSizes[]; bytes: number } {
   if (!Array.isArray(items)) throw new JournalError('INVALID_ARGUMENT', 'append takes an array');
   if (producer !== undefined && !isProducerId(producer))
     throw new JournalError('INVALID_ARGUMENT', 'producer must be 12 base64url characters');
-  return items.map((item: AppendInput) => {
-    const counter = item?.counter;
-    if (counter === undefined) return item?.pid;
-    const ok = producer !== undefined && item.pid === undefined && Number.isSafeInteger(counter) && counter >= 0;
-    if (!ok) throw new JournalError('INVALID_ARGUMENT', 'a counter needs the producer, no pid, and a natural number');
-    return generatedPid(producer, counter);
-  });
-}
-
-function measureItems(items: readonly AppendInput[], pids: readonly (string | undefined)[]): RecordSizes[] {
-  return items.map((item: AppendInput, i) => {
-    const pid = pids[i];
+  const pids = new Array<string | undefined>(items.length);
+  const sizes = new Array<RecordSizes>(items.length);
+  let bytes = 0;
+  for (let i = 0; i < items.length; i++) {
+    const item: AppendInput = items[i];
     const ok =
       typeof item?.topic === 'string' &&
       typeof item.data === 'string' &&
       Number.isFinite(item.ts) &&
-      (pid === undefined || typeof pid === 'string');
+      (item.pid === undefined || typeof item.pid === 'string');
     if (!ok)
       throw new JournalError('INVALID_ARGUMENT', 'append item needs string topic/data, finite ts, optional string pid');
-    return measureRecord(item.topic, item.data, pid);
-  });
+    const counter = item.counter;
+    if (counter !== undefined) {
+      const counted = producer !== undefined && item.pid === undefined && Number.isSafeInteger(counter) && counter >= 0;
+      if (!counted)
+        throw new JournalError('INVALID_ARGUMENT', 'a counter needs the producer, no pid, and a natural number');
+      pids[i] = generatedPid(producer, counter);
+    } else {
+      pids[i] = item.pid;
+    }
+    sizes[i] = measureRecord(item.topic, item.data, pids[i]);
+    bytes += sizes[i].recordBytes;
+  }
+  return { pids, sizes, bytes };
 }
 
 /** Assigns seqs from `firstSeq` in call order and encodes the whole group into one buffer. */
