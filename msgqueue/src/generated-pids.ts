@@ -5,7 +5,7 @@
 // counters with their seqs in a number array: remembering a message is a push, a lookup is a
 // short search, and no pid string is retained.
 
-import { GENERATED_PID_START, PRODUCER_ID_LENGTH } from '@wsq/core';
+import { GENERATED_PID_START, isProducerId, PRODUCER_ID_LENGTH } from '@wsq/core';
 
 /** The part of a generated pid before the counter: `wsq:` + 12 base64url characters + `:`. */
 export const GENERATED_PREFIX_LENGTH = GENERATED_PID_START.length + PRODUCER_ID_LENGTH + 1;
@@ -24,18 +24,12 @@ export interface ParsedPid {
  * canonical form, e.g. a counter with a leading zero, so two spellings never share an entry).
  */
 export function parseGeneratedPid(pid: string, out: ParsedPid): boolean {
-  const n = pid.length;
-  if (n <= PREFIX_LENGTH || n > PREFIX_LENGTH + MAX_COUNTER_DIGITS) return false;
   if (!pid.startsWith(GENERATED_PID_START) || pid.charCodeAt(PREFIX_LENGTH - 1) !== 0x3a) return false;
-  for (let i = 4; i < PREFIX_LENGTH - 1; i++) if (!isBase64Url(pid.charCodeAt(i))) return false;
-  if (pid.charCodeAt(PREFIX_LENGTH) === 0x30 && n > PREFIX_LENGTH + 1) return false; // leading zero
-  let counter = 0;
-  for (let i = PREFIX_LENGTH; i < n; i++) {
-    const digit = base36(pid.charCodeAt(i));
-    if (digit < 0) return false;
-    counter = counter * 36 + digit;
-  }
-  out.producer = pid.slice(4, PREFIX_LENGTH - 1);
+  const counter = counterAt(pid);
+  if (counter < 0) return false;
+  const producer = pid.slice(GENERATED_PID_START.length, PREFIX_LENGTH - 1);
+  if (!isProducerId(producer)) return false;
+  out.producer = producer;
   out.counter = counter;
   return true;
 }
@@ -46,8 +40,13 @@ export function parseGeneratedPid(pid: string, out: ParsedPid): boolean {
  * the counter digits: how a frame's run of one producer's pids is followed cheaply.
  */
 export function counterAfterPrefix(pid: string, prefix: string): number {
+  return pid.startsWith(prefix) ? counterAt(pid) : -1;
+}
+
+/** The base-36 counter after the prefix, canonical (no leading zero, at most 10 digits), else -1. */
+function counterAt(pid: string): number {
   const n = pid.length;
-  if (n <= PREFIX_LENGTH || n > PREFIX_LENGTH + MAX_COUNTER_DIGITS || !pid.startsWith(prefix)) return -1;
+  if (n <= PREFIX_LENGTH || n > PREFIX_LENGTH + MAX_COUNTER_DIGITS) return -1;
   if (pid.charCodeAt(PREFIX_LENGTH) === 0x30 && n > PREFIX_LENGTH + 1) return -1; // leading zero
   let counter = 0;
   for (let i = PREFIX_LENGTH; i < n; i++) {
@@ -56,10 +55,6 @@ export function counterAfterPrefix(pid: string, prefix: string): number {
     counter = counter * 36 + digit;
   }
   return counter;
-}
-
-function isBase64Url(c: number): boolean {
-  return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x2d || c === 0x5f;
 }
 
 function base36(c: number): number {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { createDedupeIndex, rebuildDedupe, type DedupeJournal } from '../src/dedupe.js';
 import { JOURNAL_DEFAULTS, openJournal, type AppendInput, type Journal, type JournalOptions } from '../src/journal.js';
+import { counterAfterPrefix, parseGeneratedPid, type ParsedPid } from '../src/generated-pids.js';
 
 interface Teardown {
   teardown(fn: () => unknown): void;
@@ -194,6 +195,22 @@ t.test('pids that only look generated are exact keys, never a counter of a produ
   lookalikes.forEach((pid, i) => index.remember(pid, 10 + i, now));
   lookalikes.forEach((pid, i) => t.equal(index.lookup(pid), 10 + i, pid));
   t.equal(index.lookup(gen('a', 1)), 1);
+});
+
+t.test('parseGeneratedPid takes only the canonical spelling, with a base64url producer', async (t) => {
+  const out: ParsedPid = { producer: '', counter: 0 };
+  t.ok(parseGeneratedPid('wsq:AbCd-_0123xy:1z', out));
+  t.same(out, { producer: 'AbCd-_0123xy', counter: 71 });
+  for (const pid of [
+    'wsq:AbCd.f0123xy:1',
+    'wsq:AbCd f0123xy:1',
+    'wsq:AbCdé0123xy:1',
+    'wsq:AbCd-_0123xy:01',
+    'wsq:AbCd-_0123xy:',
+  ])
+    t.notOk(parseGeneratedPid(pid, out), pid);
+  t.equal(counterAfterPrefix('wsq:AbCd-_0123xy:1z', 'wsq:AbCd-_0123xy:'), 71);
+  t.equal(counterAfterPrefix('wsq:AbCd-_0123xy:1z', 'wsq:AbCd-_0123xz:'), -1, 'another producer');
 });
 
 t.test('generated pids expire after their window (at most a sixteenth of it later)', async (t) => {
