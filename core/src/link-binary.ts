@@ -88,7 +88,7 @@ export function encodeAppend(ref: number, msgs: readonly LinkAppendItem[], produ
   buf.writeDoubleBE(ref, 1);
   buf.writeUInt32BE(msgs.length, 9);
   buf[13] = producerLength;
-  for (let i = 0; i < producerLength; i++) buf[14 + i] = (producer as string).charCodeAt(i);
+  if (producer !== undefined) buf.write(producer, 14, 'latin1');
   let p = 14 + producerLength;
   for (const m of msgs) {
     const flagsAt = p;

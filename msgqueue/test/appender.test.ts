@@ -7,6 +7,7 @@ import { createAppender } from '../src/appender.js';
 import { createDedupeIndex } from '../src/dedupe.js';
 import { JOURNAL_DEFAULTS, openJournal, type AppendInput } from '../src/journal.js';
 import { createQueueMetrics } from '../src/queue-metrics.js';
+import { gen } from './helpers/queue.js';
 
 interface Teardown {
   teardown(fn: () => unknown): void;
@@ -26,11 +27,6 @@ async function setup(t: Teardown, windowMs = 120_000) {
   });
   const appender = createAppender({ journal, dedupe, metrics, onAppended: () => undefined });
   return { journal, appender, dedupe };
-}
-
-/** A pid as core's queue producer generates it. */
-function gen(producer: string, counter: number): string {
-  return `wsq:${producer.padEnd(12, 'x')}:${counter.toString(36)}`;
 }
 
 function items(producer: string, from: number, to: number): AppendInput[] {

@@ -5,6 +5,7 @@ import t from 'tap';
 import { createDedupeIndex, rebuildDedupe, type DedupeJournal } from '../src/dedupe.js';
 import { JOURNAL_DEFAULTS, openJournal, type AppendInput, type Journal, type JournalOptions } from '../src/journal.js';
 import { counterAfterPrefix, parseGeneratedPid, type ParsedPid } from '../src/generated-pids.js';
+import { gen } from './helpers/queue.js';
 
 interface Teardown {
   teardown(fn: () => unknown): void;
@@ -150,11 +151,6 @@ t.test('rebuild of an empty journal remembers nothing', async (t) => {
   t.equal(await rebuildDedupe(journal, index, Date.now()), 0);
   t.equal(index.size, 0);
 });
-
-/** A pid as core's queue producer generates it. */
-function gen(producer: string, counter: number): string {
-  return `wsq:${producer.padEnd(12, 'x')}:${counter.toString(36)}`;
-}
 
 t.test('generated pids: found with their seq, per producer, also out of counter order', async (t) => {
   const now = 1_000_000;

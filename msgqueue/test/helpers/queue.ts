@@ -10,6 +10,7 @@ import {
   type ConfigValues,
   decodeLinkReply,
   encodeLink,
+  generatedPid,
   LINK_PROTOCOL,
   resolveValues,
   type LinkMessage,
@@ -161,4 +162,9 @@ export function metricValue(text: string, name: string, labels: Record<string, s
     return Number(line.slice(line.lastIndexOf(' ') + 1));
   }
   return undefined;
+}
+
+/** A pid as the publisher generates it, for a producer id padded from a short name ('a' → 'axxxxxxxxxxx'). */
+export function gen(producer: string, counter: number): string {
+  return generatedPid(producer.padEnd(12, 'x'), counter);
 }
