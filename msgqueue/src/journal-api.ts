@@ -92,7 +92,8 @@ export interface Journal {
   /**
    * readCached() as record bytes, for senders that copy fields out without decoding them: the
    * same seqs readCached would return (count 0: nothing to read), or undefined when fromSeq
-   * is not cached. The buffers must not be changed.
+   * is not cached. The buffers must not be changed, and are only valid until the next append
+   * is written (the cache writes over evicted memory): copy out of them at once.
    */
   readCachedRecords(fromSeq: number, maxMessages: number, maxBytes: number): CachedRecords | undefined;
   sync(): Promise<void>;

@@ -10,7 +10,9 @@
 // took 2-9 ms, a pause every message in flight waited out. Keeping each group's write buffer
 // instead of copying would still cost a Buffer object per message at low rates, where every
 // message is a group of its own. Per message the cache holds two numbers and a reference in
-// arrays; per slab (up to 1 MiB of records), one Buffer.
+// a ring of slots; per slab (up to 1 MiB of records), one Buffer, written over again once its
+// records are evicted. Records handed out by records() point into the slabs: a reader copies
+// them before the next push (the pump builds its frame from them at once).
 
 import type { ReadBudget } from './segment.js';
 import { decodeRecord } from './record.js';
@@ -26,27 +28,48 @@ export interface CachedRecords {
   offs: number[];
 }
 
-/** Rough per-entry cost of the array slots on top of the record bytes. */
+/** Rough per-entry cost of the slots on top of the record bytes (a reference and two int32s, with room to grow). */
 export const ENTRY_OVERHEAD_BYTES = 24;
 /** Slab size: a sixteenth of the budget, within these bounds. */
 const MIN_SLAB_BYTES = 4096;
 const MAX_SLAB_BYTES = 1024 * 1024;
-/** Compact the backing arrays once this many evicted slots pile up at the front. */
-const COMPACT_AFTER = 4096;
+/** Slots the ring starts with; it doubles when full and halves when three quarters are free. */
+const MIN_SLOTS = 1024;
+
+/** A slab that no longer takes records, and the last seq written into it. */
+interface RetiredSlab {
+  slab: Buffer;
+  lastSeq: number;
+}
 
 export class TailCache {
-  /** bufs[i] holds the record of seq firstSeq + (i - head) at offs[i], sizes[i] bytes long. */
-  private bufs: Buffer[] = [];
-  private offs: number[] = [];
-  private sizes: number[] = [];
+  // The slots are a ring of fixed-size arrays: slot (head + k) & mask holds seq firstSeq + k,
+  // its record at offs[slot] in bufs[slot], sizes[slot] bytes long. Growable JS arrays that were
+  // sliced to compact them (round 5) reallocated and copied hundreds of thousands of slots
+  // again and again, in fresh memory each time: growing them was 9 % of the msgqueue's time in
+  // `pipe` and most of its page faults (round 6).
+  private bufs: Buffer[];
+  private offs: Int32Array;
+  private sizes: Int32Array;
+  private mask: number;
   private head = 0;
+  private n = 0;
   private bytes = 0;
   /** Seq the next pushed message must have. */
   private next: number;
   private readonly slabBytes: number;
-  /** The slab records are copied into, and how much of it is used. */
+  /** The slab records are copied into, how much of it is used, and the last seq put there. */
   private slab: Buffer | undefined;
   private slabUsed = 0;
+  private slabLastSeq = 0;
+  /**
+   * Slabs that were filled, oldest first, until their last record is evicted; then the newest
+   * such becomes `spare` and is written over by the next slab instead of new memory. Each first
+   * write to a fresh page is a page fault, and on this kind of VM a costly one: allocating a new
+   * MiB per MiB of records was 6 % of the msgqueue's time in `pipe` (round 6).
+   */
+  private readonly retired: RetiredSlab[] = [];
+  private spare: Buffer | undefined;
 
   constructor(
     private readonly maxBytes: number,
@@ -54,15 +77,19 @@ export class TailCache {
   ) {
     this.next = nextSeq;
     this.slabBytes = Math.min(MAX_SLAB_BYTES, Math.max(MIN_SLAB_BYTES, Math.floor(maxBytes / 16)));
+    this.bufs = new Array<Buffer>(MIN_SLOTS).fill(EMPTY);
+    this.offs = new Int32Array(MIN_SLOTS);
+    this.sizes = new Int32Array(MIN_SLOTS);
+    this.mask = MIN_SLOTS - 1;
   }
 
   get count(): number {
-    return this.bufs.length - this.head;
+    return this.n;
   }
 
   /** Oldest cached seq; equals the next seq when empty. */
   get firstSeq(): number {
-    return this.next - this.count;
+    return this.next - this.n;
   }
 
   get usedBytes(): number {
@@ -87,8 +114,8 @@ export class TailCache {
    * Adds the next message (seqs must arrive in order): its record is `recordBytes` at `off` in
    * `buf`. A record already at the slab's free end (written through groupBuffer) stays where
    * it is; any other is copied, and the caller may reuse `buf` afterwards. Memory beyond the
-   * byte budget: the unused end of the current slab and an oldest slab some of whose records
-   * were evicted, at most two slabs (2 MiB with the default budget, 3 %).
+   * byte budget: the unused end of the current slab, an oldest slab some of whose records
+   * were evicted and one spare slab, at most three slabs (3 MiB with the default budget, 5 %).
    */
   push(seq: number, buf: Buffer, off: number, recordBytes: number): void {
     if (seq !== this.next) this.clear(seq);
@@ -106,20 +133,27 @@ export class TailCache {
       into = inPlace ? (this.slab as Buffer) : this.slabWithRoom(recordBytes);
       at = this.slabUsed;
       this.slabUsed += recordBytes;
+      this.slabLastSeq = seq;
       if (!inPlace) buf.copy(into, at, off, off + recordBytes);
     }
-    this.bufs.push(into);
-    this.offs.push(at);
-    this.sizes.push(recordBytes);
+    if (this.n > this.mask) this.resize((this.mask + 1) * 2);
+    const slot = (this.head + this.n) & this.mask;
+    this.bufs[slot] = into;
+    this.offs[slot] = at;
+    this.sizes[slot] = recordBytes;
+    this.n++;
     this.bytes += recordBytes + ENTRY_OVERHEAD_BYTES;
-    while (this.bytes > this.maxBytes && this.count > 0) this.evictOne();
-    this.compactIfWorthIt();
+    while (this.bytes > this.maxBytes && this.n > 0) this.evictOne();
   }
 
-  /** The current slab, or a new one when fewer than `bytes` are left in it. */
+  /** The current slab, or the next one (the spare, else new memory) when fewer than `bytes` are left in it. */
   private slabWithRoom(bytes: number): Buffer {
     if (this.slab === undefined || this.slabUsed + bytes > this.slab.length) {
-      this.slab = Buffer.allocUnsafeSlow(this.slabBytes);
+      // Released by the eviction that takes its last record (or by a later one, if gone already).
+      if (this.slab !== undefined && this.slabUsed > 0)
+        this.retired.push({ slab: this.slab, lastSeq: this.slabLastSeq });
+      this.slab = this.spare ?? Buffer.allocUnsafeSlow(this.slabBytes);
+      this.spare = undefined;
       this.slabUsed = 0;
     }
     return this.slab;
@@ -127,8 +161,7 @@ export class TailCache {
 
   /** Forgets messages below `seq` (retention moved the journal's first seq). */
   dropBefore(seq: number): void {
-    while (this.count > 0 && this.firstSeq < seq) this.evictOne();
-    this.compactIfWorthIt();
+    while (this.n > 0 && this.firstSeq < seq) this.evictOne();
   }
 
   /** Offers cached messages fromSeq..lastSeq to the budget, decoded; false if fromSeq is not cached. */
@@ -136,7 +169,10 @@ export class TailCache {
     return this.walk(fromSeq, lastSeq, budget, (i) => budget.out.push(decodeRecord(this.bufs[i], this.offs[i])));
   }
 
-  /** The records of fromSeq..lastSeq the budget admits, undecoded; undefined if fromSeq is not cached. */
+  /**
+   * The records of fromSeq..lastSeq the budget admits, undecoded; undefined if fromSeq is not
+   * cached. They stay valid until the next push (an evicted slab is written over): copy first.
+   */
   records(fromSeq: number, lastSeq: number, budget: ReadBudget): CachedRecords | undefined {
     const out: CachedRecords = { first: fromSeq, count: 0, bytes: 0, bufs: [], offs: [] };
     const cached = this.walk(fromSeq, lastSeq, budget, (i) => {
@@ -152,38 +188,60 @@ export class TailCache {
   private walk(fromSeq: number, lastSeq: number, budget: ReadBudget, take: (slot: number) => void): boolean {
     if (fromSeq < this.firstSeq || fromSeq >= this.next) return false;
     const stop = Math.min(lastSeq, this.next - 1);
+    const first = this.firstSeq;
     for (let seq = fromSeq; seq <= stop; seq++) {
-      const i = this.head + (seq - this.firstSeq);
-      if (!budget.admit(this.sizes[i])) break;
-      take(i);
+      const slot = (this.head + (seq - first)) & this.mask;
+      if (!budget.admit(this.sizes[slot])) break;
+      take(slot);
     }
     return true;
   }
 
   private evictOne(): void {
-    this.bytes -= this.sizes[this.head] + ENTRY_OVERHEAD_BYTES;
-    // Release the slab reference now (a slab goes with its last record); the slots themselves
-    // are reclaimed by compaction.
-    this.bufs[this.head] = EMPTY;
-    this.head++;
+    const slot = this.head;
+    const seq = this.firstSeq;
+    this.bytes -= this.sizes[slot] + ENTRY_OVERHEAD_BYTES;
+    this.bufs[slot] = EMPTY; // a slab goes with its last record
+    this.head = (slot + 1) & this.mask;
+    this.n--;
+    while (this.retired.length > 0 && this.retired[0].lastSeq <= seq) this.release();
+    if (this.mask + 1 > MIN_SLOTS && this.n <= (this.mask + 1) / 4) this.resize((this.mask + 1) / 2);
+  }
+
+  /** The oldest retired slab holds no record any more: it becomes the spare. */
+  private release(): void {
+    // Shifting is fine: at most a budget's worth of slabs (16, or budget / 1 MiB) wait here.
+    const { slab } = this.retired.shift() as RetiredSlab;
+    if (slab.length === this.slabBytes) this.spare = slab;
+  }
+
+  /** Moves the slots, oldest first, into a ring of `slots` (a power of two, at least n). */
+  private resize(slots: number): void {
+    const bufs = new Array<Buffer>(slots).fill(EMPTY);
+    const offs = new Int32Array(slots);
+    const sizes = new Int32Array(slots);
+    for (let k = 0; k < this.n; k++) {
+      const from = (this.head + k) & this.mask;
+      bufs[k] = this.bufs[from];
+      offs[k] = this.offs[from];
+      sizes[k] = this.sizes[from];
+    }
+    this.bufs = bufs;
+    this.offs = offs;
+    this.sizes = sizes;
+    this.mask = slots - 1;
+    this.head = 0;
   }
 
   private clear(nextSeq: number): void {
     this.slab = undefined;
-    this.bufs = [];
-    this.offs = [];
-    this.sizes = [];
+    this.spare = undefined;
+    this.retired.length = 0;
+    this.bufs.fill(EMPTY);
     this.head = 0;
+    this.n = 0;
     this.bytes = 0;
     this.next = nextSeq;
-  }
-
-  private compactIfWorthIt(): void {
-    if (this.head < COMPACT_AFTER || this.head * 2 < this.bufs.length) return;
-    this.bufs = this.bufs.slice(this.head);
-    this.offs = this.offs.slice(this.head);
-    this.sizes = this.sizes.slice(this.head);
-    this.head = 0;
   }
 }
 

@@ -178,7 +178,7 @@ t.test('a gap in the seqs starts the cache over; maxBytes 0 caches nothing', asy
   t.equal(read(off, 1, 1), undefined);
 });
 
-t.test('long runs compact the arrays and keep serving the newest messages', async (t) => {
+t.test('long runs wrap the ring of slots, grow it, shrink it, and keep serving the newest messages', async (t) => {
   const cache = new TailCache(100 * 200, 1);
   for (let seq = 1; seq <= 20_000; seq += 10)
     pushGroup(
@@ -190,6 +190,123 @@ t.test('long runs compact the arrays and keep serving the newest messages', asyn
   const newest = read(cache, cache.firstSeq, 20_000);
   t.equal(newest?.length, cache.count);
   t.same(newest?.[newest.length - 1], msg(20_000));
+
+  const big = new TailCache(1 << 24, 1);
+  pushGroup(
+    big,
+    Array.from({ length: 5000 }, (_, i) => msg(i + 1)),
+  );
+  t.equal(big.count, 5000, 'the ring grew past its first 1024 slots');
+  t.same(
+    read(big, 1, 5000, 10_000),
+    Array.from({ length: 5000 }, (_, i) => msg(i + 1)),
+  );
+  big.dropBefore(4990);
+  t.same(
+    read(big, 4990, 5000)?.map((m) => m.seq),
+    Array.from({ length: 11 }, (_, i) => 4990 + i),
+    'and shrank back around the last ones',
+  );
+  pushGroup(big, [msg(5001)]);
+  t.same(read(big, 4990, 5001)?.length, 12);
+});
+
+t.test('a slab whose records were all evicted is written over instead of new memory', async (t) => {
+  const cache = new TailCache(64 * 1024, 1); // slabs of 4 KiB, sixteen of them in the budget
+  const alloc = Buffer.allocUnsafeSlow;
+  let slabs = 0;
+  Buffer.allocUnsafeSlow = (size: number) => {
+    if (size === 4096) slabs++; // group() below allocates too
+    return alloc(size);
+  };
+  let seq = 1;
+  const fill = (groups: number) => {
+    for (let g = 0; g < groups; g++, seq += 4) {
+      const msgs = Array.from({ length: 4 }, (_, i) => msg(seq + i));
+      const { buf: encoded, places } = group(msgs);
+      const into = cache.groupBuffer(encoded.length)!;
+      encoded.copy(into);
+      msgs.forEach((m, i) => cache.push(m.seq, into, places[i]!.off, places[i]!.size));
+    }
+  };
+  try {
+    fill(500);
+    const warm = slabs;
+    fill(5000);
+    t.ok(warm > 1 && warm <= 16 + 3, `at most the budget's worth of slabs and three more at first (${warm})`);
+    t.equal(slabs, warm, 'none after that: evicted slabs are reused');
+  } finally {
+    Buffer.allocUnsafeSlow = alloc;
+  }
+  const last = seq - 1;
+  t.same(read(cache, cache.firstSeq, last, 100_000)?.length, cache.count);
+  t.same(read(cache, last - 3, last), [msg(last - 3), msg(last - 2), msg(last - 1), msg(last)]);
+});
+
+/**
+ * Every cached message decodes to the message pushed with its seq, and none lies in the spare
+ * slab (the private field is read here: that memory is written over next, which may happen
+ * after the last look at the records it would have spoilt).
+ */
+function holdsWhatWasPushed(cache: TailCache, pushed: Map<number, StoredMessage>): boolean {
+  if (cache.count === 0) return true;
+  const last = cache.firstSeq + cache.count - 1;
+  const got = read(cache, cache.firstSeq, last, 100_000) ?? [];
+  const { spare } = cache as unknown as { spare: Buffer | undefined };
+  const records = cache.records(cache.firstSeq, last, new ReadBudget(100_000, 1 << 30))!;
+  return (
+    got.length === cache.count &&
+    got.every((m) => JSON.stringify(m) === JSON.stringify(pushed.get(m.seq))) &&
+    records.bufs.every((b) => b !== spare)
+  );
+}
+
+t.test('property: whatever is pushed, dropped or evicted, the cache reads back what was pushed', async (t) => {
+  const op = fc.oneof(
+    {
+      arbitrary: fc.record({
+        kind: fc.constant('push' as const),
+        sizes: fc.array(fc.oneof(fc.nat({ max: 300 }), fc.constant(5000)), { minLength: 1, maxLength: 12 }),
+        inPlace: fc.boolean(),
+      }),
+      weight: 8,
+    },
+    { arbitrary: fc.record({ kind: fc.constant('drop' as const), back: fc.nat({ max: 40 }) }), weight: 1 },
+    { arbitrary: fc.record({ kind: fc.constant('gap' as const), skip: fc.integer({ min: 1, max: 5 }) }), weight: 1 },
+  );
+  fc.assert(
+    fc.property(fc.integer({ min: 2000, max: 40_000 }), fc.array(op, { maxLength: 60 }), (budget, ops) => {
+      const cache = new TailCache(budget, 1);
+      const pushed = new Map<number, StoredMessage>();
+      let next = 1;
+      for (const o of ops) {
+        if (o.kind === 'gap') {
+          next += o.skip;
+          continue;
+        }
+        if (o.kind === 'drop') {
+          cache.dropBefore(Math.max(cache.firstSeq, next - o.back));
+          continue;
+        }
+        const msgs = o.sizes.map((n, i) => msg(next + i, { data: JSON.stringify('d'.repeat(n)) }));
+        next += msgs.length;
+        msgs.forEach((m) => pushed.set(m.seq, m));
+        const { buf: encoded, places } = group(msgs);
+        const into = o.inPlace ? cache.groupBuffer(encoded.length) : undefined;
+        const src = into ?? Buffer.from(encoded);
+        if (into) {
+          encoded.copy(into);
+          if (!holdsWhatWasPushed(cache, pushed)) return false; // a group buffer never overlaps a cached record
+        }
+        msgs.forEach((m, i) => cache.push(m.seq, src, places[i]!.off, places[i]!.size));
+        src.fill(0xff, 0, into ? 0 : src.length); // a copied-from buffer may be reused at once
+        if (cache.usedBytes > budget || !holdsWhatWasPushed(cache, pushed)) return false;
+      }
+      return true;
+    }),
+    { numRuns: 300 },
+  );
+  t.pass('property held');
 });
 
 t.test('records() takes what a ReadBudget would, as bytes', async (t) => {
