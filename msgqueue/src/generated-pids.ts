@@ -2,8 +2,8 @@
 // (core/src/generated-pid.ts), one per message without a client id: that is nearly every
 // message. A producer's counter only grows and its messages are mostly appended in counter
 // order, so instead of one Map entry per pid this keeps, per producer, runs of consecutive
-// counters with their seqs in a number array: remembering a message is a push, a lookup is a
-// short search, and no pid string is retained.
+// counters with their seqs as segments of consecutive seqs: remembering a frame's messages is
+// a number or two, a lookup is a short search, and no pid string is retained.
 
 import { GENERATED_PID_START, isProducerId, PRODUCER_ID_LENGTH } from '@wsq/core';
 
@@ -63,13 +63,65 @@ function base36(c: number): number {
   return -1;
 }
 
-/** Counters first..first+seqs.length-1 of one producer, remembered between `start` and `last`. */
+/**
+ * Counters first..first+count-1 of one producer, remembered between `start` and `last`. Their
+ * seqs are kept as segments of consecutive seqs: counter first + at[j] + k has seq seq[j] + k,
+ * up to the next segment. The messages of one append get consecutive seqs, so a run holds a
+ * segment per append at most (one for all of them while one producer has the queue to itself),
+ * not a number per message: an array of one number per message grew by copying itself into
+ * fresh memory, 4 % of the msgqueue's time in `pipe` (round 6).
+ */
 interface Run {
   readonly producer: string;
   readonly first: number;
-  readonly seqs: number[];
+  count: number;
+  readonly at: number[];
+  readonly seq: number[];
   readonly start: number;
   last: number;
+}
+
+/** Seq of the run's i-th counter (0 <= i < count). */
+function seqAt(run: Run, i: number): number {
+  const j = segmentOf(run, i);
+  return run.seq[j] + i - run.at[j];
+}
+
+/** Index of the segment holding the run's i-th counter: the last one starting at or before i. */
+function segmentOf(run: Run, i: number): number {
+  let lo = 0;
+  let hi = run.at.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >>> 1;
+    if (run.at[mid] <= i) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
+/** Appends `count` counters with the seqs firstSeq.. to the run. */
+function extend(run: Run, count: number, firstSeq: number): void {
+  const j = run.at.length - 1;
+  if (run.seq[j] + run.count - run.at[j] !== firstSeq) {
+    run.at.push(run.count);
+    run.seq.push(firstSeq);
+  }
+  run.count += count;
+}
+
+/** Gives the run's i-th counter the seq `seq` (remembered again: the newest seq wins). */
+function setSeq(run: Run, i: number, seq: number): void {
+  const j = segmentOf(run, i);
+  const old = run.seq[j] + i - run.at[j];
+  if (old === seq) return;
+  const end = j + 1 < run.at.length ? run.at[j + 1] : run.count;
+  // Split segment j into [at[j], i), [i] and (i, end), keeping the parts that are not empty.
+  const parts: [number, number][] = [];
+  if (i > run.at[j]) parts.push([run.at[j], run.seq[j]]);
+  parts.push([i, seq]);
+  if (i + 1 < end) parts.push([i + 1, old + 1]);
+  run.at.splice(j, 1, ...parts.map((p) => p[0]));
+  run.seq.splice(j, 1, ...parts.map((p) => p[1]));
 }
 
 export class GeneratedPidIndex {
@@ -103,9 +155,7 @@ export class GeneratedPidIndex {
     const runs = this.producers.get(this.parsed.producer);
     if (runs === undefined) return undefined;
     const run = runs[findRun(runs, this.parsed.counter)];
-    if (run === undefined) return undefined;
-    const seq = run.seqs[this.parsed.counter - run.first];
-    return seq;
+    return run === undefined ? undefined : seqAt(run, this.parsed.counter - run.first);
   }
 
   /** Whether any of the producer's counters first..first+count-1 is held. */
@@ -114,7 +164,7 @@ export class GeneratedPidIndex {
     if (runs === undefined) return false;
     for (let i = runs.length - 1; i >= 0; i--) {
       const run = runs[i];
-      if (run.first < first + count) return first < run.first + run.seqs.length;
+      if (run.first < first + count) return first < run.first + run.count;
     }
     return false;
   }
@@ -131,9 +181,9 @@ export class GeneratedPidIndex {
     let runs = this.producers.get(producer);
     if (runs === undefined) this.producers.set(producer, (runs = []));
     const tail = runs[runs.length - 1];
-    if (tail !== undefined && first === tail.first + tail.seqs.length && at - tail.start < this.runSpanMs) {
+    if (tail !== undefined && first === tail.first + tail.count && at - tail.start < this.runSpanMs) {
       // The common case: the next counters of the newest run.
-      for (let k = 0; k < count; k++) tail.seqs.push(firstSeq + k);
+      extend(tail, count, firstSeq);
       tail.last = at;
       this.entries += count;
       return;
@@ -143,19 +193,19 @@ export class GeneratedPidIndex {
 
   private rememberOne(runs: Run[], producer: string, counter: number, seq: number, at: number): void {
     const tail = runs[runs.length - 1];
-    if (tail !== undefined && counter === tail.first + tail.seqs.length && at - tail.start < this.runSpanMs) {
-      tail.seqs.push(seq);
+    if (tail !== undefined && counter === tail.first + tail.count && at - tail.start < this.runSpanMs) {
+      extend(tail, 1, seq);
       tail.last = at;
       this.entries++;
       return;
     }
     const i = findRun(runs, counter);
     if (i >= 0) {
-      runs[i].seqs[counter - runs[i].first] = seq; // remembered again: the newest seq wins
+      setSeq(runs[i], counter - runs[i].first, seq); // remembered again: the newest seq wins
       runs[i].last = at;
       return;
     }
-    const run: Run = { producer, first: counter, seqs: [seq], start: at, last: at };
+    const run: Run = { producer, first: counter, count: 1, at: [0], seq: [seq], start: at, last: at };
     runs.splice(insertionPoint(runs, counter), 0, run);
     this.queue.push(run);
     this.entries++;
@@ -180,8 +230,8 @@ export class GeneratedPidIndex {
     const runs = this.producers.get(run.producer) as Run[];
     runs.splice(runs.indexOf(run), 1);
     if (runs.length === 0) this.producers.delete(run.producer);
-    this.entries -= run.seqs.length;
-    return run.seqs.length;
+    this.entries -= run.count;
+    return run.count;
   }
 }
 
@@ -189,7 +239,7 @@ export class GeneratedPidIndex {
 function findRun(runs: readonly Run[], counter: number): number {
   for (let i = runs.length - 1; i >= 0; i--) {
     const run = runs[i];
-    if (counter >= run.first) return counter < run.first + run.seqs.length ? i : -1;
+    if (counter >= run.first) return counter < run.first + run.count ? i : -1;
   }
   return -1;
 }

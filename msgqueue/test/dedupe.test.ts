@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import t from 'tap';
 import { createDedupeIndex, rebuildDedupe, type DedupeJournal } from '../src/dedupe.js';
 import { JOURNAL_DEFAULTS, openJournal, type AppendInput, type Journal, type JournalOptions } from '../src/journal.js';
@@ -174,6 +175,52 @@ t.test('generated pids: found with their seq, per producer, also out of counter 
   t.equal(index.lookup(gen('a', 5)), 9, 'the newest seq wins');
   t.equal(index.size, 121);
 });
+
+t.test(
+  'property: generated pids remembered in runs, out of order or again, are found with their newest seq',
+  async (t) => {
+    const op = fc.record({
+      producer: fc.constantFrom('a', 'b'),
+      // Mostly the producer's next counters, as a publisher sends them; sometimes any (a retry, a re-send).
+      next: fc.boolean(),
+      first: fc.nat({ max: 150 }),
+      count: fc.integer({ min: 1, max: 20 }),
+      // Consecutive seqs go on the previous segment; a jump (either way, whatever a caller does) starts a new one.
+      seqJump: fc.oneof(fc.constant(0), fc.integer({ min: -30, max: 50 })),
+      single: fc.boolean(),
+    });
+    fc.assert(
+      fc.property(fc.array(op, { minLength: 1, maxLength: 40 }), (ops) => {
+        const now = 1_000_000;
+        const index = createDedupeIndex({}, { now: () => now });
+        const model = new Map<string, number>();
+        const nextCounter = new Map<string, number>();
+        let seq = 1;
+        for (const o of ops) {
+          const first = o.next ? (nextCounter.get(o.producer) ?? 0) : o.first;
+          seq = Math.max(1, seq + o.seqJump);
+          if (o.single) {
+            index.remember(gen(o.producer, first), seq, now);
+            model.set(gen(o.producer, first), seq);
+            seq++;
+          } else {
+            index.rememberRun(o.producer.padEnd(12, 'x'), first, o.count, seq); // gen()'s producer id
+            for (let k = 0; k < o.count; k++) model.set(gen(o.producer, first + k), seq + k);
+            seq += o.count;
+          }
+          nextCounter.set(o.producer, Math.max(nextCounter.get(o.producer) ?? 0, first + (o.single ? 1 : o.count)));
+        }
+        if (index.size !== model.size) return false;
+        for (const producer of ['a', 'b'])
+          for (let c = 0; c < 400; c++)
+            if (index.lookup(gen(producer, c)) !== model.get(gen(producer, c))) return false;
+        return true;
+      }),
+      { numRuns: 300 },
+    );
+    t.pass('property held');
+  },
+);
 
 t.test('pids that only look generated are exact keys, never a counter of a producer', async (t) => {
   const now = 1_000_000;
