@@ -120,7 +120,11 @@ export async function runBench(config: BenchConfig, io: BenchIo): Promise<BenchO
   try {
     if (config.target === 'self') {
       say('starting msgqueue, publisher and subscriber…');
-      trio = await startTrio({ extraArgs: config.serviceArgs, profileDir: config.profile });
+      trio = await startTrio({
+        extraArgs: config.serviceArgs,
+        profileDir: config.profile,
+        nodeArgs: config.serviceNodeArgs,
+      });
     }
     const endpoints = config.protocols.map((p) => wsqEndpoint(config, p, trio));
     if (natsBinary) {

@@ -152,6 +152,12 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: 'extra flags for the self-started msgqueue (comma-separated)',
   },
   { key: 'publisherArgs', type: 'list', default: [], help: 'extra flags for the self-started publisher' },
+  {
+    key: 'serviceNodeArgs',
+    type: 'list',
+    default: [],
+    help: 'Node.js flags for the three self-started services, e.g. --perf-basic-prof for perf, --trace-gc',
+  },
   { key: 'subscriberArgs', type: 'list', default: [], help: 'extra flags for the self-started subscriber' },
 ];
 
@@ -180,6 +186,8 @@ export interface BenchConfig {
   readonly connectConcurrency: number;
   readonly profile: string | undefined;
   readonly serviceArgs: Readonly<Record<'msgqueue' | 'publisher' | 'subscriber', readonly string[]>>;
+  /** Node.js flags for the self-started services (NODE_OPTIONS is not passed on to them). */
+  readonly serviceNodeArgs: readonly string[];
 }
 
 function opt<T>(v: unknown): T | undefined {
@@ -236,6 +244,9 @@ export function finishBenchOptions(values: Record<string, unknown>): void {
   if (values.profile !== undefined && values.target !== 'self') {
     throw new ConfigError('profile', 'needs --target self (it profiles the started trio)');
   }
+  if ((values.serviceNodeArgs as string[]).length > 0 && values.target !== 'self') {
+    throw new ConfigError('serviceNodeArgs', 'needs --target self (they are flags of the started trio)');
+  }
   const names = values.scenario === 'all' ? SCENARIOS : [values.scenario as ScenarioName];
   for (const name of names) planScenario(name, values);
 }
@@ -269,6 +280,7 @@ export function toBenchConfig(values: ConfigValues): BenchConfig {
       publisher: Object.freeze([...(values.publisherArgs as string[])]),
       subscriber: Object.freeze([...(values.subscriberArgs as string[])]),
     }),
+    serviceNodeArgs: Object.freeze([...(values.serviceNodeArgs as string[])]),
   });
 }
 

@@ -47,6 +47,8 @@ export interface TrioOptions {
   extraArgs?: Partial<Record<ServiceName, readonly string[]>>;
   /** Directory for `<service>.cpuprofile` files. */
   profileDir?: string;
+  /** Node.js flags for every service (before its script). */
+  nodeArgs?: readonly string[];
   logLevel?: string;
 }
 
@@ -74,10 +76,17 @@ interface Proc {
   exited: Promise<void>;
 }
 
-function startService(name: ServiceName, args: string[], profileDir: string | undefined): Proc {
-  const execArgv = profileDir
+/** Node.js's own flags for a service: the CPU profile when asked for, then `nodeArgs`. */
+export function serviceExecArgv(name: ServiceName, opts: Pick<TrioOptions, 'profileDir' | 'nodeArgs'>): string[] {
+  const { profileDir, nodeArgs = [] } = opts;
+  const profile = profileDir
     ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${name}.cpuprofile`]
     : [];
+  return [...profile, ...nodeArgs];
+}
+
+function startService(name: ServiceName, args: string[], opts: TrioOptions): Proc {
+  const execArgv = serviceExecArgv(name, opts);
   // The services run as in production: no NODE_OPTIONS hooks inherited from whatever runs the
   // bench (a test runner's loaders would slow every service down).
   const env = { ...process.env };
@@ -180,13 +189,13 @@ export async function startTrio(opts: TrioOptions = {}): Promise<Trio> {
     const msgqueue = startService(
       'msgqueue',
       args('msgqueue', ['--data-dir', join(dir, 'data'), '--port', String(queuePort)]),
-      opts.profileDir,
+      opts,
     );
-    const publisher = startService('publisher', args('publisher', ['--port', '0', '--queue', queue]), opts.profileDir);
+    const publisher = startService('publisher', args('publisher', ['--port', '0', '--queue', queue]), opts);
     const subscriber = startService(
       'subscriber',
       args('subscriber', ['--port', '0', '--queue', queue, '--name', 'bench']),
-      opts.profileDir,
+      opts,
     );
     procs.push(msgqueue, publisher, subscriber);
     await msgqueue.port;

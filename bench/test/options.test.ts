@@ -10,6 +10,7 @@ import {
 } from '../src/options.js';
 import { distribute, expectedDeliveries, workerExecArgv } from '../src/runner.js';
 import { svgPath } from '../src/bench.js';
+import { serviceExecArgv } from '../src/trio.js';
 import { formatWarmup, warmupPlan, warmupTopicPrefix } from '../src/warmup.js';
 
 function run(argv: string[], env: NodeJS.ProcessEnv = {}): BenchConfig {
@@ -141,6 +142,18 @@ t.test('bad options exit 2 naming the field', async (t) => {
     [['--user', 'u'], /password/],
     [['--scenario', 'topics', '--publishers', '10', '--messages', '5'], /publishers/],
     [['--profile', 'x', '--target', 'urls', '--publish-url', 'wss://a/p', '--subscribe-url', 'wss://a/s'], /profile/],
+    [
+      [
+        '--service-node-args=--trace-gc',
+        '--target',
+        'urls',
+        '--publish-url',
+        'wss://a/p',
+        '--subscribe-url',
+        'wss://a/s',
+      ],
+      /serviceNodeArgs/,
+    ],
     [['--bogus'], /unknown option/],
     [['--repeat', '0'], /repeat/],
   ];
@@ -186,6 +199,23 @@ t.test('chart paths', async (t) => {
   t.match(svgPath(run(['--scenario', 'pipe']), 'pipe'), /bench\/results\/latency-pipe\.svg$/);
   t.equal(svgPath(run(['--scenario', 'pipe', '--svg', '/tmp/a.svg']), 'pipe'), '/tmp/a.svg');
   t.equal(svgPath(run(['--svg', '/tmp/a.svg']), 'fanout'), '/tmp/a-fanout.svg', 'one file per scenario');
+});
+
+t.test('the self-started services get --service-node-args after the profile flags', async (t) => {
+  const config = run(['--service-node-args=--perf-basic-prof,--max-semi-space-size=32']);
+  t.same(config.serviceNodeArgs, ['--perf-basic-prof', '--max-semi-space-size=32']);
+  t.same(run([]).serviceNodeArgs, [], 'none by default');
+  t.same(serviceExecArgv('msgqueue', { nodeArgs: config.serviceNodeArgs }), [
+    '--perf-basic-prof',
+    '--max-semi-space-size=32',
+  ]);
+  t.same(serviceExecArgv('publisher', { profileDir: '/p', nodeArgs: ['--trace-gc'] }), [
+    '--cpu-prof',
+    '--cpu-prof-dir=/p',
+    '--cpu-prof-name=publisher.cpuprofile',
+    '--trace-gc',
+  ]);
+  t.same(serviceExecArgv('subscriber', {}), []);
 });
 
 t.test('workers get the node flags minus module hooks (a test runner’s loaders)', async (t) => {

@@ -3,7 +3,7 @@
  * demo credentials), both wsq protocols, and the NATS reference when nats-server is installed,
  * each warmed up first. One run, so one trio start-up: that is most of this file's time.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -28,6 +28,9 @@ t.test('pipe --quick: legacy and v1 against a self-started trio, and the NATS re
   const svg = join(dir, 'pipe.svg');
   const argv = ['--scenario', 'pipe', '--quick', '--messages', String(MESSAGES), '--protocol', 'legacy,v1'];
   argv.push('--workers', '2', '--json', '--svg', svg, '--warmup-messages', String(WARMUP));
+  // Node flags reach the three services: each writes a CPU profile into `profiles` when it stops.
+  const profiles = join(dir, 'profiles');
+  argv.push(`--service-node-args=--cpu-prof,--cpu-prof-dir=${profiles}`);
   if (natsServer) argv.push('--reference', 'nats');
   const parsed = parseBenchArgs(argv, {});
   if (parsed.kind !== 'run') throw new Error(parsed.output);
@@ -100,4 +103,7 @@ t.test('pipe --quick: legacy and v1 against a self-started trio, and the NATS re
   );
   if (natsServer) t.match(stderr, /wsq v1 ÷ NATS: deliveries\/s/, 'the ratio is printed');
   t.equal(readFileSync(svg, 'utf8').match(/<path /g)?.length, outcome.results.length, 'one chart curve per system');
+  // CPU.<date>.<time>.<pid>.<thread>.<n>.cpuprofile: a service's worker threads write their own.
+  const pids = new Set(readdirSync(profiles).map((f) => f.split('.')[3]));
+  t.equal(pids.size, 3, '--service-node-args reached the three services');
 });
