@@ -46,7 +46,7 @@ export class TailCache {
   // The slots are a ring of fixed-size arrays: slot (head + k) & mask holds seq firstSeq + k,
   // its record at offs[slot] in bufs[slot], sizes[slot] bytes long. Growable JS arrays that were
   // sliced to compact them (round 5) reallocated and copied hundreds of thousands of slots
-  // again and again, in fresh memory each time: growing them was 9 % of the msgqueue's time in
+  // again and again, in fresh memory each time: growing them was 8 % of the msgqueue's time in
   // `pipe` and most of its page faults (round 6).
   private bufs: Buffer[];
   private offs: Int32Array;
@@ -66,7 +66,7 @@ export class TailCache {
    * Slabs that were filled, oldest first, until their last record is evicted; then the newest
    * such becomes `spare` and is written over by the next slab instead of new memory. Each first
    * write to a fresh page is a page fault, and on this kind of VM a costly one: allocating a new
-   * MiB per MiB of records was 6 % of the msgqueue's time in `pipe` (round 6).
+   * MiB per MiB of records was about 5 % of the msgqueue's time in `pipe` (round 6).
    */
   private readonly retired: RetiredSlab[] = [];
   private spare: Buffer | undefined;
