@@ -28,7 +28,12 @@ export interface CachedRecords {
   offs: number[];
 }
 
-/** Rough per-entry cost of the slots on top of the record bytes (a reference and two int32s, with room to grow). */
+/**
+ * Per-entry cost counted against the budget on top of the record bytes. A slot is 16 bytes (a
+ * reference and two int32s) and the ring holds one to four slots per entry (one to two while
+ * it grows), so this is the usual cost, not a bound: after a burst of tiny records the ring
+ * can outweigh it until it halves, never by more than the budget's slots at four per entry.
+ */
 export const ENTRY_OVERHEAD_BYTES = 24;
 /** Slab size: a sixteenth of the budget, within these bounds. */
 const MIN_SLAB_BYTES = 4096;
