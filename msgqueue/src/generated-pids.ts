@@ -6,6 +6,7 @@
 // a number or two, a lookup is a short search, and no pid string is retained.
 
 import { GENERATED_PID_START, isProducerId, PRODUCER_ID_LENGTH } from '@wsq/core';
+import { floorIndex } from './sorted.js';
 
 /** The part of a generated pid before the counter: `wsq:` + 12 base64url characters + `:`. */
 export const GENERATED_PREFIX_LENGTH = GENERATED_PID_START.length + PRODUCER_ID_LENGTH + 1;
@@ -87,16 +88,9 @@ function seqAt(run: Run, i: number): number {
   return run.seq[j] + i - run.at[j];
 }
 
-/** Index of the segment holding the run's i-th counter: the last one starting at or before i. */
+/** Index of the segment holding the run's i-th counter: the last one starting at or before i (at[0] is 0). */
 function segmentOf(run: Run, i: number): number {
-  let lo = 0;
-  let hi = run.at.length - 1;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >>> 1;
-    if (run.at[mid] <= i) lo = mid;
-    else hi = mid - 1;
-  }
-  return lo;
+  return floorIndex(run.at, i);
 }
 
 /** Appends `count` counters with the seqs firstSeq.. to the run. */

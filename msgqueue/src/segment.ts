@@ -14,6 +14,7 @@ import {
   JournalError,
   type StoredMessage,
 } from './record.js';
+import { floorIndex } from './sorted.js';
 
 const NAME_DIGITS = 20;
 const NAME_PATTERN = /^(\d{20})\.log$/;
@@ -69,18 +70,9 @@ export class SparseIndex {
 
   /** File offset of the closest known record with seq <= `seq` (0 if none). */
   floorOffset(seq: number): number {
-    let lo = 0;
-    let hi = this.seqs.length - 1;
-    let bestSeq = -1;
-    let bestOffset = 0;
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.seqs[mid] <= seq) {
-        bestSeq = this.seqs[mid];
-        bestOffset = this.offsets[mid];
-        lo = mid + 1;
-      } else hi = mid - 1;
-    }
+    const indexed = floorIndex(this.seqs, seq);
+    let bestSeq = indexed >= 0 ? this.seqs[indexed] : -1;
+    let bestOffset = indexed >= 0 ? this.offsets[indexed] : 0;
     for (let i = 0; i < READ_HINTS; i++) {
       if (this.hintSeqs[i] <= seq && this.hintSeqs[i] > bestSeq) {
         bestSeq = this.hintSeqs[i];
