@@ -200,20 +200,20 @@ export function recordTs(buf: Buffer, off: number): number {
   return buf.readDoubleBE(off + RECORD_HEADER_BYTES + 1);
 }
 
+/** decodeRecord's layout, reused: it only lives during one call. */
+const scratchLayout: RecordLayout = { seq: 0, tsAt: 0, topicAt: 0, topicLen: 0, dataAt: 0, dataLen: 0 };
+
 /** Decodes a record already validated by checkRecordAt. */
 export function decodeRecord(buf: Buffer, off: number): StoredMessage {
-  const size = RECORD_HEADER_BYTES + buf.readUInt32BE(off);
-  const body = off + RECORD_HEADER_BYTES;
-  const hasPid = (buf[body] & FLAG_HAS_PID) !== 0;
-  const topicEnd = body + BODY_FIXED_BYTES + buf.readUInt16BE(body + 9);
-  const pidEnd = topicEnd + buf.readUInt16BE(body + 11);
+  const l = recordLayout(buf, off, scratchLayout);
+  const pidAt = l.topicAt + l.topicLen;
   const msg: StoredMessage = {
-    seq: recordSeq(buf, off),
-    topic: buf.toString('utf8', body + BODY_FIXED_BYTES, topicEnd),
-    data: buf.toString('utf8', pidEnd, off + size),
-    ts: buf.readDoubleBE(body + 1),
+    seq: l.seq,
+    topic: buf.toString('utf8', l.topicAt, pidAt),
+    data: buf.toString('utf8', l.dataAt, l.dataAt + l.dataLen),
+    ts: buf.readDoubleBE(l.tsAt),
   };
-  if (hasPid) msg.pid = buf.toString('utf8', topicEnd, pidEnd);
+  if ((buf[off + RECORD_HEADER_BYTES] & FLAG_HAS_PID) !== 0) msg.pid = buf.toString('utf8', pidAt, l.dataAt);
   return msg;
 }
 
@@ -227,7 +227,10 @@ export interface RecordLayout {
   dataLen: number;
 }
 
-/** Fills `out` (reused between calls: no allocation per record) with the layout of the record at `off`. */
+/**
+ * Fills `out` (reused between calls: no allocation per record) with the layout of the record at
+ * `off`; the one reader of the body's field offsets (the pid lies between topic and data).
+ */
 export function recordLayout(buf: Buffer, off: number, out: RecordLayout): RecordLayout {
   const body = off + RECORD_HEADER_BYTES;
   const topicLen = buf.readUInt16BE(body + 9);
