@@ -81,6 +81,12 @@ function put(bytes: Buffer, p: number, part: Buffer): number {
   return p + part.length;
 }
 
+/** Copies a topic that PLAIN_TOPIC accepted (ASCII: one byte per character); returns the end. */
+function putTopic(bytes: Buffer, p: number, topic: string): number {
+  for (let i = 0; i < topic.length; i++) bytes[p + i] = topic.charCodeAt(i);
+  return p + topic.length;
+}
+
 /**
  * The legacy frame `{"Topic":"…","Content":…}` written straight into the frame's buffer: the
  * same bytes as textFrame(encodeLegacyData(topic, data)) without building the text first.
@@ -90,11 +96,9 @@ function put(bytes: Buffer, p: number, part: Buffer): number {
 export function legacyFrame(topic: string, data: string): WireFrame {
   if (data.charCodeAt(0) !== 0x22 || !PLAIN_TOPIC.test(topic)) return textFrame(encodeLegacyData(topic, data));
   const dataBytes = Buffer.byteLength(data);
-  const n = topic.length;
-  const { bytes, header } = frameFor(LEGACY_HEAD.length + n + LEGACY_MIDDLE.length + dataBytes + 1);
-  let p = put(bytes, header, LEGACY_HEAD);
-  for (let i = 0; i < n; i++) bytes[p + i] = topic.charCodeAt(i);
-  p = put(bytes, p + n, LEGACY_MIDDLE);
+  const { bytes, header } = frameFor(LEGACY_HEAD.length + topic.length + LEGACY_MIDDLE.length + dataBytes + 1);
+  let p = putTopic(bytes, put(bytes, header, LEGACY_HEAD), topic);
+  p = put(bytes, p, LEGACY_MIDDLE);
   p += bytes.write(data, p);
   bytes[p] = 0x7d; // }
   return new WireFrame(bytes, header);
@@ -112,13 +116,19 @@ export function msgFrame(topic: string, seq: number, data: string, ts: number): 
   const dataBytes = Buffer.byteLength(data);
   const seqDigits = digits(seq);
   const tsDigits = digits(ts);
-  const n = topic.length;
   const length =
-    MSG_HEAD.length + n + MSG_SEQ.length + seqDigits + MSG_DATA.length + dataBytes + MSG_TS.length + tsDigits + 1;
+    MSG_HEAD.length +
+    topic.length +
+    MSG_SEQ.length +
+    seqDigits +
+    MSG_DATA.length +
+    dataBytes +
+    MSG_TS.length +
+    tsDigits +
+    1;
   const { bytes, header } = frameFor(length);
-  let p = put(bytes, header, MSG_HEAD);
-  for (let i = 0; i < n; i++) bytes[p + i] = topic.charCodeAt(i);
-  p = put(bytes, p + n, MSG_SEQ);
+  let p = putTopic(bytes, put(bytes, header, MSG_HEAD), topic);
+  p = put(bytes, p, MSG_SEQ);
   p = putInt(bytes, p, seq, seqDigits);
   p = put(bytes, p, MSG_DATA);
   p += bytes.write(data, p);
