@@ -52,7 +52,12 @@ export const WARMUP_MESSAGES = 100_000;
 export const QUICK_WARMUP_MESSAGES = 500;
 
 export const OPTIONS: readonly OptionSpec[] = [
-  { key: 'scenario', type: 'string', default: 'all', choices: [...SCENARIOS, 'all'], help: 'scenario to run' },
+  {
+    key: 'scenario',
+    type: 'list',
+    default: ['all'],
+    help: `scenarios to run, comma-separated, in order: ${SCENARIOS.join(', ')}, or all`,
+  },
   { key: 'messages', type: 'int', default: undefined, min: 1, unit: 'messages', help: 'messages published in all' },
   { key: 'subscribers', type: 'int', default: undefined, min: 1, unit: 'connections', help: 'subscriber connections' },
   { key: 'publishers', type: 'int', default: undefined, min: 1, unit: 'connections', help: 'publisher connections' },
@@ -247,14 +252,25 @@ export function finishBenchOptions(values: Record<string, unknown>): void {
   if ((values.serviceNodeArgs as string[]).length > 0 && values.target !== 'self') {
     throw new ConfigError('serviceNodeArgs', 'needs --target self (they are flags of the started trio)');
   }
-  const names = values.scenario === 'all' ? SCENARIOS : [values.scenario as ScenarioName];
-  for (const name of names) planScenario(name, values);
+  for (const name of scenarioNames(values)) planScenario(name, values);
+}
+
+/** `--scenario`'s list, in the order given, `all` standing for every scenario, each name once. */
+function scenarioNames(values: Readonly<Record<string, unknown>>): ScenarioName[] {
+  const given = values.scenario as string[];
+  if (given.length === 0) throw new ConfigError('scenario', `needs one of ${SCENARIOS.join(', ')}, all`);
+  const names = new Set<ScenarioName>();
+  for (const name of given) {
+    if (name === 'all') SCENARIOS.forEach((n) => names.add(n));
+    else if ((SCENARIOS as readonly string[]).includes(name)) names.add(name as ScenarioName);
+    else throw new ConfigError('scenario', `must be one of ${SCENARIOS.join(', ')}, all, got ${JSON.stringify(name)}`);
+  }
+  return [...names];
 }
 
 export function toBenchConfig(values: ConfigValues): BenchConfig {
-  const names = values.scenario === 'all' ? SCENARIOS : [values.scenario as ScenarioName];
   return Object.freeze({
-    scenarios: Object.freeze(names.map((n) => planScenario(n, values))),
+    scenarios: Object.freeze(scenarioNames(values).map((n) => planScenario(n, values))),
     payloadBytes: values.payloadBytes as number,
     protocols: Object.freeze([...new Set(values.protocol as BenchProtocol[])]),
     workers: values.workers as number,

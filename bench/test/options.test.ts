@@ -41,6 +41,22 @@ t.test('defaults: all four scenarios with the issue’s numbers, legacy, self-st
   t.ok(Object.isFrozen(c) && Object.isFrozen(c.scenarios[0]), 'frozen');
 });
 
+t.test('--scenario takes a list, in the order given, each scenario once', async (t) => {
+  const names = (argv: string[], env: NodeJS.ProcessEnv = {}): string[] => run(argv, env).scenarios.map((s) => s.name);
+  t.same(names(['--scenario', 'topics,pipe']), ['topics', 'pipe']);
+  t.same(names(['--scenario=latency, fanout ,latency']), ['latency', 'fanout'], 'spaces trimmed, repeats once');
+  t.same(names(['--scenario', 'latency,all']), ['latency', 'pipe', 'fanout', 'topics'], 'all adds the rest');
+  t.same(names([], { WSQ_SCENARIO: 'fanout,pipe' }), ['fanout', 'pipe'], 'WSQ_SCENARIO');
+  const two = run(['--scenario', 'pipe,fanout', '--svg', '/tmp/x/chart.svg']);
+  t.equal(svgPath(two, 'fanout'), '/tmp/x/chart-fanout.svg', 'several scenarios: one chart each');
+  for (const bad of ['pipe,bogus', ',', 'PIPE']) {
+    const e = exit(['--scenario', bad]);
+    t.equal(e.code, 2, `${JSON.stringify(bad)}: exit 2`);
+    t.match(e.output, /invalid configuration: scenario: /, `${JSON.stringify(bad)} names the field`);
+  }
+  t.match(exit(['--scenario', 'pipe,bogus']).output, /got "bogus"/, 'names the bad scenario');
+});
+
 t.test('--repeat: runs per scenario and system', async (t) => {
   t.equal(run(['--repeat', '3']).repeat, 3);
 });
