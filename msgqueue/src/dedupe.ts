@@ -1,6 +1,7 @@
 // Idempotent publish: remembers which producer id (pid) got which seq, for a time window,
 // so a producer retrying after a lost ack gets the original seq instead of a duplicate.
 
+import { ClientPidIndex } from './client-pids.js';
 import { GeneratedPidIndex } from './generated-pids.js';
 import type { Journal } from './journal.js';
 
@@ -56,8 +57,6 @@ export interface DedupeIndex {
   rememberRun(producer: string, first: number, count: number, firstSeq: number): void;
 }
 
-/** Compact the expiry queue once this many dead slots pile up at its front. */
-const COMPACT_AFTER = 4096;
 /**
  * Generated pids are expired in runs that grow for at most windowMs / this: such an id is
  * remembered for its window plus at most that much (never less than the window).
@@ -69,44 +68,28 @@ export function createDedupeIndex(opts: Partial<DedupeOptions> = {}, deps: { now
   if (!(Number.isSafeInteger(windowMs) && windowMs >= 0)) throw new DedupeError('windowMs must be an integer >= 0');
   if (!(Number.isSafeInteger(maxEntries) && maxEntries >= 1)) throw new DedupeError('maxEntries must be >= 1');
   const now = deps.now ?? Date.now;
-  // Publisher-generated pids (nearly all of them) get their own compact index; client ids
-  // (`user` NUL id) and anything else use the Map below.
+  // Publisher-generated pids get their own compact index (runs of counters); client ids
+  // (`user` NUL id) and anything else get a ring-and-table index of their own. Each keeps its
+  // entries in the order they were remembered, so expiry only looks at the fronts.
   const generated = new GeneratedPidIndex(Math.max(1, Math.floor(windowMs / RUN_SPAN_DIVISOR)));
-  // Every message with a pid passes here (publishers generate one per message), so an entry
-  // is a number in a Map (no object per pid) and the expiry order lives in parallel arrays
-  // (no Map iterator per call). queue[head..] holds (pid, seq, at) in remember order.
-  const seqs = new Map<string, number>();
-  let qPids: string[] = [];
-  let qSeqs: number[] = [];
-  let qAts: number[] = [];
-  let head = 0;
-  // `at` never goes back, so the queue stays sorted and expiry only looks at its front: after
-  // a clock step back an entry is kept a little longer than the window, never shorter.
+  const clients = new ClientPidIndex();
+  // `at` never goes back, so both orders stay sorted by time: after a clock step back an entry
+  // is kept a little longer than the window, never shorter.
   let lastAt = -Infinity;
   const stats: DedupeStats = { hits: 0, expired: 0, evictedEarly: 0 };
 
-  /** Drops the front entry; counts it only if the Map still holds that seq for the pid. */
-  function dropFront(): boolean {
-    const pid = qPids[head];
-    const live = seqs.get(pid) === qSeqs[head];
-    if (live) seqs.delete(pid);
-    head++;
-    return live;
-  }
-
   function expireFront(cutoff: number): void {
-    while (head < qAts.length && qAts[head] < cutoff) if (dropFront()) stats.expired++;
+    while (clients.frontAt < cutoff) if (clients.dropFront()) stats.expired++;
     for (let n = generated.expireOldest(cutoff); n > 0; n = generated.expireOldest(cutoff)) stats.expired += n;
   }
 
-  /** Past maxEntries (or with too many re-remembered slots queued) the oldest go early. */
+  /** Past maxEntries (or with too many re-remembered client entries held) the oldest go early. */
   function evictOverflow(): void {
-    while (seqs.size + generated.size > maxEntries) {
-      const mapOldest = head < qAts.length ? qAts[head] : Infinity;
-      if (generated.oldestAt < mapOldest) stats.evictedEarly += generated.dropOldest();
-      else if (dropFront()) stats.evictedEarly++;
+    while (clients.size + generated.size > maxEntries) {
+      if (generated.oldestAt < clients.frontAt) stats.evictedEarly += generated.dropOldest();
+      else if (clients.dropFront()) stats.evictedEarly++;
     }
-    while (qAts.length - head > 2 * maxEntries) if (dropFront()) stats.evictedEarly++;
+    while (clients.entries > 2 * maxEntries) if (clients.dropFront()) stats.evictedEarly++;
   }
 
   /** Now (never before an earlier remember), after expiring what the window left behind. */
@@ -117,25 +100,17 @@ export function createDedupeIndex(opts: Partial<DedupeOptions> = {}, deps: { now
     return at;
   }
 
-  function compactIfWorthIt(): void {
-    if (head < COMPACT_AFTER || head * 2 < qAts.length) return;
-    qPids = qPids.slice(head);
-    qSeqs = qSeqs.slice(head);
-    qAts = qAts.slice(head);
-    head = 0;
-  }
-
   return {
     windowMs,
     stats,
     get size() {
-      return seqs.size + generated.size;
+      return clients.size + generated.size;
     },
     lookup(pid) {
       if (windowMs === 0) return undefined;
       expireFront(now() - windowMs);
       const found = generated.lookup(pid);
-      const seq = found === null ? seqs.get(pid) : found;
+      const seq = found === null ? clients.lookup(pid) : found;
       if (seq !== undefined) stats.hits++;
       return seq;
     },
@@ -153,13 +128,8 @@ export function createDedupeIndex(opts: Partial<DedupeOptions> = {}, deps: { now
     remember(pid, seq, _ts) {
       if (windowMs === 0) return;
       const at = rememberAt();
-      if (generated.remember(pid, seq, at)) return evictOverflow();
-      seqs.set(pid, seq); // the newest seq wins; an older queue slot for the pid is skipped
-      qPids.push(pid);
-      qSeqs.push(seq);
-      qAts.push(at);
+      if (!generated.remember(pid, seq, at)) clients.remember(pid, seq, at); // the newest seq wins
       evictOverflow();
-      compactIfWorthIt();
     },
   };
 }
