@@ -16,10 +16,17 @@ class FakeSocket extends EventEmitter {
   readyState = 1;
   bufferedAmount = 0;
   sent: string[] = [];
+  /** cork, send and uncork in the order they happened (the socket under ws is corked). */
+  readonly events: string[] = [];
+  readonly _socket = {
+    cork: () => this.events.push('cork'),
+    uncork: () => this.events.push('uncork'),
+  };
   closedWith: number | undefined;
   terminated = false;
   send(text: string): void {
     this.sent.push(text);
+    this.events.push('send');
     this.bufferedAmount += text.length;
   }
   close(code: number): void {
@@ -96,6 +103,22 @@ t.test('v1: pid is the user and the id; no id, no pid', async (t) => {
     ws.sent.map((s) => JSON.parse(s)),
     [{ op: 'ack', id: 'm1', seq: 1 }],
   );
+});
+
+t.test('v1: the replies settled together leave in one write (the socket is corked until the tick ends)', async (t) => {
+  const { ws } = setup(V1_PROTOCOL);
+  for (let i = 1; i <= 3; i++) ws.text(`{"op":"pub","topic":"chat.eu","data":${i},"id":"m${i}"}`);
+  ws.text('not json');
+  await tick();
+  t.same(ws.events, ['cork', 'send', 'send', 'send', 'send', 'uncork'], 'three acks and an error frame, one cork');
+  t.same(
+    ws.sent.map((s) => (JSON.parse(s) as { op: string }).op),
+    ['error', 'ack', 'ack', 'ack'],
+  );
+  ws.events.length = 0;
+  ws.text('{"op":"pub","topic":"chat.eu","data":4,"id":"m4"}');
+  await tick();
+  t.same(ws.events, ['cork', 'send', 'uncork'], 'a later reply is corked on its own');
 });
 
 t.test('v1: an unexpected append failure answers INTERNAL and is logged', async (t) => {
