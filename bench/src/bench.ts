@@ -20,6 +20,7 @@ import {
   formatTable,
   ratios,
   toJson,
+  unacked,
   type BenchMeta,
 } from './report.js';
 import { runScenario, type RunResult } from './runner.js';
@@ -60,9 +61,11 @@ function describePlan(p: ScenarioPlan): string {
 
 function wsqEndpoint(config: BenchConfig, protocol: BenchProtocol, trio: Trio | undefined): Endpoint {
   const system = protocol === 'v1' ? 'wsq-v1' : 'wsq-legacy';
+  const acks = system === 'wsq-v1' && config.acks ? { acks: true } : {};
   if (trio) {
     return {
       system,
+      ...acks,
       publishUrl: trio.publishUrl,
       subscribeUrl: trio.subscribeUrl,
       user: trio.user,
@@ -72,6 +75,7 @@ function wsqEndpoint(config: BenchConfig, protocol: BenchProtocol, trio: Trio | 
   }
   return {
     system,
+    ...acks,
     publishUrl: config.publishUrl!,
     subscribeUrl: config.subscribeUrl!,
     user: config.user,
@@ -230,6 +234,8 @@ export async function runBench(config: BenchConfig, io: BenchIo): Promise<BenchO
   } else {
     io.stdout.write(human + (profile ? '\n' + profile : ''));
   }
-  const bad = results.some((r) => r.system !== 'nats' && (r.lost > 0 || r.duplicates > 0 || r.unexpected > 0));
+  const bad = results.some(
+    (r) => r.system !== 'nats' && (r.lost > 0 || r.duplicates > 0 || r.unexpected > 0 || unacked(r) > 0),
+  );
   return { exitCode: bad ? EXIT_LOSS : 0, results, warmups };
 }

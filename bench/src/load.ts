@@ -19,6 +19,8 @@ import {
 
 /** Messages sent back to back before the publisher yields so this thread's receivers run. */
 const BURST_MESSAGES = 256;
+/** How often a worker waiting for acks looks at the count. */
+const ACK_POLL_MS = 5;
 /** Timer tick of a rate-paced publisher. */
 const PACE_TICK_MS = 1;
 
@@ -133,11 +135,31 @@ export class LoadWorker {
       const last = await (this.setup.publisherRatePerSec > 0 ? this.paced(index, conn!) : this.fast(index, conn!));
       lastSendAtMs = Math.max(lastSendAtMs, last);
     });
-    Promise.all(runs).then(
-      () => this.post({ type: 'published', published: this.counts.published, lastSendAtMs, failed: undefined }),
-      (err: unknown) =>
-        this.post({ type: 'published', published: this.counts.published, lastSendAtMs, failed: String(err) }),
-    );
+    Promise.all(runs)
+      .then(() => this.acksIn())
+      .then(
+        () => this.post({ type: 'published', published: this.counts.published, lastSendAtMs, failed: undefined }),
+        (err: unknown) =>
+          this.post({ type: 'published', published: this.counts.published, lastSendAtMs, failed: String(err) }),
+      );
+  }
+
+  /**
+   * With acks, publishing ends when every message sent is acknowledged or refused, or when no
+   * ack came for the idle timeout (the missing ones are then reported).
+   */
+  private async acksIn(): Promise<void> {
+    if (this.setup.endpoint.acks !== true) return;
+    const answered = (): number => this.pubs.reduce((n, p) => n + (p.conn?.acked ?? 0) + (p.conn?.refused ?? 0), 0);
+    let seen = -1;
+    let since = nowMs();
+    for (;;) {
+      const now = answered();
+      if (now >= this.counts.published) return;
+      if (now !== seen) [seen, since] = [now, nowMs()];
+      else if (nowMs() - since > this.setup.idleTimeoutMs) return;
+      await new Promise((resolve) => setTimeout(resolve, ACK_POLL_MS));
+    }
   }
 
   private send(conn: PublisherConn, i: number, cb?: (err?: Error) => void): number {
@@ -191,8 +213,10 @@ export class LoadWorker {
     this.finishing = true;
     clearInterval(this.progressTimer);
     let refused = 0;
+    let acked = 0;
     for (const pub of this.pubs) {
       refused += pub.conn?.refused ?? 0;
+      acked += pub.conn?.acked ?? 0;
       pub.conn?.close();
     }
     for (const sub of this.subs) sub.conn?.close();
@@ -204,6 +228,7 @@ export class LoadWorker {
       receivedBySubscriber: this.subs.map((s) => s.received),
       closedByServer: this.closedByServer,
       refused,
+      acked,
       lastReceiveAtMs: this.lastReceiveAtMs,
       histogram: encodeIntoCompressedBase64(this.histogram),
     });

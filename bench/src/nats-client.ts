@@ -112,6 +112,7 @@ export async function openNatsPublisher(ep: Endpoint, onClose: CloseHandler): Pr
     get bufferedAmount() {
       return ws.bufferedAmount;
     },
+    acked: 0,
     get refused() {
       return conn.errors();
     },

@@ -94,6 +94,12 @@ export const OPTIONS: readonly OptionSpec[] = [
     default: ['legacy'],
     help: 'wsq client protocol: legacy, v1, or legacy,v1 for both in one run',
   },
+  {
+    key: 'acks',
+    type: 'bool',
+    default: false,
+    help: 'wsq.v1 publishers put an id on every message and count the acks (the acknowledged path); needs --protocol v1',
+  },
   { key: 'workers', type: 'int', default: availableParallelism(), min: 1, max: 256, help: 'client worker threads' },
   {
     key: 'repeat',
@@ -171,6 +177,8 @@ export interface BenchConfig {
   readonly payloadBytes: number;
   /** wsq protocols to measure, each a system of its own in the results. */
   readonly protocols: readonly BenchProtocol[];
+  /** wsq.v1 messages carry ids and their acks are counted (--acks). */
+  readonly acks: boolean;
   readonly workers: number;
   /** Runs per scenario and system (the systems take turns). */
   readonly repeat: number;
@@ -243,6 +251,9 @@ export function finishBenchOptions(values: Record<string, unknown>): void {
       throw new ConfigError('protocol', `must be ${PROTOCOLS.join(' or ')} (or both), got ${JSON.stringify(p)}`);
     }
   }
+  if (values.acks === true && !protocols.includes('v1')) {
+    throw new ConfigError('acks', 'needs --protocol v1 (legacy publishers get no acks)');
+  }
   if ((values.user === undefined) !== (values.password === undefined)) {
     throw new ConfigError(values.user === undefined ? 'user' : 'password', 'user and password go together');
   }
@@ -273,6 +284,7 @@ export function toBenchConfig(values: ConfigValues): BenchConfig {
     scenarios: Object.freeze(scenarioNames(values).map((n) => planScenario(n, values))),
     payloadBytes: values.payloadBytes as number,
     protocols: Object.freeze([...new Set(values.protocol as BenchProtocol[])]),
+    acks: values.acks === true,
     workers: values.workers as number,
     repeat: values.repeat as number,
     warmupMessages:

@@ -179,12 +179,23 @@ export function formatNotes(results: readonly RunResult[]): string {
     const closed = Object.entries(r.closedByServer);
     if (closed.length > 0) notes.push(`${who}: server closed ${closed.map(([c, n]) => `${n}× ${c}`).join(', ')}`);
     if (r.refused > 0) notes.push(`${who}: ${r.refused} publishes refused by the server`);
+    if (r.acked !== undefined) notes.push(`${who}: ${r.acked} of ${r.published} acknowledged${unackedNote(r)}`);
     if (r.unexpected > 0) notes.push(`${who}: ${r.unexpected} deliveries on a topic the subscriber did not ask for`);
     if (r.publishFailed) notes.push(`${who}: publishing failed: ${r.publishFailed}`);
     for (const [counter, n] of Object.entries(r.serverCounters ?? {}))
       notes.push(`${who}: server counter ${counter} +${n}`);
   }
   return notes.map((n) => `note: ${n}\n`).join('');
+}
+
+/** Published messages neither acknowledged nor refused (with `--acks`). */
+export function unacked(r: RunResult): number {
+  return r.acked === undefined ? 0 : Math.max(0, r.published - r.acked - r.refused);
+}
+
+function unackedNote(r: RunResult): string {
+  const n = unacked(r);
+  return n > 0 ? `; ${n} neither acknowledged nor refused` : '';
 }
 
 export interface BenchMeta {

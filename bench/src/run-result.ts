@@ -23,6 +23,8 @@ export interface RunResult {
   duplicates: number;
   unexpected: number;
   refused: number;
+  /** With `--acks` (wsq.v1): messages acknowledged by the publisher service. */
+  acked?: number;
   closedByServer: Record<string, number>;
   publishFailed: string | undefined;
   /** wsq only: drop/close/invalid-frame counters that grew on the servers during the run. */
@@ -51,6 +53,7 @@ export function mergeResults(
   slots: readonly WorkerOutcome[],
   expected: number,
   startAtMs: number,
+  acks = false,
 ): RunResult {
   const hist = build({ bitBucketSize: 64, numberOfSignificantValueDigits: 3 });
   const perSub = new Map<number, number>();
@@ -61,6 +64,7 @@ export function mergeResults(
   let duplicates = 0;
   let unexpected = 0;
   let refused = 0;
+  let acked = 0;
   let publishFailed: string | undefined;
   for (const { setup, result, published: pub } of slots) {
     const r = result!;
@@ -73,6 +77,7 @@ export function mergeResults(
     duplicates += r.duplicates;
     unexpected += r.unexpected;
     refused += r.refused;
+    acked += r.acked;
     publishFailed ??= pub?.failed;
   }
   let lost = 0;
@@ -96,6 +101,7 @@ export function mergeResults(
     duplicates,
     unexpected,
     refused,
+    ...(acks ? { acked } : {}),
     closedByServer,
     publishFailed,
     durationMs: Math.max(lastSend, lastReceive) - startAtMs,

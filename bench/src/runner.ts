@@ -108,6 +108,7 @@ export async function runScenario(opts: RunOptions): Promise<RunResult> {
       publisherBufferBytes: opts.publisherBufferBytes,
       connectConcurrency: opts.connectConcurrency,
       progressIntervalMs: PROGRESS_INTERVAL_MS,
+      idleTimeoutMs: opts.idleTimeoutMs,
     };
     const worker = new Worker(new URL('./worker.js', import.meta.url), {
       workerData: setup,
@@ -206,7 +207,7 @@ export async function runScenario(opts: RunOptions): Promise<RunResult> {
     });
     for (const s of slots) s.worker.postMessage({ type: 'finish' });
     await until(() => slots.every((s) => s.result !== undefined));
-    return mergeResults(plan, endpoint.system, slots, expected, startAtMs);
+    return mergeResults(plan, endpoint.system, slots, expected, startAtMs, endpoint.acks === true);
   } finally {
     clearInterval(ticker);
     report();

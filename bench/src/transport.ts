@@ -18,6 +18,8 @@ export interface Endpoint {
   password: string | undefined;
   /** CA certificate PEM text, or undefined for the system's trust store. */
   ca: string | undefined;
+  /** wsq.v1 only (`--acks`): every published message carries an id, and the acks are counted. */
+  acks?: boolean;
 }
 
 export interface SubscriberConn {
@@ -37,6 +39,8 @@ export interface PublisherConn {
   readonly bufferedAmount: number;
   /** Messages the server refused out loud (wsq.v1 error frames, NATS -ERR). */
   readonly refused: number;
+  /** Messages the server acknowledged (wsq.v1 with `acks`; 0 otherwise). */
+  readonly acked: number;
   close(): void;
 }
 

@@ -21,6 +21,8 @@ export interface WorkerSetup {
   publisherBufferBytes: number;
   connectConcurrency: number;
   progressIntervalMs: number;
+  /** With `endpoint.acks`: after publishing, wait for the acks until none came for this long. */
+  idleTimeoutMs: number;
 }
 
 export type MainToWorker = { type: 'start' } | { type: 'finish' };
@@ -42,6 +44,8 @@ export interface WorkerResult extends WorkerCounts {
   /** Connections the server closed during the run, by close code. */
   closedByServer: Record<string, number>;
   refused: number;
+  /** Acks the publishers got (with `endpoint.acks`). */
+  acked: number;
   lastReceiveAtMs: number;
   /** hdr-histogram-js compressed base64 of latencies in microseconds. */
   histogram: string;

@@ -3,6 +3,7 @@
  * `wsq.v1` (`{"op":"pub"}` / `{"op":"sub"}` with a `subscribed` answer). The payload is sent as
  * a JSON string (legacy Content / v1 data) and found again by the receiver without parsing.
  */
+import { randomBytes } from 'node:crypto';
 import type { WebSocket } from 'ws';
 import {
   openSocket,
@@ -59,10 +60,11 @@ function protocolsOf(ep: Endpoint): string[] {
  * escapes, so both are spliced in, for either protocol (two JSON.stringify calls per message
  * were bench CPU taken from the services on the same cores).
  */
-export function encodeWsqPublish(system: Endpoint['system'], topic: string, payload: string): string {
-  return system === 'wsq-v1'
+export function encodeWsqPublish(system: Endpoint['system'], topic: string, payload: string, id?: string): string {
+  if (system !== 'wsq-v1') return `{"Topic":"${topic}","Content":"${payload}"}`;
+  return id === undefined
     ? `{"op":"pub","topic":"${topic}","data":"${payload}"}`
-    : `{"Topic":"${topic}","Content":"${payload}"}`;
+    : `{"op":"pub","topic":"${topic}","data":"${payload}","id":"${id}"}`;
 }
 
 export function encodeWsqSubscribe(system: Endpoint['system'], topic: string, id: string): string {
@@ -134,21 +136,31 @@ export async function openWsqPublisher(ep: Endpoint, onClose: CloseHandler): Pro
   const ws = await openSocket(ep.publishUrl, protocolsOf(ep), wsOptions(ep, true));
   // v1 refusals (RATE_LIMITED, UNAVAILABLE…) come back as error frames; legacy ones are silent.
   let refused = 0;
+  let acked = 0;
   ws.on('message', (data: Buffer) => {
-    if (data.includes('"op":"error"')) refused++;
+    if (data.includes('"op":"ack"')) acked++;
+    else if (data.includes('"op":"error"')) refused++;
   });
   ws.on('close', onClose);
   ws.on('error', () => undefined);
   const system = ep.system;
+  // With acks, ids unique to this connection: the msgqueue dedupes a repeated id of the same
+  // user for minutes, and every run and warm-up publishes as the same user.
+  const idPrefix = ep.acks === true && system === 'wsq-v1' ? `${randomBytes(6).toString('base64url')}.` : undefined;
+  let nextId = 0;
   return {
     publish(topic, payload, cb) {
-      ws.send(encodeWsqPublish(system, topic, payload), cb);
+      const id = idPrefix === undefined ? undefined : idPrefix + (nextId++).toString(36);
+      ws.send(encodeWsqPublish(system, topic, payload, id), cb);
     },
     get bufferedAmount() {
       return ws.bufferedAmount;
     },
     get refused() {
       return refused;
+    },
+    get acked() {
+      return acked;
     },
     close: () => closeSocket(ws),
   };

@@ -57,6 +57,15 @@ t.test('--scenario takes a list, in the order given, each scenario once', async 
   t.match(exit(['--scenario', 'pipe,bogus']).output, /got "bogus"/, 'names the bad scenario');
 });
 
+t.test('--acks: v1 messages carry ids; needs the v1 protocol', async (t) => {
+  t.equal(run([]).acks, false);
+  t.equal(run(['--protocol', 'v1', '--acks']).acks, true);
+  t.equal(run(['--protocol', 'legacy,v1', '--acks']).acks, true, 'legacy is measured without');
+  const e = exit(['--acks']);
+  t.equal(e.code, 2);
+  t.match(e.output, /invalid configuration: acks: needs --protocol v1/);
+});
+
 t.test('--repeat: runs per scenario and system', async (t) => {
   t.equal(run(['--repeat', '3']).repeat, 3);
 });

@@ -11,6 +11,7 @@ import {
   median,
   ratios,
   toJson,
+  unacked,
 } from '../src/report.js';
 import type { RunResult } from '../src/runner.js';
 import { diffCounters, parseCounters } from '../src/server-counters.js';
@@ -91,6 +92,14 @@ t.test('table, markdown and notes', async (t) => {
   t.equal(formatMs(0.1234), '0.123');
   t.equal(formatMs(12.34), '12.3');
   t.equal(formatMs(1234.5), '1235');
+});
+
+t.test('--acks: acknowledged counts under the table; the unanswered ones are named and counted', async (t) => {
+  const all = result('wsq-v1', { acked: 1000 });
+  const short = result('wsq-v1', { acked: 990, refused: 4 });
+  t.equal(formatNotes([all]), 'note: pipe wsq v1: 1000 of 1000 acknowledged\n');
+  t.match(formatNotes([short]), /990 of 1000 acknowledged; 6 neither acknowledged nor refused/);
+  t.same([unacked(all), unacked(short), unacked(result('wsq-v1'))], [0, 6, 0], 'no --acks: nothing is missing');
 });
 
 t.test('ratio wsq ÷ NATS per scenario', async (t) => {

@@ -1,7 +1,7 @@
 /**
  * One quick `pipe` run end to end: the real trio started by the bench (child processes, TLS,
- * demo credentials), both wsq protocols, and the NATS reference when nats-server is installed,
- * each warmed up first. One run, so one trio start-up: that is most of this file's time.
+ * demo credentials), both wsq protocols (v1 with `--acks`: every message acknowledged), and the
+ * NATS reference when nats-server is installed, each warmed up first. One run, so one trio start-up: that is most of this file's time.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,7 +26,7 @@ t.test('pipe --quick: legacy and v1 against a self-started trio, and the NATS re
   const dir = mkdtempSync(join(tmpdir(), 'wsq-bench-test-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const svg = join(dir, 'pipe.svg');
-  const argv = ['--scenario', 'pipe', '--quick', '--messages', String(MESSAGES), '--protocol', 'legacy,v1'];
+  const argv = ['--scenario', 'pipe', '--quick', '--messages', String(MESSAGES), '--protocol', 'legacy,v1', '--acks'];
   argv.push('--workers', '2', '--json', '--svg', svg, '--warmup-messages', String(WARMUP));
   // Node flags reach the three services: each writes a CPU profile into `profiles` when it stops.
   const profiles = join(dir, 'profiles');
@@ -70,6 +70,7 @@ t.test('pipe --quick: legacy and v1 against a self-started trio, and the NATS re
     t.equal(r.duplicates, 0, `${r.system}: no duplicates`);
     t.equal(r.unexpected, 0, `${r.system}: nothing from another topic (the warm-up's)`);
     t.equal(r.deliveries, MESSAGES, `${r.system}: every message delivered`);
+    t.equal(r.acked, r.system === 'wsq-v1' ? MESSAGES : undefined, `${r.system}: acks counted with v1 only`);
     t.ok(r.deliveriesPerSec > 0 && r.latency.count === MESSAGES && r.latency.p50 > 0, `${r.system}: rates, latencies`);
     const processes = r.system === 'nats' ? ['bench', 'nats-server'] : ['bench', 'msgqueue', 'publisher', 'subscriber'];
     if (process.platform === 'linux')
@@ -102,6 +103,7 @@ t.test('pipe --quick: legacy and v1 against a self-started trio, and the NATS re
     'CPU per process under the table',
   );
   if (natsServer) t.match(stderr, /wsq v1 ÷ NATS: deliveries\/s/, 'the ratio is printed');
+  t.match(stderr, `note: pipe wsq v1: ${MESSAGES} of ${MESSAGES} acknowledged\n`, 'the acks under the table');
   t.equal(readFileSync(svg, 'utf8').match(/<path /g)?.length, outcome.results.length, 'one chart curve per system');
   // CPU.<date>.<time>.<pid>.<thread>.<n>.cpuprofile: a service's worker threads write their own.
   const pids = new Set(readdirSync(profiles).map((f) => f.split('.')[3]));
