@@ -78,8 +78,9 @@ export class ClientPidIndex {
     this.insert(pos);
   }
 
-  /** Drops the front entry; true if it was live (its pid is forgotten), false if it was dead. */
+  /** Drops the front entry; true if it was live (its pid is forgotten), false if it was dead or there was none. */
   dropFront(): boolean {
+    if (this.count === 0) return false;
     const pos = this.front;
     const wasLive = this.live[pos] === 1;
     if (wasLive) {

@@ -99,6 +99,8 @@ t.test('a pid remembered again keeps its newest seq; its older entry leaves the 
   t.equal(index.lookup('u\u0000b'), undefined);
   t.equal(index.dropFront(), true);
   t.same([index.size, index.entries, index.frontAt], [0, 0, Infinity]);
+  t.equal(index.dropFront(), false, 'an empty ring has nothing to drop');
+  t.same([index.size, index.entries], [0, 0]);
 });
 
 t.test('a hundred thousand pids: all found while held, none after they leave, memory given back', async (t) => {
