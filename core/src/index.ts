@@ -48,6 +48,8 @@ export type { LinkRequest, LinkReply, LinkAppendItem, LinkMessage, LinkFrame } f
 export { appendRefOf, MsgsFrameBuilder } from './link-binary.js';
 export { generatedPid, isProducerId, GENERATED_PID_START, PRODUCER_ID_LENGTH } from './generated-pid.js';
 export { turnDateNow, turnNow } from './turn-clock.js';
+export { rawSocketOf, putTextFrameHeader, textFrameHeaderBytes } from './raw-frames.js';
+export type { RawSocket } from './raw-frames.js';
 export { parseObject, isNonNegativeInt } from './json.js';
 export { loadConfig, resolveValues, coerce, printableConfig, flagName, envName } from './config.js';
 export type { OptionSpec, OptionType, ConfigValues, LoadOptions, LoadResult } from './config.js';

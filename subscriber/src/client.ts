@@ -4,7 +4,7 @@
  * `maxBufferedBytes` when a frame is due is closed with 1013 at once, so a slow reader costs
  * the others nothing.
  */
-import { CLOSE, type Logger, type Principal, type QueueMessage } from '@wsq/core';
+import { CLOSE, rawSocketOf, type Logger, type Principal, type QueueMessage, type RawSocket } from '@wsq/core';
 import type { Protocol } from './metrics.js';
 import type { SharedConcat, WireFrame } from './wire.js';
 
@@ -18,23 +18,6 @@ export interface ClientSocket {
   send(data: Buffer, options: { binary: boolean }, cb?: (err?: Error) => void): void;
   close(code?: number, reason?: string): void;
   terminate(): void;
-}
-
-/** The net/TLS socket under a `ws` WebSocket (its private `_socket`). */
-interface RawSocket {
-  write(chunk: Buffer): boolean;
-}
-
-/**
- * The socket pre-built frames can be written to, or undefined to go through `ws.send`. Safe
- * only without extensions: ws's sender then never queues (it writes every frame, pings and
- * close included, whole and synchronously), and `bufferedAmount` is the socket's writable
- * length plus that empty queue, so bytes written here count as unsent like ws's own.
- */
-function rawSocketOf(ws: ClientSocket): RawSocket | undefined {
-  if (ws.extensions !== '') return undefined;
-  const raw = (ws as unknown as { _socket?: Partial<RawSocket> | null })._socket;
-  return raw && typeof raw.write === 'function' ? (raw as RawSocket) : undefined;
 }
 
 const OPEN = 1;

@@ -1,4 +1,4 @@
-import { encodeLegacyData, encodeMsg } from '@wsq/core';
+import { encodeLegacyData, encodeMsg, putTextFrameHeader, textFrameHeaderBytes } from '@wsq/core';
 
 /**
  * One delivery, encoded once and shared by every socket it goes to: the UTF-8 payload (for
@@ -19,8 +19,6 @@ export class WireFrame {
   }
 }
 
-const FIN_TEXT = 0x81;
-
 /** Encodes `text` once as a text frame. */
 export function textFrame(text: string): WireFrame {
   const length = Buffer.byteLength(text);
@@ -31,20 +29,8 @@ export function textFrame(text: string): WireFrame {
 
 /** A buffer for a text frame of `length` payload bytes, its header written. */
 function frameFor(length: number): { bytes: Buffer; header: number } {
-  const header = length < 126 ? 2 : length < 65536 ? 4 : 10;
-  const bytes = Buffer.allocUnsafe(header + length);
-  bytes[0] = FIN_TEXT;
-  if (header === 2) {
-    bytes[1] = length;
-  } else if (header === 4) {
-    bytes[1] = 126;
-    bytes.writeUInt16BE(length, 2);
-  } else {
-    bytes[1] = 127;
-    bytes.writeUInt32BE(0, 2);
-    bytes.writeUInt32BE(length, 6);
-  }
-  return { bytes, header };
+  const bytes = Buffer.allocUnsafe(textFrameHeaderBytes(length) + length);
+  return { bytes, header: putTextFrameHeader(bytes, 0, length) };
 }
 
 /** Printable ASCII but `"` and `\`: a topic copied byte for byte into a JSON string. */
