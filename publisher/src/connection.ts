@@ -26,6 +26,7 @@ import { WebSocket, type RawData } from 'ws';
 import type { PublisherMetrics, PublishProtocol } from './metrics.js';
 import type { Backpressure } from './backpressure.js';
 import { createTokenBucket } from './rate-limit.js';
+import { Replies } from './replies.js';
 
 export const PUBLISH_PATH = '/publish';
 
@@ -70,19 +71,6 @@ function asProtocolError(err: unknown): ProtocolError {
   return err instanceof ProtocolError ? err : INTERNAL_ERROR;
 }
 
-/** The part of the net/TLS socket under a `ws` WebSocket (its private `_socket`) that send() uses. */
-interface CorkableSocket {
-  cork(): void;
-  uncork(): void;
-}
-
-function corkableSocketOf(ws: WebSocket): CorkableSocket | undefined {
-  const raw = (ws as unknown as { _socket?: Partial<CorkableSocket> | null })._socket;
-  return raw && typeof raw.cork === 'function' && typeof raw.uncork === 'function'
-    ? (raw as CorkableSocket)
-    : undefined;
-}
-
 export function handlePublishConnection(ws: WebSocket, ctx: ConnectionContext, env: PublishEnv): void {
   const { metrics, limits } = env;
   const { principal, log } = ctx;
@@ -94,8 +82,8 @@ export function handlePublishConnection(ws: WebSocket, ctx: ConnectionContext, e
   /** The last topic this connection was allowed to publish to: most publishers repeat topics. */
   let allowedTopic = '';
   let killTimer: NodeJS.Timeout | undefined;
-  const raw = corkableSocketOf(ws);
-  let corked = false;
+  /** Acks and error frames, written once per tick; undefined: each goes through ws.send. */
+  const replies = Replies.of(ws);
 
   ws.on('message', (data: RawData, isBinary: boolean) => {
     received.n++;
@@ -242,28 +230,9 @@ export function handlePublishConnection(ws: WebSocket, ctx: ConnectionContext, e
 
   function send(text: string): void {
     if (ws.readyState !== WebSocket.OPEN) return;
-    corkUntilTick();
-    ws.send(text);
-    if (ws.bufferedAmount > limits.maxBufferedBytes) closeSlow();
-  }
-
-  /**
-   * Holds this socket's writes until the current callback and its microtasks are done. One
-   * `appended` answer from the queue settles up to a batch of messages at once, and each
-   * ws.send was a TLS write and a system call of its own: with an ack per message that was a
-   * fifth of the publisher's time (docs/performance.md, round 7). Corked, the replies of one
-   * turn leave in one write; ws's own cork around each frame nests inside this one.
-   */
-  function corkUntilTick(): void {
-    if (corked || raw === undefined) return;
-    corked = true;
-    raw.cork();
-    process.nextTick(uncork);
-  }
-
-  function uncork(): void {
-    corked = false;
-    raw?.uncork();
+    if (replies) replies.add(text);
+    else ws.send(text);
+    if (ws.bufferedAmount + (replies?.pendingBytes ?? 0) > limits.maxBufferedBytes) closeSlow();
   }
 
   function closeSlow(): void {

@@ -16,20 +16,26 @@ class FakeSocket extends EventEmitter {
   readyState = 1;
   bufferedAmount = 0;
   sent: string[] = [];
-  /** cork, send and uncork in the order they happened (the socket under ws is corked). */
+  /** Raw writes and closes in the order they happened. */
   readonly events: string[] = [];
+  /** What was written to the socket under ws (only with `extensions` '', like a real one). */
+  readonly written: Buffer[] = [];
+  extensions: string | undefined;
   readonly _socket = {
-    cork: () => this.events.push('cork'),
-    uncork: () => this.events.push('uncork'),
+    write: (chunk: Buffer): boolean => {
+      this.written.push(Buffer.from(chunk));
+      this.events.push('write');
+      return true;
+    },
   };
   closedWith: number | undefined;
   terminated = false;
   send(text: string): void {
     this.sent.push(text);
-    this.events.push('send');
     this.bufferedAmount += text.length;
   }
   close(code: number): void {
+    this.events.push(`close ${code}`);
     this.closedWith = code;
     this.readyState = 2;
   }
@@ -47,7 +53,28 @@ const alice: Principal = { name: 'alice', publish: ['chat.>'], subscribe: [] };
 
 type Append = (m: AppendRequest) => Promise<number>;
 
-function setup(protocol: string, over: Partial<PublishEnv['limits']> = {}, append?: Append) {
+/** The text frames in raw socket writes (server frames: unmasked, lengths below 65 536). */
+function framesIn(chunks: readonly Buffer[]): string[] {
+  const all = Buffer.concat(chunks);
+  const texts: string[] = [];
+  for (let p = 0; p < all.length;) {
+    if (all[p] !== 0x81) throw new Error(`not a final text frame at ${p}`);
+    const short = all[p + 1]!;
+    const [length, start] = short === 126 ? [all.readUInt16BE(p + 2), p + 4] : [short, p + 2];
+    texts.push(all.toString('utf8', start, start + length));
+    p = start + length;
+  }
+  return texts;
+}
+
+const opsOf = (texts: readonly string[]): string[] => texts.map((s) => (JSON.parse(s) as { op: string }).op);
+
+function setup(
+  protocol: string,
+  over: Partial<PublishEnv['limits']> = {},
+  append?: Append,
+  socket: { extensions?: string } = {},
+) {
   const sink = logSink('publisher');
   const metrics = publisherMetrics(createMetrics('publisher', { defaultMetrics: false }));
   const appended: AppendRequest[] = [];
@@ -72,6 +99,7 @@ function setup(protocol: string, over: Partial<PublishEnv['limits']> = {}, appen
     limits: { maxBufferedBytes: 1024, publishRatePerSec: 1000, publishBurst: 1000, ...over },
   };
   const ws = new FakeSocket();
+  ws.extensions = socket.extensions;
   const ctx = { principal: alice, protocol, req: {} as IncomingMessage, log: sink.log, id: 'c1' };
   handlePublishConnection(ws as unknown as WebSocket, ctx, env);
   return { ws, metrics, appended, sink, stopAccepting: () => (accepting = false) };
@@ -105,20 +133,52 @@ t.test('v1: pid is the user and the id; no id, no pid', async (t) => {
   );
 });
 
-t.test('v1: the replies settled together leave in one write (the socket is corked until the tick ends)', async (t) => {
-  const { ws } = setup(V1_PROTOCOL);
+const RAW = { extensions: '' };
+
+t.test('v1: the replies of one tick leave in one write past ws, in order', async (t) => {
+  const { ws } = setup(V1_PROTOCOL, {}, undefined, RAW);
   for (let i = 1; i <= 3; i++) ws.text(`{"op":"pub","topic":"chat.eu","data":${i},"id":"m${i}"}`);
   ws.text('not json');
   await tick();
-  t.same(ws.events, ['cork', 'send', 'send', 'send', 'send', 'uncork'], 'three acks and an error frame, one cork');
-  t.same(
-    ws.sent.map((s) => (JSON.parse(s) as { op: string }).op),
-    ['error', 'ack', 'ack', 'ack'],
-  );
-  ws.events.length = 0;
-  ws.text('{"op":"pub","topic":"chat.eu","data":4,"id":"m4"}');
+  t.same(ws.events, ['write'], 'three acks and an error frame, one write');
+  t.same(opsOf(framesIn(ws.written)), ['error', 'ack', 'ack', 'ack'], 'as whole text frames, in the order settled');
+  t.same(JSON.parse(framesIn(ws.written)[1]!), { op: 'ack', id: 'm1', seq: 1 });
+  t.same(ws.sent, [], 'nothing through ws.send');
+  ws.text(`{"op":"pub","topic":"chat.eu","data":"${'x'.repeat(300)}","id":"m4"}`);
+  ws.text(`{"op":"pub","topic":"chat.eu","data":5,"id":"${'i'.repeat(120)}"}`);
   await tick();
-  t.same(ws.events, ['cork', 'send', 'uncork'], 'a later reply is corked on its own');
+  t.same(ws.events, ['write', 'write'], 'a later tick writes on its own');
+  t.same(
+    JSON.parse(framesIn(ws.written.slice(1))[1]!),
+    { op: 'ack', id: 'i'.repeat(120), seq: 5 },
+    'a 126+ byte frame',
+  );
+});
+
+t.test('v1: a close frame never overtakes the replies due before it', async (t) => {
+  const { ws } = setup(V1_PROTOCOL, {}, undefined, RAW);
+  ws.text('not json');
+  ws.close(1001);
+  t.same(ws.events, ['write', 'close 1001'], 'the gathered reply is written first');
+  t.same(opsOf(framesIn(ws.written)), ['error']);
+  await tick();
+  t.same(ws.events, ['write', 'close 1001'], 'nothing is written after the close');
+});
+
+t.test('v1: replies gathered for a socket destroyed before the tick ends are dropped', async (t) => {
+  const { ws } = setup(V1_PROTOCOL, {}, undefined, RAW);
+  ws.text('not json');
+  ws.readyState = 3;
+  await tick();
+  t.same(ws.written, []);
+});
+
+t.test('v1: gathered replies count as unsent: a client that does not read them is closed with 1013', async (t) => {
+  const { ws, metrics } = setup(V1_PROTOCOL, {}, undefined, RAW);
+  for (let i = 0; i < 30 && ws.closedWith === undefined; i++) ws.text('not json');
+  t.equal(ws.closedWith, 1013, 'closed although ws itself holds nothing unsent');
+  t.equal(await metricValue(metrics.closes, { reason: 'slow_consumer' }), 1);
+  t.same(ws.events.slice(-2), ['write', 'close 1013'], 'what was gathered goes out before the close frame');
 });
 
 t.test('v1: an unexpected append failure answers INTERNAL and is logged', async (t) => {

@@ -1,0 +1,73 @@
+/**
+ * The replies of one publishing socket (acks and error frames), gathered as whole WebSocket
+ * frames and written to the TLS socket under `ws` once per tick. One `appended` answer from the
+ * queue settles up to a batch of messages at once: through `ws.send` each ack cost a header
+ * buffer, two socket writes and, uncorked, a TLS write and a system call of its own; with an
+ * ack per message that was a fifth of the publisher's time (docs/performance.md, round 7).
+ *
+ * Frames `ws` writes itself must not overtake replies that were due first. Pings and pongs may
+ * (control frames go between whole frames); a close frame may not, so `ws.close` is wrapped to
+ * write what is gathered before the close frame. A socket that is no longer open when the tick
+ * ends (it was destroyed) gets nothing.
+ */
+import { putTextFrameHeader, rawSocketOf, textFrameHeaderBytes, type RawSocket } from '@wsq/core';
+import { WebSocket } from 'ws';
+
+/** First size of a tick's buffer; it doubles as replies pile up (the slow-consumer limit bounds them). */
+const INITIAL_BYTES = 4096;
+
+export class Replies {
+  private buf = Buffer.allocUnsafe(INITIAL_BYTES);
+  private length = 0;
+  private scheduled = false;
+  private readonly flushBound = (): void => this.flush();
+
+  private constructor(
+    private readonly ws: WebSocket,
+    private readonly raw: RawSocket,
+  ) {
+    const close = ws.close.bind(ws);
+    ws.close = (code?: number, reason?: string | Buffer): void => {
+      this.flush();
+      close(code, reason);
+    };
+  }
+
+  /** Replies for `ws`, or undefined when frames cannot be written past its sender (see rawSocketOf). */
+  static of(ws: WebSocket): Replies | undefined {
+    const raw = rawSocketOf(ws);
+    return raw === undefined ? undefined : new Replies(ws, raw);
+  }
+
+  /** Bytes gathered and not yet handed to the socket (they count as unsent, like bufferedAmount). */
+  get pendingBytes(): number {
+    return this.length;
+  }
+
+  /** Adds one text frame; it leaves with the rest of this tick's. */
+  add(text: string): void {
+    const n = Buffer.byteLength(text);
+    const need = this.length + textFrameHeaderBytes(n) + n;
+    if (need > this.buf.length) {
+      const grown = Buffer.allocUnsafe(Math.max(need, this.buf.length * 2));
+      this.buf.copy(grown, 0, 0, this.length);
+      this.buf = grown;
+    }
+    const at = putTextFrameHeader(this.buf, this.length, n);
+    this.length = at + this.buf.write(text, at);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      process.nextTick(this.flushBound);
+    }
+  }
+
+  /** Writes what is gathered (the socket keeps the buffer until it is sent: a new one follows). */
+  flush(): void {
+    this.scheduled = false;
+    if (this.length === 0) return;
+    const out = this.buf.subarray(0, this.length);
+    this.buf = Buffer.allocUnsafe(Math.max(INITIAL_BYTES, this.length));
+    this.length = 0;
+    if (this.ws.readyState === WebSocket.OPEN) this.raw.write(out);
+  }
+}
