@@ -13,11 +13,15 @@
 import { putTextFrameHeader, rawSocketOf, textFrameHeaderBytes, type RawSocket } from '@wsq/core';
 import { WebSocket } from 'ws';
 
-/** First size of a tick's buffer; it doubles as replies pile up (the slow-consumer limit bounds them). */
-const INITIAL_BYTES = 4096;
+/**
+ * First size of a tick's buffer (below half of Buffer.poolSize, so it comes from the shared
+ * pool); it doubles as replies pile up, and the slow-consumer limit bounds them.
+ */
+const INITIAL_BYTES = 2048;
 
 export class Replies {
-  private buf = Buffer.allocUnsafe(INITIAL_BYTES);
+  /** This tick's frames; none between ticks, so an idle connection holds no buffer. */
+  private buf: Buffer | undefined;
   private length = 0;
   private scheduled = false;
   private readonly flushBound = (): void => this.flush();
@@ -48,25 +52,29 @@ export class Replies {
   add(text: string): void {
     const n = Buffer.byteLength(text);
     const need = this.length + textFrameHeaderBytes(n) + n;
-    if (need > this.buf.length) {
-      const grown = Buffer.allocUnsafe(Math.max(need, this.buf.length * 2));
-      this.buf.copy(grown, 0, 0, this.length);
-      this.buf = grown;
+    let buf = this.buf;
+    if (buf === undefined) {
+      buf = Buffer.allocUnsafe(Math.max(need, INITIAL_BYTES));
+    } else if (need > buf.length) {
+      const grown = Buffer.allocUnsafe(Math.max(need, buf.length * 2));
+      buf.copy(grown, 0, 0, this.length);
+      buf = grown;
     }
-    const at = putTextFrameHeader(this.buf, this.length, n);
-    this.length = at + this.buf.write(text, at);
+    this.buf = buf;
+    const at = putTextFrameHeader(buf, this.length, n);
+    this.length = at + buf.write(text, at);
     if (!this.scheduled) {
       this.scheduled = true;
       process.nextTick(this.flushBound);
     }
   }
 
-  /** Writes what is gathered (the socket keeps the buffer until it is sent: a new one follows). */
+  /** Writes what is gathered (the socket keeps the buffer until it is sent; the next tick takes a new one). */
   flush(): void {
     this.scheduled = false;
-    if (this.length === 0) return;
+    if (this.buf === undefined) return;
     const out = this.buf.subarray(0, this.length);
-    this.buf = Buffer.allocUnsafe(Math.max(INITIAL_BYTES, this.length));
+    this.buf = undefined;
     this.length = 0;
     if (this.ws.readyState === WebSocket.OPEN) this.raw.write(out);
   }
