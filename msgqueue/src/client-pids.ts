@@ -115,7 +115,10 @@ export class ClientPidIndex {
   /** The table slot holding ring position `pos` (which is live, so it is in the table). */
   private slotOf(pos: number): number {
     const mask = this.table.length - 1;
-    for (let i = this.hashes[pos] & mask; ; i = (i + 1) & mask) if (this.table[i] === pos) return i;
+    for (let i = this.hashes[pos] & mask, n = 0; n <= mask; i = (i + 1) & mask, n++)
+      if (this.table[i] === pos) return i;
+    // Unreachable while the table is consistent; a bug here must fail loudly, not spin forever.
+    throw new Error('client pid index: a live entry is missing from its table');
   }
 
   private insert(pos: number): void {

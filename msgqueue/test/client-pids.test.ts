@@ -116,3 +116,10 @@ t.test('a hundred thousand pids: all found while held, none after they leave, me
   t.equal(index.lookup(`user\u0000${n - 10}`), n - 9);
   t.ok((index as unknown as { slots: number }).slots <= 1024, 'the ring shrank back to its first size');
 });
+
+t.test('a table that lost a live entry fails loudly instead of probing forever', async (t) => {
+  const index = new ClientPidIndex();
+  index.remember('u\u0000a', 1, 0);
+  (index as unknown as { table: Int32Array }).table.fill(-1);
+  t.throws(() => index.dropFront(), /a live entry is missing from its table/);
+});
