@@ -61,27 +61,22 @@ function describePlan(p: ScenarioPlan): string {
 
 function wsqEndpoint(config: BenchConfig, protocol: BenchProtocol, trio: Trio | undefined): Endpoint {
   const system = protocol === 'v1' ? 'wsq-v1' : 'wsq-legacy';
-  const acks = system === 'wsq-v1' && config.acks ? { acks: true } : {};
-  if (trio) {
-    return {
-      system,
-      ...acks,
-      publishUrl: trio.publishUrl,
-      subscribeUrl: trio.subscribeUrl,
-      user: trio.user,
-      password: trio.password,
-      ca: trio.ca,
-    };
-  }
-  return {
-    system,
-    ...acks,
-    publishUrl: config.publishUrl!,
-    subscribeUrl: config.subscribeUrl!,
-    user: config.user,
-    password: config.password,
-    ca: config.ca === undefined ? undefined : readFileSync(config.ca, 'utf8'),
-  };
+  const where: Omit<Endpoint, 'system'> = trio
+    ? {
+        publishUrl: trio.publishUrl,
+        subscribeUrl: trio.subscribeUrl,
+        user: trio.user,
+        password: trio.password,
+        ca: trio.ca,
+      }
+    : {
+        publishUrl: config.publishUrl!,
+        subscribeUrl: config.subscribeUrl!,
+        user: config.user,
+        password: config.password,
+        ca: config.ca === undefined ? undefined : readFileSync(config.ca, 'utf8'),
+      };
+  return system === 'wsq-v1' && config.acks ? { system, ...where, acks: true } : { system, ...where };
 }
 
 function profileReport(dir: string): string {

@@ -53,7 +53,6 @@ export function mergeResults(
   slots: readonly WorkerOutcome[],
   expected: number,
   startAtMs: number,
-  acks = false,
 ): RunResult {
   const hist = build({ bitBucketSize: 64, numberOfSignificantValueDigits: 3 });
   const perSub = new Map<number, number>();
@@ -101,7 +100,8 @@ export function mergeResults(
     duplicates,
     unexpected,
     refused,
-    ...(acks ? { acked } : {}),
+    // Every worker of a run shares one endpoint: acks were counted when it asked for them.
+    ...(slots[0]?.setup.endpoint.acks === true ? { acked } : {}),
     closedByServer,
     publishFailed,
     durationMs: Math.max(lastSend, lastReceive) - startAtMs,

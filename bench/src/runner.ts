@@ -207,7 +207,7 @@ export async function runScenario(opts: RunOptions): Promise<RunResult> {
     });
     for (const s of slots) s.worker.postMessage({ type: 'finish' });
     await until(() => slots.every((s) => s.result !== undefined));
-    return mergeResults(plan, endpoint.system, slots, expected, startAtMs, endpoint.acks === true);
+    return mergeResults(plan, endpoint.system, slots, expected, startAtMs);
   } finally {
     clearInterval(ticker);
     report();
