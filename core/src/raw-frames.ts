@@ -32,18 +32,17 @@ export function textFrameHeaderBytes(length: number): number {
 
 /** Writes a text frame's header for `length` payload bytes at `off`; returns where the payload goes. */
 export function putTextFrameHeader(buf: Buffer, off: number, length: number): number {
+  const header = textFrameHeaderBytes(length);
   buf[off] = FIN_TEXT;
-  if (length < 126) {
+  if (header === 2) {
     buf[off + 1] = length;
-    return off + 2;
-  }
-  if (length < 65536) {
+  } else if (header === 4) {
     buf[off + 1] = 126;
     buf.writeUInt16BE(length, off + 2);
-    return off + 4;
+  } else {
+    buf[off + 1] = 127;
+    buf.writeUInt32BE(0, off + 2);
+    buf.writeUInt32BE(length, off + 6);
   }
-  buf[off + 1] = 127;
-  buf.writeUInt32BE(0, off + 2);
-  buf.writeUInt32BE(length, off + 6);
-  return off + 10;
+  return off + header;
 }
