@@ -79,8 +79,11 @@ export function handlePublishConnection(ws: WebSocket, ctx: ConnectionContext, e
   const droppedOnce = new Set<string>();
   const rateLimitedMessage = `over ${limits.publishRatePerSec} messages/s; slow down`;
   const received = metrics.received(protocol);
-  /** The last topic this connection was allowed to publish to: most publishers repeat topics. */
-  let allowedTopic = '';
+  /**
+   * The last topic this connection was allowed to publish to (most publishers repeat topics);
+   * undefined until one is, so that no frame skips the topic check by matching a placeholder.
+   */
+  let allowedTopic: string | undefined;
   let killTimer: NodeJS.Timeout | undefined;
   /** Acks and error frames, written once per tick; undefined: each goes through ws.send. */
   const replies = Replies.of(ws);

@@ -51,6 +51,28 @@ t.test('invalid, badly addressed and forbidden frames are ignored and counted, n
   t.equal(await invalid('FORBIDDEN'), 1);
 });
 
+t.test('an empty topic as the very first frame is ignored and counted, and the publisher serves on', async (t) => {
+  const stub = await startStubQueue(t);
+  const p = await startPublisher(t, stub.url);
+  await p.waitState('up');
+  const first = await p.client(t, LEGACY);
+  first.ws.send('{"Topic":"","Content":"x"}');
+  first.ws.send('{"Topic":"news","Content":"after"}');
+  await stub.waitFor(() => stub.log.length === 1);
+  t.same(
+    stub.log.map((m) => m.data),
+    ['"after"'],
+  );
+  t.equal(await metricValue(p.metrics.framesInvalid, { endpoint: '/publish', code: 'BAD_TOPIC' }), 1);
+  const other = await p.client(t, LEGACY);
+  other.ws.send('{"topic":"","content":"y"}');
+  other.ws.send('{"Topic":"news","Content":"still served"}');
+  await stub.waitFor(() => stub.log.length === 2);
+  t.equal(stub.log[1]!.data, '"still served"');
+  t.equal(await metricValue(p.metrics.framesInvalid, { endpoint: '/publish', code: 'BAD_TOPIC' }), 2);
+  t.equal(first.r.closed, undefined, 'the first client is still connected');
+});
+
 t.test('rate-limited and outbox-full frames are dropped silently and counted', async (t) => {
   const stub = await startStubQueue(t);
   const p = await startPublisher(t, stub.url, { outboxMessages: 1, publishRatePerSec: 1, publishBurst: 3 });
