@@ -40,15 +40,15 @@ export function isValidTopic(s: unknown): s is string {
   return true;
 }
 
-/** A subscription pattern: `*` as a whole token anywhere, `>` as the whole last token. */
+/**
+ * A subscription pattern: `*` as a whole token anywhere, `>` as the whole last token. As in
+ * NATS, a token that merely contains `*` or `>` (`a.*b`, `x>`) is a literal, the same token a
+ * concrete topic may hold, so whatever can be published to can be subscribed to by name.
+ */
 export function isValidPattern(s: unknown): s is string {
   if (typeof s !== 'string' || !validTokens(s)) return false;
   const toks = s.split('.');
-  for (let i = 0; i < toks.length; i++) {
-    const tok = toks[i]!;
-    if (tok === '>' && i !== toks.length - 1) return false;
-    if (tok.length > 1 && (tok.includes('*') || tok.includes('>'))) return false;
-  }
+  for (let i = 0; i < toks.length - 1; i++) if (toks[i] === '>') return false;
   return true;
 }
 

@@ -128,13 +128,15 @@ function decodeOp(obj: JsonObject, id: string | undefined): ClientFrame {
   const op = obj.op as ClientFrame['op'];
   switch (op) {
     case 'pub': {
-      if (!isValidTopic(obj.topic)) throw badTopic('topic');
+      const topic = needTopic(obj);
+      if (!isValidTopic(topic)) throw badTopic('topic');
       if (!('data' in obj)) throw new ProtocolError('BAD_FRAME', 'pub needs data');
-      return withId({ op, topic: obj.topic, data: JSON.stringify(obj.data) }, id);
+      return withId({ op, topic, data: dataText(obj.data) }, id);
     }
     case 'sub': {
-      if (!isValidPattern(obj.topic)) throw badTopic('subscription pattern');
-      const frame: SubFrame = withId({ op, topic: obj.topic }, id);
+      const topic = needTopic(obj);
+      if (!isValidPattern(topic)) throw badTopic('subscription pattern');
+      const frame: SubFrame = withId({ op, topic }, id);
       if (obj.since !== undefined) {
         if (!isNonNegativeInt(obj.since)) {
           throw new ProtocolError('BAD_FRAME', 'since must be a non-negative integer');
@@ -144,11 +146,31 @@ function decodeOp(obj: JsonObject, id: string | undefined): ClientFrame {
       return frame;
     }
     case 'unsub': {
-      if (!isValidPattern(obj.topic)) throw badTopic('subscription pattern');
-      return withId({ op, topic: obj.topic }, id);
+      const topic = needTopic(obj);
+      if (!isValidPattern(topic)) throw badTopic('subscription pattern');
+      return withId({ op, topic }, id);
     }
     default:
       throw new ProtocolError('BAD_FRAME', `unknown op ${JSON.stringify(obj.op) ?? 'undefined'}`);
+  }
+}
+
+/** The frame's `topic`, which must be a string: a missing or mistyped field is a bad frame. */
+function needTopic(obj: JsonObject): string {
+  if (typeof obj.topic !== 'string') throw new ProtocolError('BAD_FRAME', `${String(obj.op)} needs a topic string`);
+  return obj.topic;
+}
+
+/**
+ * `data` as JSON text. JSON.parse takes any depth but JSON.stringify recurses, so data nested
+ * deeper than the stack allows (a few thousand levels) is refused as a bad frame.
+ */
+function dataText(data: unknown): string {
+  try {
+    return JSON.stringify(data);
+  } catch (err) {
+    if (err instanceof RangeError) throw new ProtocolError('BAD_FRAME', 'data is nested too deeply');
+    throw err;
   }
 }
 

@@ -79,9 +79,15 @@ const clientTable: [string, string, unknown][] = [
   ['{"op":"pub","topic":"a.*","data":1}', 'BAD_TOPIC', undefined],
   ['{"op":"pub","topic":"","data":1}', 'BAD_TOPIC', undefined],
   ['{"op":"pub","topic":"a b","data":1}', 'BAD_TOPIC', undefined],
-  ['{"op":"pub","topic":7,"data":1}', 'BAD_TOPIC', undefined],
+  ['{"op":"pub","topic":7,"data":1}', 'BAD_FRAME', undefined],
+  ['{"op":"pub","data":1}', 'BAD_FRAME', undefined],
+  ['{"op":"sub","topic":null}', 'BAD_FRAME', undefined],
+  ['{"op":"sub","topic":["a"]}', 'BAD_FRAME', undefined],
   ['{"op":"sub","topic":"a.>.b"}', 'BAD_TOPIC', undefined],
-  ['{"op":"unsub"}', 'BAD_TOPIC', undefined],
+  ['{"op":"unsub"}', 'BAD_FRAME', undefined],
+  ['{"op":"unsub","topic":"a..b"}', 'BAD_TOPIC', undefined],
+  ['{"op":"sub","topic":"a.*b"}', 'ok', { op: 'sub', topic: 'a.*b' }],
+  [`{"op":"pub","topic":"a","data":${'['.repeat(20_000)}${']'.repeat(20_000)},"id":"deep"}`, 'BAD_FRAME', undefined],
   ['{"op":"sub","topic":"a","since":-1}', 'BAD_FRAME', undefined],
   ['{"op":"sub","topic":"a","since":1.5}', 'BAD_FRAME', undefined],
   ['{"op":"sub","topic":"a","since":"3"}', 'BAD_FRAME', undefined],
@@ -100,6 +106,21 @@ t.test('v1 client frames, table-driven', async (t) => {
         text,
       );
   }
+});
+
+t.test('v1: data nested beyond what JSON.stringify can walk is a bad frame, with its id', async (t) => {
+  const deep = `{"op":"pub","topic":"a","data":${'['.repeat(100_000)}${']'.repeat(100_000)},"id":"d1"}`;
+  try {
+    decodeClientFrame(deep);
+    t.fail('should throw');
+  } catch (err) {
+    t.match(err, { code: 'BAD_FRAME', id: 'd1', message: 'data is nested too deeply' });
+  }
+  t.same(decodeClientFrame(`{"op":"pub","topic":"a","data":${'['.repeat(50)}${']'.repeat(50)}}`), {
+    op: 'pub',
+    topic: 'a',
+    data: '['.repeat(50) + ']'.repeat(50),
+  });
 });
 
 t.test('v1 errors echo the request id', async (t) => {
@@ -645,7 +666,7 @@ t.test('property: malformed v1 frames are refused with the right code, echoing a
         [{ op: 'pub', topic: 'a', data: 1, id: longId }, 'BAD_FRAME', undefined],
         [{ op: 'pub', topic: 'a', data: 1, id: junk }, 'BAD_FRAME', undefined],
         [{ op: 'pub', topic: tooLongTopic, data: 1, id }, 'BAD_TOPIC', id],
-        [{ op: 'sub', topic: junk, id }, 'BAD_TOPIC', id],
+        [{ op: 'sub', topic: junk, id }, 'BAD_FRAME', id],
         [{ op: junk, topic: 'a', id }, 'BAD_FRAME', id],
         [{ op: 'sub', topic: 'a', since: junk, id }, 'BAD_FRAME', id],
         [{ op: 'pub', topic: 'a', id }, 'BAD_FRAME', id],

@@ -12,9 +12,28 @@ t.test('topic validity', async (t) => {
 
 t.test('pattern validity', async (t) => {
   const valid = ['news', '*', '>', 'chat.*', 'chat.>', '*.eu', '*.*.>', 'a.*.c'];
-  const invalid = ['', 'a.>.b', '>.a', 'a*', 'a.b*', '*a', 'a.>>', 'a..*', 'a b'];
+  const invalid = ['', 'a.>.b', '>.a', '>.>', 'a..*', 'a b', '.>', 'a.'];
   for (const s of valid) t.ok(isValidPattern(s), `valid pattern ${s}`);
   for (const s of invalid) t.notOk(isValidPattern(s), `invalid pattern ${s}`);
+  // A token that only contains `*` or `>` is a literal, as in NATS: every publishable topic
+  // can be subscribed to by its name, and matches only itself there.
+  for (const s of ['a*', 'a.b*', '*a', 'a.>>', 'a.*b', 'x>.y']) {
+    t.ok(isValidTopic(s) && isValidPattern(s), `${s} is a topic and a pattern`);
+    t.ok(matchesPattern(s, s), `${s} matches itself`);
+  }
+  t.notOk(matchesPattern('a.*b', 'a.xb'), 'no wildcard inside a token');
+  t.ok(matchesPattern('a.*', 'a.*b'), 'a whole-token wildcard matches the literal token');
+});
+
+t.test('property: every valid topic is a valid pattern that matches itself', async (t) => {
+  const chars = fc.constantFrom('a', 'b', '.', '*', '>', '-');
+  fc.assert(
+    fc.property(fc.array(chars, { minLength: 1, maxLength: 10 }), (cs) => {
+      const s = cs.join('');
+      return !isValidTopic(s) || (isValidPattern(s) && matchesPattern(s, s));
+    }),
+  );
+  t.pass('property held');
 });
 
 const matchTable: [string, string, boolean][] = [

@@ -67,6 +67,8 @@ export class Client {
   liveAfterMax = 0;
   /** Closed, kicked or detached: nothing more is sent. */
   gone = false;
+  /** Codes of the legacy frames ignored so far (each is logged at info once per connection). */
+  readonly ignoredCodes = new Set<string>();
   private closeTimer: NodeJS.Timeout | undefined;
   private readonly waiters = new Set<() => void>();
   private readonly raw: RawSocket | undefined;

@@ -121,9 +121,12 @@ export function onV1Text(deps: FrameDeps, client: Client, text: string): void {
   }
 }
 
+/** Counted always; the first of each code per connection is logged at info, repeats at debug, so a flood cannot flood the log. */
 function ignore(deps: FrameDeps, client: Client, code: FrameErrorCode, detail: string): void {
   deps.metrics.base.framesInvalid.inc({ endpoint: ENDPOINT, code });
-  client.log.info({ code, detail }, 'legacy frame ignored');
+  const first = !client.ignoredCodes.has(code);
+  client.ignoredCodes.add(code);
+  client.log[first ? 'info' : 'debug']({ code, detail }, 'legacy frame ignored');
 }
 
 export function onLegacyText(deps: FrameDeps, client: Client, text: string): void {

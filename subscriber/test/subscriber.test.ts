@@ -210,6 +210,8 @@ t.test('BAD_TOPIC and BAD_FRAME answer one error frame each; the connection stay
   t.match(await c.r.json(), { op: 'error', id: 'p1', code: 'BAD_FRAME' });
   c.ws.send(JSON.stringify({ op: 'nope', id: 'n1' }));
   t.match(await c.r.json(), { op: 'error', id: 'n1', code: 'BAD_FRAME' });
+  c.ws.send(`{"op":"pub","topic":"a","data":${'['.repeat(20_000)}${']'.repeat(20_000)},"id":"deep"}`);
+  t.match(await c.r.json(), { op: 'error', id: 'deep', code: 'BAD_FRAME' }, 'deep data: an answer, not a 1011');
   t.match(await subscribe(c, 'a', { since: -1 }), { op: 'error', code: 'BAD_FRAME' });
   c.ws.send(Buffer.from([1, 2, 3]));
   t.match(await c.r.json(), { op: 'error', code: 'BAD_FRAME' });
@@ -231,7 +233,28 @@ t.test('legacy: invalid frames are ignored, counted and logged, never answered',
   t.equal(await c.r.next(), '{"Topic":"news","Content":"x"}', 'the first frame received is the message');
   t.equal(await metricValue(s.metrics, 'wsq_invalid_frames_total', { code: 'BAD_FRAME' }), 3);
   t.equal(await metricValue(s.metrics, 'wsq_invalid_frames_total', { code: 'BAD_TOPIC' }), 1);
-  t.equal(s.logs.lines().filter((l) => l.msg === 'legacy frame ignored').length, 4);
+  const ignored = () => s.logs.lines().filter((l) => l.msg === 'legacy frame ignored');
+  const atInfo = () => ignored().filter((l) => l.level === 'info').length;
+  t.same(
+    ignored().map((l) => [l.code, l.level]),
+    [
+      ['BAD_FRAME', 'info'],
+      ['BAD_FRAME', 'debug'],
+      ['BAD_TOPIC', 'info'],
+      ['BAD_FRAME', 'debug'],
+    ],
+    'the first of each code at info, repeats at debug',
+  );
+  for (let i = 0; i < 50; i++) c.ws.send('still not json');
+  c.ws.send(JSON.stringify({ topic: 'more', content: 'sub' }));
+  await changed(s.sub, () => s.sub.stats().subscriptions === 2);
+  t.equal(await metricValue(s.metrics, 'wsq_invalid_frames_total', { code: 'BAD_FRAME' }), 53, 'every one counted');
+  t.equal(atInfo(), 2, 'repeats are not logged at info');
+  const other = await connect(t, s, false);
+  other.ws.send('not json either');
+  other.ws.send(JSON.stringify({ topic: 'other', content: 'sub' }));
+  await changed(s.sub, () => s.sub.stats().subscriptions === 3);
+  t.equal(atInfo(), 3, 'once per connection');
 });
 
 t.test('a closed socket leaves no trace in the index', async (t) => {
