@@ -21,6 +21,11 @@ export interface JournalOptions {
   retainMs: number;
   /** Budget of the in-memory copy of the newest messages. */
   cacheBytes: number;
+  /**
+   * Seqs below this were handed out before, and consumers may have acknowledged them: new
+   * messages never get one, even if the journal lost them (default 1).
+   */
+  minNextSeq?: number;
 }
 
 export const JOURNAL_DEFAULTS: Omit<JournalOptions, 'dir'> = Object.freeze({
@@ -114,6 +119,8 @@ export function validateOptions(opts: JournalOptions): Readonly<JournalOptions> 
   const nonNegative = ['retainMessages', 'retainBytes', 'retainMs', 'cacheBytes'] as const;
   for (const key of positive) if (!(Number.isSafeInteger(opts[key]) && opts[key] > 0)) throw invalidOption(key);
   for (const key of nonNegative) if (!(Number.isSafeInteger(opts[key]) && opts[key] >= 0)) throw invalidOption(key);
+  const min = opts.minNextSeq;
+  if (min !== undefined && !(Number.isSafeInteger(min) && min > 0)) throw invalidOption('minNextSeq');
   return Object.freeze({ ...opts });
 }
 

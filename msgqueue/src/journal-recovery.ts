@@ -1,18 +1,27 @@
 // Opening a journal directory after a clean stop or a crash: find the segments, keep
 // every valid record, cut a torn tail off the last segment, and hand back an active
-// segment ready for appending.
+// segment ready for appending, whose seqs were never handed out before.
 
-import { mkdir, open, type FileHandle } from 'node:fs/promises';
-import { JournalError } from './record.js';
+import { mkdir, open, unlink, type FileHandle } from 'node:fs/promises';
+import { JournalError, RECORD_HEADER_BYTES, checkRecordAt, recordSeq } from './record.js';
 import { listSegmentSeqs, scanSegment, Segment } from './segment.js';
 
 export interface RecoveryReport {
-  /** Bytes cut off the end of the last segment (a torn or corrupt tail). */
+  /** Bytes cut off the end of the last segment (a torn tail: no valid record after it). */
   truncatedBytes: number;
-  /** Bytes after a corrupt record in older segments: unreadable, left on disk for inspection. */
+  /**
+   * Bytes after a corrupt record that valid records follow, in any segment: unreadable,
+   * left on disk for inspection, never cut (a torn tail has nothing valid after it).
+   */
   skippedBytes: number;
-  /** Older segments that stopped early at a corrupt or missing record. */
+  /** Segments that stopped early at a corrupt or missing record with valid records after it. */
   corruptSegments: number;
+  /**
+   * Seqs the journal no longer holds that were handed out before: written past a corrupt
+   * record, or acknowledged by a consumer but lost with the journal's unsynced tail. New
+   * messages start after them, so a seq never names two messages.
+   */
+  skippedSeqs: number;
 }
 
 export interface RecoveredSegments {
@@ -21,35 +30,83 @@ export interface RecoveredSegments {
   report: RecoveryReport;
 }
 
-export async function recoverSegments(dir: string, syncDir: boolean): Promise<RecoveredSegments> {
+/**
+ * `minNextSeq`: seqs below it were handed out before (a consumer acknowledged them), so the
+ * active segment starts at it at the least, even if the journal lost them.
+ */
+export async function recoverSegments(dir: string, syncDir: boolean, minNextSeq = 1): Promise<RecoveredSegments> {
   await mkdir(dir, { recursive: true });
   const seqs = await listSegmentSeqs(dir);
-  const report: RecoveryReport = { truncatedBytes: 0, skippedBytes: 0, corruptSegments: 0 };
+  const report: RecoveryReport = { truncatedBytes: 0, skippedBytes: 0, corruptSegments: 0, skippedSeqs: 0 };
   const segments: Segment[] = [];
+  let floor = minNextSeq;
   for (let i = 0; i < seqs.length; i++) {
     const prev = segments.at(-1);
     if (prev && seqs[i] < prev.nextSeq) {
       throw new JournalError('JOURNAL_CORRUPT', `segment ${seqs[i]} overlaps the seqs of segment ${prev.firstSeq}`);
     }
     const scan = await scanSegment(dir, seqs[i]);
-    const lost = scan.fileBytes - scan.segment.size;
-    if (i === seqs.length - 1) {
-      if (lost > 0) await truncateFile(scan.segment.path, scan.segment.size);
+    const seg = scan.segment;
+    const lost = scan.fileBytes - seg.size;
+    const last = i === seqs.length - 1;
+    // Older segments were sealed whole, so whatever stops them early is damage; in the last
+    // one, only valid records after the stop tell damage from a write the crash cut short.
+    const beyond = lost > 0 && last ? await highestSeqAfter(seg.path, seg.size, scan.fileBytes, seg.nextSeq - 1) : 0;
+    if (lost > 0 && last && beyond === 0) {
+      await truncateFile(seg.path, seg.size);
       report.truncatedBytes = lost;
     } else if (lost > 0) {
-      scan.segment.garbageBytes = lost;
+      seg.garbageBytes = lost;
       report.skippedBytes += lost;
       report.corruptSegments++;
+      floor = Math.max(floor, beyond + 1);
     }
-    segments.push(scan.segment);
+    segments.push(seg);
   }
-  if (segments.length === 0) {
-    segments.push(await createSegmentFile(dir, 1, syncDir));
+  const last = segments.at(-1);
+  if (last === undefined) {
+    segments.push(await createSegmentFile(dir, floor, syncDir));
+    report.skippedSeqs = floor - 1;
+  } else if (last.garbageBytes > 0 || last.nextSeq < floor) {
+    // Appending after unreadable bytes would hide the new records, and appending at a seq
+    // handed out before would reuse it: new messages go to a new segment from `floor` on.
+    const start = Math.max(floor, last.nextSeq);
+    report.skippedSeqs = start - last.nextSeq;
+    if (last.count === 0 && last.garbageBytes === 0) {
+      await unlink(last.path); // an empty file that would only shadow the gap
+      segments.pop();
+    }
+    segments.push(await createSegmentFile(dir, start, syncDir));
   } else {
-    const last = segments[segments.length - 1];
     last.handle = await openForAppend(last.path, 'a+');
   }
   return { segments, report };
+}
+
+/**
+ * The highest seq above `aboveSeq` of a valid record anywhere in [from, end) of a segment
+ * file, or 0 if there is none. Looks at every byte offset, as a corrupt record's length
+ * cannot be trusted to find the next one; the seq is checked before the CRC, so garbage costs
+ * little. The region is at most a segment's size plus one record.
+ */
+async function highestSeqAfter(path: string, from: number, end: number, aboveSeq: number): Promise<number> {
+  const buf = Buffer.allocUnsafe(end - from);
+  const fh = await open(path, 'r');
+  try {
+    const { bytesRead } = await fh.read(buf, 0, buf.length, from);
+    let best = 0;
+    for (let off = 0; off + RECORD_HEADER_BYTES <= bytesRead;) {
+      const seq = recordSeq(buf, off);
+      const size = seq > aboveSeq ? checkRecordAt(buf, off, bytesRead) : 0;
+      if (size > 0) {
+        best = Math.max(best, seq);
+        off += size;
+      } else off++;
+    }
+    return best;
+  } finally {
+    await fh.close();
+  }
 }
 
 /** Creates the file of a new, empty segment and opens it for appending. */

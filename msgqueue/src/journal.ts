@@ -38,7 +38,8 @@ export type { RecoveryReport } from './journal-recovery.js';
 /** Opens (creating if needed) the journal in opts.dir, running crash recovery first. */
 export async function openJournal(opts: JournalOptions, deps: JournalDeps = {}): Promise<Journal> {
   const options = validateOptions(opts);
-  const { segments, report } = await recoverSegments(options.dir, options.fsync !== 'never').catch((err: unknown) => {
+  const recovering = recoverSegments(options.dir, options.fsync !== 'never', options.minNextSeq);
+  const { segments, report } = await recovering.catch((err: unknown) => {
     throw asJournalError(err, 'journal recovery failed');
   });
   return new FileJournal(options, segments, report, deps.now ?? Date.now);

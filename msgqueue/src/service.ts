@@ -67,12 +67,19 @@ export async function createMsgqueue(config: MsgqueueConfig, deps: MsgqueueDeps)
   let rebuilt: number;
   try {
     await mkdir(config.dataDir, { recursive: true });
-    owned.journal = await openJournal({ dir: join(config.dataDir, JOURNAL_SUBDIR), ...config.journal }, { now });
     owned.cursors = await openCursorStore(join(config.dataDir, CURSORS_SUBDIR), {
       maxConsumers: config.maxConsumers,
       flushIntervalMs: config.cursorFlushIntervalMs,
       maxNameBytes: MAX_CONSUMER_NAME_LENGTH * 4, // 128 characters of up to 4 UTF-8 bytes
     });
+    // A consumer may have acknowledged seqs the journal lost (its unsynced tail, after a power
+    // cut): they were handed out, so new messages start past the highest acknowledged one.
+    let acked = 0;
+    for (const [, seq] of owned.cursors.entries()) acked = Math.max(acked, seq);
+    owned.journal = await openJournal(
+      { dir: join(config.dataDir, JOURNAL_SUBDIR), ...config.journal, minNextSeq: acked + 1 },
+      { now },
+    );
     rebuilt = await rebuildDedupe(owned.journal, dedupe, now()); // dedupe survives restarts
   } catch (err) {
     auth.close();
@@ -168,10 +175,20 @@ async function shutdown(
 }
 
 function logRecovery(journal: Journal, log: Logger): void {
-  if (journal.recoveredTruncatedBytes > 0) {
-    log.warn(
-      { recovery: journal.recovery, truncatedBytes: journal.recoveredTruncatedBytes },
-      'journal recovery cut a torn or unreadable tail',
+  const { recovery } = journal;
+  if (recovery.truncatedBytes > 0) {
+    log.warn({ recovery, truncatedBytes: recovery.truncatedBytes }, 'journal recovery cut a torn tail');
+  }
+  if (recovery.skippedBytes > 0) {
+    log.error(
+      { recovery, skippedBytes: recovery.skippedBytes },
+      'journal recovery found corrupt records with valid ones after them: the bytes from the first corrupt record on are left on disk, unread',
+    );
+  }
+  if (recovery.skippedSeqs > 0) {
+    log.error(
+      { recovery, skippedSeqs: recovery.skippedSeqs, nextSeq: journal.lastSeq + 1 },
+      'journal recovery: seqs handed out before are not in the journal; new messages start after them',
     );
   }
 }

@@ -212,7 +212,7 @@ t.test('garbage after the last record is cut on open', async (t) => {
   t.same((await second.append([item(3)]))[0].seq, 3);
 });
 
-t.test('a corrupt record in the last segment cuts the segment there', async (t) => {
+t.test('a corrupt record in the last segment with valid ones after it: kept on disk, seqs not reused', async (t) => {
   const dir = await tempDir(t);
   const first = await openTest(t, dir);
   await first.append([1, 2, 3, 4, 5].map((i) => item(i)));
@@ -221,12 +221,72 @@ t.test('a corrupt record in the last segment cuts the segment there', async (t) 
   await flipByte(join(dir, file), 2 * RECORD_BYTES + 20); // inside the body of record 3
 
   const second = await openTest(t, dir);
-  t.equal(second.lastSeq, 2);
-  t.equal(second.recovery.truncatedBytes, 3 * RECORD_BYTES);
+  t.equal(second.lastSeq, 5, 'records 4 and 5 were handed out: the next seq is past them');
+  t.match(second.recovery, { truncatedBytes: 0, skippedBytes: 3 * RECORD_BYTES, corruptSegments: 1, skippedSeqs: 3 });
+  t.equal((await stat(join(dir, file))).size, 5 * RECORD_BYTES, 'nothing cut: the valid records stay on disk');
   t.same(
     (await readAll(second)).map((m) => m.seq),
     [1, 2],
   );
+  t.equal((await second.append([item(6)]))[0].seq, 6);
+  await second.close();
+  t.equal((await segmentNames(dir)).length, 2, 'new messages went to a new segment');
+
+  const third = await openTest(t, dir);
+  t.match(third.recovery, { truncatedBytes: 0, corruptSegments: 1, skippedSeqs: 0 });
+  t.same(
+    (await readAll(third)).map((m) => m.seq),
+    [1, 2, 6],
+  );
+  t.equal((await third.append([item(7)]))[0].seq, 7);
+});
+
+t.test('a corrupt last record (nothing valid after it) is a torn tail and is cut', async (t) => {
+  const dir = await tempDir(t);
+  const first = await openTest(t, dir);
+  await first.append([1, 2, 3].map((i) => item(i)));
+  await first.close();
+  const [file] = await segmentNames(dir);
+  await flipByte(join(dir, file), 2 * RECORD_BYTES + 20);
+  await appendFile(join(dir, file), Buffer.alloc(64, 0)); // and zeros after it, as a crash may leave
+
+  const second = await openTest(t, dir);
+  t.match(second.recovery, { truncatedBytes: RECORD_BYTES + 64, skippedBytes: 0, skippedSeqs: 0 });
+  t.equal((await stat(join(dir, file))).size, 2 * RECORD_BYTES);
+  t.equal((await second.append([item(9)]))[0].seq, 3);
+});
+
+t.test('minNextSeq: seqs handed out before are never reused, even if the journal lost them', async (t) => {
+  const dir = await tempDir(t);
+  const first = await openTest(t, dir);
+  await first.append([1, 2, 3].map((i) => item(i)));
+  await first.close();
+
+  const second = await openTest(t, dir, { minNextSeq: 7 });
+  t.equal(second.lastSeq, 6);
+  t.equal(second.recovery.skippedSeqs, 3);
+  t.equal((await second.append([item(7)]))[0].seq, 7);
+  t.same(
+    (await readAll(second)).map((m) => m.seq),
+    [1, 2, 3, 7],
+  );
+  await second.close();
+
+  const third = await openTest(t, dir, { minNextSeq: 2 });
+  t.equal(third.recovery.skippedSeqs, 0, 'below the journal: nothing to skip');
+  t.equal(third.lastSeq, 7);
+  await third.close();
+
+  const empty = await openTest(t, await tempDir(t), { minNextSeq: 42 });
+  t.equal(empty.recovery.skippedSeqs, 41);
+  t.equal((await empty.append([item(1)]))[0].seq, 42);
+  await t.rejects(openTest(t, await tempDir(t), { minNextSeq: 0 }), { code: 'INVALID_ARGUMENT' });
+
+  const unused = await tempDir(t);
+  await (await openTest(t, unused)).close(); // leaves an empty segment file starting at 1
+  const reopened = await openTest(t, unused, { minNextSeq: 5 });
+  t.equal((await reopened.append([item(5)]))[0].seq, 5);
+  t.equal((await segmentNames(unused)).length, 1, 'the empty segment file was replaced, not kept beside');
 });
 
 t.test('a corrupt record in an older segment stops only that segment', async (t) => {
