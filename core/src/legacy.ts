@@ -11,11 +11,17 @@ export interface LegacyMessage {
   content: string;
 }
 
+/**
+ * The value Go's decoder would put in the struct field `name`: every key that matches it in
+ * any letter case assigns it in turn, so the last one wins (`{"Topic":"a","topic":"b"}` is
+ * "b"). JSON.parse keeps a repeated key where it first appeared, with its last value: for a
+ * key repeated in the same spelling around another spelling, ws-go and wsq may differ.
+ */
 function field(obj: Record<string, unknown>, name: string): unknown {
-  if (name in obj) return obj[name];
   const lower = name.toLowerCase();
-  for (const key of Object.keys(obj)) if (key.toLowerCase() === lower) return obj[key];
-  return undefined;
+  let value: unknown;
+  for (const key of Object.keys(obj)) if (key.length === name.length && key.toLowerCase() === lower) value = obj[key];
+  return value;
 }
 
 /** Decodes a legacy frame; throws BAD_FRAME (the caller ignores and counts it). */

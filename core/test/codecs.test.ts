@@ -42,6 +42,12 @@ t.test('legacy codec: ws-go frames', async (t) => {
     'keys are case-insensitive like Go',
   );
   t.same(decodeLegacy('{"Topic":"news"}'), { topic: 'news', content: '' }, 'missing Content is empty, like Go');
+  t.same(
+    decodeLegacy('{"Topic":"first","topic":"last","CONTENT":"x","Content":"y"}'),
+    { topic: 'last', content: 'y' },
+    'the last key in any letter case wins, as Go assigns each in turn',
+  );
+  t.same(decodeLegacy('{"Topic":"a","Topic":"b","Content":"x"}'), { topic: 'b', content: 'x' }, 'a repeated key');
   t.equal(encodeLegacy('news', 'hello'), '{"Topic":"news","Content":"hello"}');
   const bad = ['', 'nope', '[]', '1', '{"Topic":1,"Content":"x"}', '{"Topic":"a","Content":{"x":1}}', 'null'];
   for (const b of bad)
