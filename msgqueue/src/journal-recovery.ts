@@ -3,7 +3,7 @@
 // segment ready for appending, whose seqs were never handed out before.
 
 import { mkdir, open, unlink, type FileHandle } from 'node:fs/promises';
-import { JournalError, RECORD_HEADER_BYTES, checkRecordAt, recordSeq } from './record.js';
+import { JournalError, RECORD_HEADER_BYTES, RECORD_MAX_BODY_BYTES, checkRecordAt, recordSeq } from './record.js';
 import { listSegmentSeqs, scanSegment, Segment } from './segment.js';
 
 export interface RecoveryReport {
@@ -83,30 +83,57 @@ export async function recoverSegments(dir: string, syncDir: boolean, minNextSeq 
   return { segments, report };
 }
 
+/** The smallest record: a header and a body with empty topic, pid and data. */
+const MIN_RECORD_BYTES = RECORD_HEADER_BYTES + 13;
+/** Bytes of the file looked at per read while searching for records. */
+const SEARCH_WINDOW_BYTES = 1024 * 1024;
+
 /**
  * The highest seq above `aboveSeq` of a valid record anywhere in [from, end) of a segment
  * file, or 0 if there is none. Looks at every byte offset, as a corrupt record's length
- * cannot be trusted to find the next one; the seq is checked before the CRC, so garbage costs
- * little. The region is at most a segment's size plus one record.
+ * cannot be trusted to find the next one. Only a header whose seq could follow `aboveSeq` in
+ * this much file gets its record read and its CRC checked, so garbage costs a header read
+ * per byte, in bounded windows, whatever the file's size.
  */
 async function highestSeqAfter(path: string, from: number, end: number, aboveSeq: number): Promise<number> {
-  const buf = Buffer.allocUnsafe(end - from);
+  const maxSeq = aboveSeq + Math.ceil((end - from) / MIN_RECORD_BYTES);
+  const window = Buffer.allocUnsafe(SEARCH_WINDOW_BYTES);
   const fh = await open(path, 'r');
   try {
-    const { bytesRead } = await fh.read(buf, 0, buf.length, from);
     let best = 0;
-    for (let off = 0; off + RECORD_HEADER_BYTES <= bytesRead;) {
-      const seq = recordSeq(buf, off);
-      const size = seq > aboveSeq ? checkRecordAt(buf, off, bytesRead) : 0;
-      if (size > 0) {
-        best = Math.max(best, seq);
-        off += size;
-      } else off++;
+    let pos = from;
+    while (pos + RECORD_HEADER_BYTES <= end) {
+      const { bytesRead } = await fh.read(window, 0, Math.min(window.length, end - pos), pos);
+      if (bytesRead < RECORD_HEADER_BYTES) break;
+      // Nothing found: the next window starts at the first offset whose header this one cut.
+      let next = pos + bytesRead - RECORD_HEADER_BYTES + 1;
+      for (let off = 0; off + RECORD_HEADER_BYTES <= bytesRead; off++) {
+        const seq = recordSeq(window, off);
+        if (seq <= Math.max(aboveSeq, best) || seq > maxSeq) continue;
+        const size = await recordSizeAt(fh, pos + off, end);
+        if (size === 0) continue;
+        best = seq;
+        next = pos + off + size; // go on right after this record
+        break;
+      }
+      pos = next;
     }
     return best;
   } finally {
     await fh.close();
   }
+}
+
+/** The size of the valid record at `at`, or 0 if there is none there. */
+async function recordSizeAt(fh: FileHandle, at: number, end: number): Promise<number> {
+  const head = Buffer.allocUnsafe(RECORD_HEADER_BYTES);
+  await fh.read(head, 0, RECORD_HEADER_BYTES, at);
+  const bodyLen = head.readUInt32BE(0);
+  const size = RECORD_HEADER_BYTES + bodyLen;
+  if (bodyLen > RECORD_MAX_BODY_BYTES || at + size > end) return 0;
+  const buf = Buffer.allocUnsafe(size);
+  const { bytesRead } = await fh.read(buf, 0, size, at);
+  return Math.max(checkRecordAt(buf, 0, bytesRead), 0);
 }
 
 /** Creates the file of a new, empty segment and opens it for appending. */

@@ -1,4 +1,15 @@
-import { appendFile, mkdtemp, open as openFile, readdir, rm, stat, truncate } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import {
+  appendFile,
+  mkdtemp,
+  open as openFile,
+  readdir,
+  readFile,
+  rm,
+  stat,
+  truncate,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -239,6 +250,29 @@ t.test('a corrupt record in the last segment with valid ones after it: kept on d
     [1, 2, 6],
   );
   t.equal((await third.append([item(7)]))[0].seq, 7);
+});
+
+t.test('valid records found past megabytes of random garbage, one of them cut by a search window', async (t) => {
+  const dir = await tempDir(t);
+  const first = await openTest(t, dir);
+  await first.append([1, 2, 3, 4, 5].map((i) => item(i)));
+  await first.close();
+  const [file] = await segmentNames(dir);
+  const path = join(dir, file);
+  const whole = await readFile(path);
+  // Records 1-4, then garbage that puts record 5's header across the end of the first 1 MiB
+  // search window: only that record tells a damaged segment from a torn tail.
+  const garbage = randomBytes(1024 * 1024 - 5);
+  garbage[0] = 0xff; // an impossible length: the scan stops right at the garbage
+  await writeFile(
+    path,
+    Buffer.concat([whole.subarray(0, 4 * RECORD_BYTES), garbage, whole.subarray(4 * RECORD_BYTES)]),
+  );
+
+  const second = await openTest(t, dir);
+  t.match(second.recovery, { truncatedBytes: 0, corruptSegments: 1, skippedSeqs: 1 });
+  t.equal(second.recovery.skippedBytes, garbage.length + RECORD_BYTES);
+  t.equal((await second.append([item(6)]))[0].seq, 6);
 });
 
 t.test('a corrupt last record (nothing valid after it) is a torn tail and is cut', async (t) => {
