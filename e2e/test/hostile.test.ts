@@ -102,7 +102,7 @@ const MALFORMED: [string, string | Buffer, string][] = [
   ['a JSON string', '"pub"', 'BAD_FRAME'],
   ['an unknown op', '{"op":"delete","topic":"a"}', 'BAD_FRAME'],
   ['no op', '{"topic":"a"}', 'BAD_FRAME'],
-  ['a number as topic', '{"op":"sub","topic":42}', 'BAD_TOPIC'],
+  ['a number as topic', '{"op":"sub","topic":42}', 'BAD_FRAME'],
   ['an over-long topic', JSON.stringify({ op: 'sub', topic: 'a.'.repeat(128) + 'a' }), 'BAD_TOPIC'],
   ['an empty topic token', '{"op":"sub","topic":"a..b"}', 'BAD_TOPIC'],
   ['an over-long id', JSON.stringify({ op: 'sub', topic: 'a', id: 'i'.repeat(129) }), 'BAD_FRAME'],
