@@ -77,7 +77,10 @@ function buildCommand(specs: readonly OptionSpec[], opts: LoadOptions, out: stri
   return cmd;
 }
 
-/** Converts one raw value (string from flag/env, or JSON value from the file) to the spec's type. */
+/**
+ * Converts one raw value to the spec's type and checks its range: text from a flag or env
+ * (`"8080"`, `"yes"`, `"a,b"`), or a typed value (from the file, once checkFileTypes passed it).
+ */
 export function coerce(spec: OptionSpec, raw: unknown): string | number | boolean | string[] {
   const field = spec.key;
   switch (spec.type) {
@@ -114,6 +117,34 @@ export function coerce(spec: OptionSpec, raw: unknown): string | number | boolea
   }
 }
 
+/** What a --config file must hold for each option type: JSON values, not the text flags and env use. */
+const FILE_TYPES: Readonly<Record<OptionType, { want: string; test: (raw: unknown) => boolean }>> = {
+  string: { want: 'a JSON string', test: (raw) => typeof raw === 'string' },
+  int: { want: 'a JSON number', test: (raw) => typeof raw === 'number' },
+  bool: { want: 'true or false (JSON booleans)', test: (raw) => typeof raw === 'boolean' },
+  list: {
+    want: 'a JSON array of strings',
+    test: (raw) => Array.isArray(raw) && raw.every((x) => typeof x === 'string'),
+  },
+};
+
+/** Names a JSON value's type without echoing it (the value may be a password). */
+function jsonTypeOf(raw: unknown): string {
+  if (raw === null) return 'null';
+  if (Array.isArray(raw)) return 'an array';
+  return typeof raw === 'object' ? 'an object' : `a ${typeof raw}`;
+}
+
+/** Every key in the file must have its option's JSON type, even one a flag or env overrides. */
+function checkFileTypes(specs: readonly OptionSpec[], file: Record<string, unknown>): void {
+  for (const spec of specs) {
+    const raw = file[spec.key];
+    if (raw === undefined) continue;
+    const { want, test } = FILE_TYPES[spec.type];
+    if (!test(raw)) throw new ConfigError(spec.key, `must be ${want} in the config file, got ${jsonTypeOf(raw)}`);
+  }
+}
+
 function readConfigFile(file: string, specs: readonly OptionSpec[]): Record<string, unknown> {
   let parsed: unknown;
   try {
@@ -138,6 +169,7 @@ export function resolveValues(
   env: NodeJS.ProcessEnv,
   file: Record<string, unknown>,
 ): Record<string, unknown> {
+  checkFileTypes(specs, file);
   const values: Record<string, unknown> = {};
   for (const spec of specs) {
     const fromEnv = env[envName(spec.key)];

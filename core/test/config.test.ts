@@ -96,6 +96,56 @@ t.test('config file errors name the field', async (t) => {
   }
 });
 
+t.test('a config file holds JSON types: numbers, booleans and string arrays, not text', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'wsq-config-'));
+  const cases: [Record<string, unknown>, string][] = [
+    [{ port: '8080' }, 'port'],
+    [{ demo: 'yes' }, 'demo'],
+    [{ demo: 1 }, 'demo'],
+    [{ insecure: 'false' }, 'insecure'],
+    [{ allowedOrigins: 'https://a.example,https://b.example' }, 'allowedOrigins'],
+    [{ allowedOrigins: ['https://a.example', 7] }, 'allowedOrigins'],
+    [{ host: 127 }, 'host'],
+    [{ users: null }, 'users'],
+    [{ queuePassword: 12345 }, 'queuePassword'],
+  ];
+  for (const [i, [content, field]] of cases.entries()) {
+    const file = join(dir, `wrong-${i}.json`);
+    writeFileSync(file, JSON.stringify(content));
+    const r = run(['--config', file]);
+    t.equal(r.kind === 'exit' && r.code, 2, JSON.stringify(content));
+    t.match(
+      r.kind === 'exit' ? r.output : '',
+      `invalid configuration: ${field}: `,
+      `${JSON.stringify(content)} names ${field}`,
+    );
+  }
+  const overridden = join(dir, 'overridden.json');
+  writeFileSync(overridden, JSON.stringify({ port: '8080' }));
+  const r = run(['--config', overridden, '--port', '1'], { WSQ_PORT: '2' });
+  t.equal(r.kind === 'exit' && r.code, 2, 'a mistyped key is an error even when a flag or env overrides it');
+  const secret = join(dir, 'secret.json');
+  writeFileSync(secret, JSON.stringify({ queuePassword: ['s3cret!'] }));
+  t.notMatch((run(['--config', secret]) as { output?: string }).output ?? '', 's3cret!', 'the value is not echoed');
+
+  const good = join(dir, 'good.json');
+  writeFileSync(
+    good,
+    JSON.stringify({ port: 8080, demo: true, insecure: false, allowedOrigins: ['https://a.example'], host: '::1' }),
+  );
+  const c = values(['--config', good]);
+  t.equal(c.port, 8080);
+  t.equal(c.demo, true);
+  t.equal(c.insecure, false);
+  t.same(c.allowedOrigins, ['https://a.example']);
+  t.equal(c.host, '::1');
+  t.same(
+    values(['--config', good], { WSQ_ALLOWED_ORIGINS: 'https://b.example,https://c.example' }).allowedOrigins,
+    ['https://b.example', 'https://c.example'],
+    'env values stay text',
+  );
+});
+
 t.test('unknown flags and stray arguments exit 2; --help exits 0 listing defaults and units', async (t) => {
   const unknown = run(['--frobnicate']);
   t.equal(unknown.kind === 'exit' && unknown.code, 2);
