@@ -73,8 +73,53 @@ function buildCommand(specs: readonly OptionSpec[], opts: LoadOptions, out: stri
     const flag = flagName(spec.key);
     const arg = spec.type === 'bool' ? '' : spec.type === 'list' ? ' <items>' : ' <value>';
     cmd.addOption(new Option(flag + arg, describe(spec)));
+    // Defined after the positive flag, so commander leaves the value undefined (env and file
+    // decide) unless one of the two is given.
+    if (spec.type === 'bool') {
+      const description = `same as ${flag}=false: turns it off over ${envName(spec.key)} and --config`;
+      cmd.addOption(new Option(negatedFlag(spec.key), description));
+    }
   }
   return cmd;
+}
+
+function negatedFlag(key: string): string {
+  return '--no-' + flagName(key).slice(2);
+}
+
+/**
+ * Commander takes `--name=value` only for options with a value, so a boolean's `--demo=true`
+ * and `--demo=false` become `--demo` and `--no-demo` here; any other value is an error naming
+ * the flag. A boolean never takes the next word (`--demo false`), as with Go's flag package.
+ */
+function expandBoolFlags(argv: readonly string[], specs: readonly OptionSpec[]): string[] {
+  const bools = new Map(specs.filter((s) => s.type === 'bool').map((s) => [flagName(s.key), negatedFlag(s.key)]));
+  const negated = new Set(bools.values());
+  const takesValue = new Set(['--config', ...specs.filter((s) => s.type !== 'bool').map((s) => flagName(s.key))]);
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') {
+      out.push(...argv.slice(i));
+      break;
+    }
+    const eq = arg.indexOf('=');
+    const name = eq < 0 ? arg : arg.slice(0, eq);
+    if (eq < 0 && takesValue.has(arg)) {
+      out.push(arg);
+      if (i + 1 < argv.length) out.push(argv[++i]!);
+    } else if (eq >= 0 && negated.has(name)) {
+      throw new ConfigError(name, `takes no value, got ${JSON.stringify(arg.slice(eq + 1))}`);
+    } else if (eq >= 0 && bools.has(name)) {
+      const value = arg.slice(eq + 1);
+      if (value === 'true') out.push(name);
+      else if (value === 'false') out.push(bools.get(name)!);
+      else throw new ConfigError(name, `expected true or false, got ${JSON.stringify(value)}`);
+    } else {
+      out.push(arg);
+    }
+  }
+  return out;
 }
 
 /**
@@ -187,8 +232,11 @@ export function loadConfig(specs: readonly OptionSpec[], opts: LoadOptions): Loa
   const out: string[] = [];
   const cmd = buildCommand(specs, opts, out);
   try {
-    cmd.parse([...(opts.argv ?? process.argv.slice(2))], { from: 'user' });
+    cmd.parse(expandBoolFlags(opts.argv ?? process.argv.slice(2), specs), { from: 'user' });
   } catch (err) {
+    if (err instanceof ConfigError) {
+      return { kind: 'exit', code: 2, output: `wsq-${opts.service}: invalid configuration: ${err.message}\n` };
+    }
     if (err instanceof CommanderError) {
       const code = err.exitCode === 0 ? 0 : 2;
       return { kind: 'exit', code, output: out.join('') };

@@ -57,6 +57,40 @@ t.test('lists and booleans from flags and env', async (t) => {
   t.equal(values([], { WSQ_DEMO: '1' }).demo, true);
 });
 
+t.test('a flag turns a boolean off: --no-<flag> and --<flag>=true|false beat env and file', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'wsq-config-'));
+  const file = join(dir, 'on.json');
+  writeFileSync(file, JSON.stringify({ insecure: true, demo: true, metricsAuth: true }));
+  const off = values(['--config', file, '--no-insecure', '--no-demo', '--no-metrics-auth'], {
+    WSQ_INSECURE: 'true',
+    WSQ_DEMO: 'yes',
+  });
+  t.equal(off.insecure, false, '--no-insecure beats WSQ_INSECURE and the file');
+  t.equal(off.demo, false, '--no-demo beats WSQ_DEMO and the file');
+  t.equal(off.metricsAuth, false, '--no-metrics-auth beats the file');
+  t.equal(values(['--insecure=false'], { WSQ_INSECURE: 'true' }).insecure, false, '--insecure=false');
+  t.equal(values(['--config', file, '--demo=false']).demo, false, '--demo=false');
+  t.equal(values(['--demo=true'], { WSQ_DEMO: 'false' }).demo, true, '--demo=true beats WSQ_DEMO=false');
+  t.equal(values(['--per-message-deflate']).perMessageDeflate, true, 'a bare flag still turns it on');
+  t.equal(values(['--demo', '--no-demo']).demo, false, 'the last of two flags wins');
+  t.equal(values([], { WSQ_DEMO: 'true' }).demo, true, 'no flag: env still applies');
+  t.equal(values(['--config', file]).insecure, true, 'no flag: the file still applies');
+  t.equal(values(['--host=::1']).host, '::1', '--name=value still works for other options');
+  t.equal(values(['--queue-password', '--demo=maybe']).queuePassword, '--demo=maybe', 'a value is never rewritten');
+  const operand = run(['--', '--demo=false']);
+  t.equal(operand.kind === 'exit' && operand.code, 2, 'after --, a word is an operand (a stray argument here)');
+  t.notMatch(operand.kind === 'exit' ? operand.output : '', 'invalid configuration', 'not read as a flag');
+});
+
+t.test('a boolean flag with any other value exits 2 naming the flag', async (t) => {
+  for (const argv of [['--demo=maybe'], ['--insecure='], ['--metrics-auth=yes'], ['--no-demo=false'], ['--no-port']]) {
+    const r = run(argv);
+    t.equal(r.kind === 'exit' && r.code, 2, argv.join(' '));
+    const flag = argv[0]!.split('=')[0]!;
+    t.match(r.kind === 'exit' ? r.output : '', flag, `${argv.join(' ')} names ${flag}`);
+  }
+});
+
 t.test('invalid values exit 2 naming the field', async (t) => {
   const cases: [string[], NodeJS.ProcessEnv, string][] = [
     [['--port', 'abc'], {}, 'port'],
@@ -159,6 +193,10 @@ t.test('unknown flags and stray arguments exit 2; --help exits 0 listing default
     t.match(help.output, 'default: 65536 bytes');
     t.match(help.output, 'WSQ_MAX_PAYLOAD_BYTES');
     t.match(help.output, '--queue-password');
+    const oneLine = help.output.replace(/\s+/g, ' ');
+    for (const flag of ['--demo', '--insecure', '--metrics-auth', '--per-message-deflate']) {
+      t.match(oneLine, `${flag.replace('--', '--no-')} same as ${flag}=false`, `--help shows how to turn ${flag} off`);
+    }
   }
 });
 
