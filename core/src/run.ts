@@ -1,7 +1,8 @@
 /**
  * What every src/main.ts does: parse configuration (exit 2 naming the field), build the
- * service, listen, and turn SIGTERM/SIGINT into a graceful close (exit 0 within 10 s) and
- * SIGHUP into a reload. Kept here so the four entry files are a few lines of wiring.
+ * service, listen (a host it cannot listen on also exits 2, naming host), and turn
+ * SIGTERM/SIGINT into a graceful close (exit 0 within 10 s) and SIGHUP into a reload. Kept
+ * here so the four entry files are a few lines of wiring.
  */
 import type { AddressInfo } from 'node:net';
 import { loadConfig, printableConfig, type ConfigValues, type LoadOptions, type OptionSpec } from './config.js';
@@ -48,9 +49,12 @@ export async function runService(opts: RunOptions): Promise<void> {
   try {
     address = await handle.listen();
   } catch (err) {
-    process.stderr.write(`wsq-${opts.service}: cannot listen: ${(err as Error).message}\n`);
+    // An unusable --host is a ConfigError (exit 2); a port in use and the like exit 1.
+    const bad = err instanceof ConfigError;
+    const what = bad ? 'invalid configuration' : 'cannot listen';
+    process.stderr.write(`wsq-${opts.service}: ${what}: ${(err as Error).message}\n`);
     log.flush();
-    process.exit(1);
+    process.exit(bad ? 2 : 1);
   }
   log.info(
     { host: address.address, port: address.port },

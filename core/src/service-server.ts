@@ -15,7 +15,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { Authenticator, Principal } from './auth.js';
-import { CLOSE } from './errors.js';
+import { CLOSE, ConfigError } from './errors.js';
 import { BASIC_CHALLENGE, rejectUpgrade, sendHttpError } from './http-replies.js';
 import { connectionId, type Logger } from './log.js';
 import { closeReasonOfWsError, type BaseMetrics } from './metrics.js';
@@ -308,9 +308,10 @@ export function createServiceServer(opts: ServiceServerOptions): ServiceServer {
     },
     listen() {
       return new Promise((resolve, reject) => {
-        server.once('error', reject);
+        const fail = (err: NodeJS.ErrnoException): void => reject(listenError(err, limits.host));
+        server.once('error', fail);
         server.listen(limits.port, limits.host, () => {
-          server.off('error', reject);
+          server.off('error', fail);
           heartbeat = setInterval(beat, limits.pingIntervalMs);
           heartbeat.unref();
           resolve(server.address() as AddressInfo);
@@ -336,6 +337,20 @@ export function createServiceServer(opts: ServiceServerOptions): ServiceServer {
       await stopped;
     },
   };
+}
+
+/**
+ * A host that does not resolve, or is not an address of this machine, is a configuration
+ * error (exit 2 naming host); anything else, such as a port in use, stays what it was.
+ */
+function listenError(err: NodeJS.ErrnoException, host: string): Error {
+  if (err.code === 'ENOTFOUND') {
+    return new ConfigError('host', `cannot listen on --host ${host}: the name does not resolve (${err.message})`);
+  }
+  if (err.code === 'EADDRNOTAVAIL') {
+    return new ConfigError('host', `cannot listen on --host ${host}: not an address of this machine (${err.message})`);
+  }
+  return err;
 }
 
 function parseProtocols(header: string | undefined): Set<string> {

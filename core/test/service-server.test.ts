@@ -147,3 +147,14 @@ t.test('close() ends every socket with 1001 and turns readyz to 503 first', asyn
   await closing;
   t.equal(ws.readyState, WebSocket.CLOSED);
 });
+
+t.test('a host that does not resolve or is not local rejects listen() with a ConfigError for host', async (t) => {
+  for (const host of ['999.1.1.1', 'no-such-host.invalid', '192.0.2.1']) {
+    await t.rejects(start(t, { host }), { name: 'ConfigError', code: 'BAD_CONFIG', field: 'host' }, host);
+  }
+  const { wsBase } = await start(t);
+  const port = Number(new URL(wsBase).port);
+  const taken = start(t, { port });
+  await t.rejects(taken, { code: 'EADDRINUSE' }, 'a port in use is not a configuration error');
+  await taken.catch((err: unknown) => t.notOk(err instanceof Error && err.name === 'ConfigError'));
+});

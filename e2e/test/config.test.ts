@@ -152,3 +152,32 @@ t.test('invalid configuration exits 2 naming the field', async (t) => {
     t.equal(res.stdout, '', `${what} prints nothing on stdout`);
   });
 });
+
+t.test('a host the service cannot listen on exits 2 naming --host; a port in use stays 1', async (t) => {
+  const tls = await testTls();
+  const tlsFlags = ['--cert', tls.certPath, '--key', tls.keyPath, '--ca', tls.caPath, '--demo', '--port', '0'];
+  const cases: [ServiceName, string[], Record<string, string>][] = [
+    ['msgqueue', ['--host', '999.1.1.1', '--data-dir', join(tempDir(t), 'data')], {}],
+    ['publisher', ['--host', '192.0.2.1'], {}],
+    ['subscriber', [], { WSQ_HOST: 'no-such-host.invalid' }],
+  ];
+  const results = await Promise.all(cases.map(([name, args, env]) => run(name, [...args, ...tlsFlags], env)));
+  results.forEach((res, i) => {
+    const [name, args, env] = cases[i]!;
+    const what = `${name} ${args.join(' ')} ${JSON.stringify(env)}`;
+    t.equal(res.code, 2, what);
+    t.match(res.stderr, /invalid configuration: host: .*--host/, `${what} names --host`);
+  });
+
+  const child = spawn(process.execPath, [MAIN('publisher'), ...tlsFlags], {
+    cwd: ROOT,
+    env: cleanEnv(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const proc = new ServiceProcess('publisher', child);
+  t.teardown(() => proc.kill9());
+  const port = await proc.listening();
+  const inUse = await run('publisher', [...tlsFlags, '--port', String(port)]);
+  t.equal(inUse.code, 1, 'EADDRINUSE is not a configuration error');
+  t.match(inUse.stderr, /cannot listen: .*EADDRINUSE/);
+});
