@@ -16,10 +16,11 @@ import type { AddressInfo, Socket } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { Authenticator, Principal } from './auth.js';
 import { CLOSE, ConfigError } from './errors.js';
-import { BASIC_CHALLENGE, rejectUpgrade, sendHttpError } from './http-replies.js';
+import { BASIC_CHALLENGE, rejectUpgrade, sendHttpError, sendReply } from './http-replies.js';
 import { connectionId, type Logger } from './log.js';
 import { closeReasonOfWsError, type BaseMetrics } from './metrics.js';
 import { originAllowed } from './origins.js';
+import { createProbes, PROBE_PATHS } from './probes.js';
 import { createTicketEndpoint, TICKETS_PATH } from './ticket-endpoint.js';
 import type { TicketStore } from './tickets.js';
 import type { TlsFiles } from './tls.js';
@@ -122,6 +123,12 @@ export function createServiceServer(opts: ServiceServerOptions): ServiceServer {
   const ticketEndpoint =
     opts.tickets &&
     createTicketEndpoint({ tickets: opts.tickets, allowedOrigins: limits.allowedOrigins, identify, metrics, log });
+  const probe = createProbes({
+    metrics,
+    metricsAuth: limits.metricsAuth,
+    isReady: () => accepting && opts.isReady(),
+    identify,
+  });
 
   server.on('request', (req, res) => {
     void handleRequest(req, res).catch((err: unknown) => {
@@ -150,27 +157,7 @@ export function createServiceServer(opts: ServiceServerOptions): ServiceServer {
 
   async function handleRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'https://localhost');
-    if (req.method === 'GET' && url.pathname === '/healthz') {
-      res.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok\n');
-      return;
-    }
-    if (req.method === 'GET' && url.pathname === '/readyz') {
-      const ready = accepting && opts.isReady();
-      res.writeHead(ready ? 200 : 503, { 'Content-Type': 'text/plain' }).end(ready ? 'ready\n' : 'not ready\n');
-      return;
-    }
-    if (req.method === 'GET' && url.pathname === '/metrics') {
-      const who = limits.metricsAuth ? await identify(req) : 'anonymous';
-      if (who === 'busy') return sendHttpError(res, 'OVERLOADED');
-      if (who === null) {
-        metrics.authFailures.inc({ reason: 'metrics' });
-        sendHttpError(res, 'UNAUTHORIZED', BASIC_CHALLENGE);
-        return;
-      }
-      metrics.ready.set(accepting && opts.isReady() ? 1 : 0);
-      res.writeHead(200, { 'Content-Type': metrics.registry.contentType }).end(await metrics.registry.metrics());
-      return;
-    }
+    if (PROBE_PATHS.has(url.pathname)) return sendReply(res, await probe(req, url.pathname));
     if (ticketEndpoint && url.pathname === TICKETS_PATH) return ticketEndpoint(req, res);
     if (opts.http && (await opts.http(req, res, url))) return;
     if (routes.has(url.pathname)) {

@@ -68,6 +68,40 @@ t.test('healthz, readyz and metrics answer plain HTTPS', async (t) => {
   t.equal((await httpsRequest(`${base}/nope`, { ca })).status, 404);
 });
 
+t.test('HEAD is answered wherever GET is, without a body; other methods get 405', async (t) => {
+  let ready = false;
+  const { base, ca } = await start(t, {}, () => ready);
+  for (const path of ['/healthz', '/readyz', '/metrics']) {
+    const get = await httpsRequest(`${base}${path}`, { ca });
+    const head = await httpsRequest(`${base}${path}`, { ca, method: 'HEAD' });
+    t.equal(head.status, get.status, `HEAD ${path}: same status`);
+    t.equal(head.headers['content-type'], get.headers['content-type'], `HEAD ${path}: same type`);
+    t.equal(head.headers['content-length'], String(Buffer.byteLength(get.body)), `HEAD ${path}: GET's length`);
+    t.equal(head.body, '', `HEAD ${path}: no body`);
+  }
+  t.equal((await httpsRequest(`${base}/readyz`, { ca, method: 'HEAD' })).status, 503);
+  ready = true;
+  t.equal((await httpsRequest(`${base}/readyz`, { ca, method: 'HEAD' })).status, 200);
+  for (const [method, path] of [
+    ['POST', '/healthz'],
+    ['PUT', '/readyz'],
+    ['DELETE', '/metrics'],
+    ['OPTIONS', '/healthz'],
+  ]) {
+    const res = await httpsRequest(`${base}${path}`, { ca, method });
+    t.equal(res.status, 405, `${method} ${path}`);
+    t.equal(res.headers.allow, 'GET, HEAD', `${method} ${path}: Allow`);
+  }
+});
+
+t.test('HEAD /metrics needs credentials when GET does', async (t) => {
+  const { base, ca } = await start(t, { metricsAuth: true });
+  const anon = await httpsRequest(`${base}/metrics`, { ca, method: 'HEAD' });
+  t.equal(anon.status, 401);
+  t.equal(anon.headers['www-authenticate'], 'Basic realm="wsq"');
+  t.equal((await httpsRequest(`${base}/metrics`, { ca, method: 'HEAD', user: 'hello', password: 'test' })).status, 200);
+});
+
 t.test('a plain request to a WebSocket path: 401 without credentials, 400 with them', async (t) => {
   const { base, ca } = await start(t);
   const anon = await httpsRequest(`${base}/echo`, { ca });
