@@ -37,6 +37,7 @@ export const HTTP_ERRORS = {
   FORBIDDEN_ORIGIN: { status: 403, text: 'origin not allowed' },
   NOT_FOUND: { status: 404, text: 'no such path' },
   NOT_WEBSOCKET: { status: 400, text: 'this path only accepts WebSocket upgrades' },
+  NOT_UPGRADABLE: { status: 400, text: 'this path does not accept WebSocket upgrades' },
   BAD_SUBPROTOCOL: { status: 400, text: 'unsupported WebSocket subprotocol' },
   METHOD_NOT_ALLOWED: { status: 405, text: 'method not allowed' },
   OVERLOADED: { status: 503, text: 'too many connections' },

@@ -16,7 +16,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { Authenticator, Principal } from './auth.js';
 import { CLOSE, ConfigError } from './errors.js';
-import { BASIC_CHALLENGE, rejectUpgrade, sendHttpError, sendReply } from './http-replies.js';
+import { BASIC_CHALLENGE, rejectUpgrade, sendHttpError, sendRawReply, sendReply } from './http-replies.js';
 import { connectionId, type Logger } from './log.js';
 import { closeReasonOfWsError, type BaseMetrics } from './metrics.js';
 import { originAllowed } from './origins.js';
@@ -177,8 +177,14 @@ export function createServiceServer(opts: ServiceServerOptions): ServiceServer {
 
   async function handleUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
     const url = new URL(req.url ?? '/', 'https://localhost');
+    // A probe that sends Upgrade (some proxies forward it) gets the answer a plain request would.
+    if (PROBE_PATHS.has(url.pathname)) {
+      return sendRawReply(socket, await probe(req, url.pathname), req.method !== 'HEAD');
+    }
     const route = routes.get(url.pathname);
-    if (!route) return rejectUpgrade(socket, 'NOT_FOUND');
+    if (!route) {
+      return rejectUpgrade(socket, ticketEndpoint && url.pathname === TICKETS_PATH ? 'NOT_UPGRADABLE' : 'NOT_FOUND');
+    }
     if (!accepting) return rejectUpgrade(socket, 'OVERLOADED');
     if (!originAllowed(limits.allowedOrigins, req.headers.origin)) {
       metrics.authFailures.inc({ reason: 'origin' });

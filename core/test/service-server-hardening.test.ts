@@ -151,6 +151,11 @@ t.test('the tickets endpoint: credentials, methods, origins and CORS', async (t)
   t.equal((await httpsRequest(url, { ca: s.ca, method: 'OPTIONS', headers: evil })).status, 403);
 });
 
+t.test('an upgrade request to the tickets endpoint gets 400, not 404', async (t) => {
+  const s = await start(t);
+  t.equal((await upgradeStatus(`${s.wsBase}/v1/tickets`, { ca: s.ca, ...CREDS })).status, 400);
+});
+
 t.test('without a ticket store there is no tickets endpoint and a ticket never authenticates', async (t) => {
   const s = await start(t, { tickets: null });
   t.equal((await httpsRequest(`${s.base}/v1/tickets`, { ca: s.ca, method: 'POST', ...CREDS })).status, 404);

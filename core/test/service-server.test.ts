@@ -10,6 +10,7 @@ import {
   FrameReader,
   httpsRequest,
   logSink,
+  rawTlsExchange,
   testTls,
   upgradeStatus,
 } from './helpers/index.js';
@@ -52,7 +53,13 @@ async function start(t: Teardown, over: Partial<ServerLimits> = {}, ready = () =
   });
   const addr = await server.listen();
   t.teardown(() => server.close());
-  return { server, base: `https://localhost:${addr.port}`, wsBase: `wss://localhost:${addr.port}`, ca: tls.ca };
+  return {
+    server,
+    port: addr.port,
+    base: `https://localhost:${addr.port}`,
+    wsBase: `wss://localhost:${addr.port}`,
+    ca: tls.ca,
+  };
 }
 
 t.test('healthz, readyz and metrics answer plain HTTPS', async (t) => {
@@ -100,6 +107,38 @@ t.test('HEAD /metrics needs credentials when GET does', async (t) => {
   t.equal(anon.status, 401);
   t.equal(anon.headers['www-authenticate'], 'Basic realm="wsq"');
   t.equal((await httpsRequest(`${base}/metrics`, { ca, method: 'HEAD', user: 'hello', password: 'test' })).status, 200);
+});
+
+t.test('an upgrade request to /healthz, /readyz or /metrics gets the plain answer', async (t) => {
+  let ready = false;
+  const { wsBase, ca, port } = await start(t, {}, () => ready);
+  t.equal((await upgradeStatus(`${wsBase}/healthz`, { ca })).status, 200);
+  t.equal((await upgradeStatus(`${wsBase}/readyz`, { ca })).status, 503);
+  ready = true;
+  t.equal((await upgradeStatus(`${wsBase}/readyz`, { ca })).status, 200);
+  t.equal((await upgradeStatus(`${wsBase}/metrics`, { ca })).status, 200);
+  t.equal((await upgradeStatus(`${wsBase}/nope`, { ca })).status, 404, 'an unknown path is still 404');
+
+  const upgrade = 'Host: localhost\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n';
+  const get = await rawTlsExchange(port, ca, `GET /healthz HTTP/1.1\r\n${upgrade}`);
+  t.match(get, /^HTTP\/1\.1 200 OK\r\n/);
+  t.match(get, /\r\nContent-Length: 3\r\n/);
+  t.match(get, /\r\n\r\nok\n$/, 'the body, then the socket is closed');
+  const head = await rawTlsExchange(port, ca, `HEAD /readyz HTTP/1.1\r\n${upgrade}`);
+  t.match(head, /^HTTP\/1\.1 200 OK\r\n/);
+  t.match(head, /\r\nContent-Length: 6\r\n/);
+  t.match(head, /\r\n\r\n$/, 'no body for HEAD');
+  const post = await rawTlsExchange(port, ca, `POST /metrics HTTP/1.1\r\nContent-Length: 0\r\n${upgrade}`);
+  t.match(post, /^HTTP\/1\.1 405 /);
+  t.match(post, /\r\nAllow: GET, HEAD\r\n/);
+});
+
+t.test('an upgrade request to /metrics needs credentials when a plain one does', async (t) => {
+  const { wsBase, ca } = await start(t, { metricsAuth: true });
+  const anon = await upgradeStatus(`${wsBase}/metrics`, { ca });
+  t.equal(anon.status, 401);
+  t.equal(anon.headers['www-authenticate'], 'Basic realm="wsq"');
+  t.equal((await upgradeStatus(`${wsBase}/metrics`, { ca, user: 'hello', password: 'test' })).status, 200);
 });
 
 t.test('a plain request to a WebSocket path: 401 without credentials, 400 with them', async (t) => {

@@ -5,6 +5,7 @@
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
+import { connect as tlsConnect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -112,6 +113,18 @@ export function httpsRequest(
     });
     req.on('error', reject);
     req.end(o.body);
+  });
+}
+
+/** Writes `request` as is on a new TLS connection; resolves with all the server wrote before closing. */
+export function rawTlsExchange(port: number, ca: Buffer, request: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const sock = tlsConnect({ port, host: '127.0.0.1', servername: 'localhost', ca }, () => sock.write(request));
+    let answer = '';
+    sock.setEncoding('utf8');
+    sock.on('data', (d: string) => (answer += d));
+    sock.on('error', reject);
+    sock.on('close', () => resolve(answer));
   });
 }
 
