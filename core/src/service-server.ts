@@ -15,7 +15,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { Authenticator, Principal } from './auth.js';
-import { CLOSE, ConfigError } from './errors.js';
+import { CLOSE, ConfigError, HTTP_ERRORS } from './errors.js';
 import { BASIC_CHALLENGE, rejectUpgrade, sendHttpError, sendRawReply, sendReply } from './http-replies.js';
 import { connectionId, type Logger } from './log.js';
 import { closeReasonOfWsError, type BaseMetrics } from './metrics.js';
@@ -118,8 +118,20 @@ export function createServiceServer(opts: ServiceServerOptions): ServiceServer {
     perMessageDeflate: limits.perMessageDeflate === true ? { threshold: 1024 } : false,
     clientTracking: false,
     handleProtocols: (offered, req) => pickProtocol(offered, routeOf.get(req)),
+    // The last step before the 101, once ws has checked the handshake itself: only here is a
+    // ticket used up, so an upgrade refused for any other reason leaves it usable. Redeeming
+    // is synchronous, so two upgrades with one ticket cannot both get in.
+    verifyClient: ({ req }, done) => {
+      const ticket = ticketOf.get(req);
+      if (ticket === undefined || opts.tickets?.redeem(ticket)) return done(true);
+      refuseTicket(req);
+      const { status, text } = HTTP_ERRORS.UNAUTHORIZED;
+      done(false, status, text + '\n', { ...BASIC_CHALLENGE, 'Content-Type': 'text/plain' });
+    },
   });
   const routeOf = new WeakMap<IncomingMessage, WsRoute>();
+  /** The ticket an upgrade authenticated with, redeemed by verifyClient. */
+  const ticketOf = new WeakMap<IncomingMessage, string>();
   const ticketEndpoint =
     opts.tickets &&
     createTicketEndpoint({ tickets: opts.tickets, allowedOrigins: limits.allowedOrigins, identify, metrics, log });
@@ -197,15 +209,13 @@ export function createServiceServer(opts: ServiceServerOptions): ServiceServer {
     const ticket = url.searchParams.get('ticket');
     let principal: Principal | null | 'busy';
     if (ticket !== null && req.headers.authorization === undefined) {
-      principal = opts.tickets?.redeem(ticket) ?? null;
+      // Only peeked here: verifyClient redeems it once every other check passed.
+      principal = opts.tickets?.peek(ticket) ?? null;
       if (!principal) {
-        metrics.authFailures.inc({ reason: 'bad_ticket' });
-        log.info(
-          { path: url.pathname, remote: req.socket.remoteAddress },
-          'upgrade refused: unknown, used or expired ticket',
-        );
+        refuseTicket(req);
         return rejectUpgrade(socket, 'UNAUTHORIZED', BASIC_CHALLENGE);
       }
+      ticketOf.set(req, ticket);
       // Routes never see the ticket (nor could they log it).
       url.searchParams.delete('ticket');
       req.url = url.pathname + url.search;
@@ -235,6 +245,14 @@ export function createServiceServer(opts: ServiceServerOptions): ServiceServer {
     routeOf.set(req, route);
     const who = principal;
     wss.handleUpgrade(req, socket, head, (ws) => accept(ws, route, who, req));
+  }
+
+  function refuseTicket(req: IncomingMessage): void {
+    metrics.authFailures.inc({ reason: 'bad_ticket' });
+    log.info(
+      { path: new URL(req.url ?? '/', 'https://localhost').pathname, remote: req.socket.remoteAddress },
+      'upgrade refused: unknown, used or expired ticket',
+    );
   }
 
   /** The request's principal; 'busy' when too many password checks are in progress. */

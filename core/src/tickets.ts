@@ -24,6 +24,12 @@ export interface IssuedTicket {
 
 export interface TicketStore {
   issue(principal: Principal): IssuedTicket;
+  /**
+   * The ticket's principal without using it up; null when unknown, used or expired. An upgrade
+   * peeks first and redeems only once every other check passed, so a refusal for another
+   * reason leaves the ticket usable.
+   */
+  peek(ticket: string): Principal | null;
   /** The ticket's principal, once; null when unknown, used or expired. */
   redeem(ticket: string): Principal | null;
   /** Tickets currently held (valid or not yet swept). */
@@ -68,6 +74,13 @@ export function createTicketStore(
       const expiresAt = at + opts.ttlMs;
       held.set(keyOf(ticket), { principal, expiresAt });
       return { ticket, expiresAt };
+    },
+    peek(ticket) {
+      const at = now();
+      sweep(at);
+      if (ticket.length === 0 || ticket.length > MAX_TICKET_LENGTH) return null;
+      const entry = held.get(keyOf(ticket));
+      return entry && entry.expiresAt > at ? entry.principal : null;
     },
     redeem(ticket) {
       const at = now();

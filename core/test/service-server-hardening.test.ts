@@ -17,6 +17,7 @@ import {
   FrameReader,
   httpsRequest,
   logSink,
+  rawTlsExchange,
   testTls,
   type Teardown,
   upgradeStatus,
@@ -49,6 +50,7 @@ async function start(t: Teardown, o: StartOptions = {}) {
   const logs = logSink('test', 'debug');
   const metrics = createMetrics('test', { defaultMetrics: false });
   const urls: string[] = [];
+  const sockets: WebSocket[] = [];
   const server = createServiceServer({
     service: 'test',
     limits: { ...limits, ...o.limits },
@@ -65,6 +67,7 @@ async function start(t: Teardown, o: StartOptions = {}) {
         legacy: true,
         onConnection(ws, ctx) {
           urls.push(ctx.req.url ?? '');
+          sockets.push(ws);
           ws.on('message', (d) => ws.send(`${ctx.principal.name}|${String(d).length}`));
         },
       },
@@ -77,6 +80,7 @@ async function start(t: Teardown, o: StartOptions = {}) {
     logs,
     metrics,
     urls,
+    sockets,
     port: addr.port,
     base: `https://localhost:${addr.port}`,
     wsBase: `wss://localhost:${addr.port}`,
@@ -113,6 +117,68 @@ t.test('POST /v1/tickets: a single-use ticket for an upgrade without Authorizati
   t.equal(await metricValue(s.metrics, 'wsq_auth_failures_total', 'bad_ticket'), 2);
   t.notMatch(s.logs.text(), body.ticket, 'the ticket is never logged');
   t.notMatch(s.logs.text(), 'forged');
+});
+
+async function issueTicket(s: { base: string; ca: Buffer }): Promise<string> {
+  const res = await httpsRequest(`${s.base}/v1/tickets`, { ca: s.ca, method: 'POST', ...CREDS });
+  return (JSON.parse(res.body) as { ticket: string }).ticket;
+}
+
+t.test('a ticket is not used up by an upgrade refused for another reason', async (t) => {
+  const s = await start(t, { limits: { maxConnectionsPerUser: 1 } });
+  const ticket = await issueTicket(s);
+  const url = `${s.wsBase}/echo?ticket=${ticket}`;
+  t.equal((await upgradeStatus(url, { ca: s.ca, protocol: 'mqtt' })).status, 400, 'unknown subprotocol');
+  t.equal(
+    (await upgradeStatus(url, { ca: s.ca, headers: { origin: 'https://evil.example.com' } })).status,
+    403,
+    'origin',
+  );
+  const held = await connectWs(`${s.wsBase}/echo`, { ca: s.ca, ...CREDS });
+  t.equal((await upgradeStatus(url, { ca: s.ca })).status, 503, 'per-user limit');
+  const serverSide = s.sockets[0]!;
+  held.close();
+  // Our listener runs after the server's own, which gives the user's connection back.
+  await once(serverSide, 'close');
+  const malformed = await rawTlsExchange(
+    s.port,
+    s.ca,
+    `GET /echo?ticket=${ticket} HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
+      'Sec-WebSocket-Version: 13\r\n\r\n',
+  );
+  t.match(malformed, /^HTTP\/1\.1 400 /, 'a handshake without Sec-WebSocket-Key');
+
+  t.equal((await upgradeStatus(url, { ca: s.ca })).status, 101, 'the ticket still works');
+  t.equal((await upgradeStatus(url, { ca: s.ca })).status, 401, 'and only once');
+});
+
+t.test('concurrent upgrades with one ticket: exactly one gets in', async (t) => {
+  const s = await start(t);
+  const ticket = await issueTicket(s);
+  const statuses = await Promise.all(
+    Array.from({ length: 8 }, () => upgradeStatus(`${s.wsBase}/echo?ticket=${ticket}`, { ca: s.ca })),
+  );
+  t.same(statuses.map((x) => x.status).sort(), [101, 401, 401, 401, 401, 401, 401, 401]);
+});
+
+t.test('a ticket used up between its check and the upgrade gets 401', async (t) => {
+  // A store whose ticket another upgrade redeems first: peek still sees it, redeem no longer.
+  const store = createTicketStore();
+  const raced: TicketStore = {
+    issue: (p) => store.issue(p),
+    peek: (ticket) => store.peek(ticket),
+    redeem: (ticket) => (store.redeem(ticket), null),
+    get size() {
+      return store.size;
+    },
+  };
+  const s = await start(t, { tickets: raced });
+  const ticket = await issueTicket(s);
+  const res = await upgradeStatus(`${s.wsBase}/echo?ticket=${ticket}`, { ca: s.ca });
+  t.equal(res.status, 401);
+  t.equal(res.headers['www-authenticate'], 'Basic realm="wsq"');
+  t.equal(await metricValue(s.metrics, 'wsq_auth_failures_total', 'bad_ticket'), 1);
+  t.notMatch(s.logs.text(), ticket, 'the ticket is never logged');
 });
 
 t.test('an expired ticket gets 401', async (t) => {

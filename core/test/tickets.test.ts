@@ -21,6 +21,21 @@ t.test('a ticket is 32 random bytes in base64url, valid for ttlMs, and redeems o
   t.equal(store.redeem(issued.ticket), null, 'single use');
 });
 
+t.test('peek tells the principal of a ticket without using it up', async (t) => {
+  const c = clock();
+  const store = createTicketStore({ ttlMs: 1000, maxTickets: 10 }, c);
+  const issued = store.issue(alice);
+  t.equal(store.peek(issued.ticket), alice);
+  t.equal(store.peek(issued.ticket), alice, 'still there');
+  t.equal(store.redeem(issued.ticket), alice);
+  t.equal(store.peek(issued.ticket), null, 'used');
+  const late = store.issue(bob);
+  c.advance(1000);
+  t.equal(store.peek(late.ticket), null, 'expired');
+  t.equal(store.peek('nope'), null);
+  t.equal(store.peek(''), null);
+});
+
 t.test('an expired ticket is refused; one just before expiry is accepted', async (t) => {
   const c = clock();
   const store = createTicketStore({ ttlMs: 1000, maxTickets: 10 }, c);
