@@ -22,6 +22,8 @@ export interface OptionSpec {
   max?: number;
   /** Masked by --print-config. */
   secret?: boolean;
+  /** For a list: checks one item and returns it normalised; throws ConfigError naming the field. */
+  item?: (value: string) => string;
 }
 
 export type ConfigValues = Readonly<Record<string, string | number | boolean | string[] | undefined>>;
@@ -144,13 +146,15 @@ export function coerce(spec: OptionSpec, raw: unknown): string | number | boolea
       return n;
     }
     case 'list': {
-      if (Array.isArray(raw) && raw.every((x) => typeof x === 'string')) return raw as string[];
-      if (typeof raw === 'string')
-        return raw
+      let items: string[];
+      if (Array.isArray(raw) && raw.every((x) => typeof x === 'string')) items = raw as string[];
+      else if (typeof raw === 'string')
+        items = raw
           .split(',')
           .map((s) => s.trim())
           .filter((s) => s.length > 0);
-      throw new ConfigError(field, 'expected a comma-separated list');
+      else throw new ConfigError(field, 'expected a comma-separated list');
+      return spec.item ? items.map(spec.item) : items;
     }
     case 'string': {
       if (typeof raw !== 'string') throw new ConfigError(field, 'expected a string');

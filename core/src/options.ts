@@ -3,6 +3,7 @@
  * documented default (docs/operations.md lists them; a test keeps the two in step).
  */
 import type { OptionSpec } from './config.js';
+import { parseAllowedOrigin } from './origins.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -69,6 +70,7 @@ export function commonOptions(defaultPort: number): OptionSpec[] {
       key: 'allowedOrigins',
       type: 'list',
       default: [],
+      item: parseAllowedOrigin,
       help: 'allowed Origin headers (exact or https://*.example.com); empty: any',
     },
     {

@@ -1,13 +1,70 @@
-/** `--allowed-origins`: exact origins, or `https://*.example.com` for any subdomain. */
+/**
+ * `--allowed-origins`: exact web origins (`https://app.example.com`), or `https://*.example.com`
+ * for any subdomain at any depth. Both sides are compared in the form browsers send: scheme and
+ * host in lower case, the default port (443 for https, 80 for http) left out.
+ */
+import { ConfigError } from './errors.js';
+
+const FIELD = 'allowedOrigins';
+/** http(s)://host[:port] and nothing else: no user info, path, query or fragment. */
+const ORIGIN_SHAPE = /^https?:\/\/[^/\\?#@\s*]+$/i;
+/** The same, or with `*.` before the host. */
+const PATTERN_SHAPE = /^(https?):\/\/(\*\.)?([^/\\?#@\s*]+)$/i;
+/** Stands in for `*` while the URL parser checks and normalises the rest of the host. */
+const WILDCARD_LABEL = 'wildcard--';
+
+/**
+ * Checks one configured origin and returns it normalised; throws ConfigError naming the
+ * field otherwise (config time, so a typo fails the start instead of refusing every browser).
+ */
+export function parseAllowedOrigin(raw: string): string {
+  const value = raw.trim();
+  if (value === '*') {
+    throw new ConfigError(FIELD, '"*" is not an origin; leave allowedOrigins empty to accept any Origin');
+  }
+  if (!PATTERN_SHAPE.test(value)) {
+    throw new ConfigError(
+      FIELD,
+      `${JSON.stringify(raw)} is not an origin: expected http(s)://host[:port] with no path, ` +
+        'or https://*.example.com',
+    );
+  }
+  const origin = normalisePattern(value);
+  if (origin === undefined) throw new ConfigError(FIELD, `${JSON.stringify(raw)} is not a valid origin`);
+  return origin;
+}
+
+/** Whether a request's Origin header passes; no header (non-browser clients) or an empty list: yes. */
 export function originAllowed(allowed: readonly string[], origin: string | undefined): boolean {
   if (origin === undefined || allowed.length === 0) return true;
-  const o = origin.toLowerCase();
-  return allowed.some((pattern) => {
-    const p = pattern.toLowerCase();
+  const o = normalise(origin);
+  if (o === undefined) return false;
+  return allowed.some((raw) => {
+    const p = normalisePattern(raw);
+    if (p === undefined) return false;
     const star = p.indexOf('://*.');
     if (star === -1) return p === o;
     const scheme = p.slice(0, star + 3);
-    const suffix = p.slice(star + 4); // ".example.com"
+    const suffix = p.slice(star + 4); // ".example.com" or ".example.com:8443"
     return o.startsWith(scheme) && o.endsWith(suffix) && o.length > scheme.length + suffix.length;
   });
+}
+
+/** A configured origin, wildcard or not, normalised; undefined when it is not one. */
+function normalisePattern(raw: string): string | undefined {
+  const shape = PATTERN_SHAPE.exec(raw.trim());
+  if (!shape) return undefined;
+  const [, scheme, wildcard, rest] = shape;
+  const origin = normalise(`${scheme}://${wildcard ? WILDCARD_LABEL + '.' : ''}${rest}`);
+  return origin !== undefined && wildcard ? origin.replace(`://${WILDCARD_LABEL}.`, '://*.') : origin;
+}
+
+/** The serialised origin of an http(s) scheme://host[:port]; undefined for anything else. */
+function normalise(value: string): string | undefined {
+  if (!ORIGIN_SHAPE.test(value)) return undefined;
+  try {
+    return new URL(value).origin;
+  } catch {
+    return undefined;
+  }
 }

@@ -51,6 +51,11 @@ t.test('precedence: flags > env > config file > defaults', async (t) => {
 t.test('lists and booleans from flags and env', async (t) => {
   const c = values(['--allowed-origins', 'https://a.com, https://*.b.com', '--demo', '--insecure']);
   t.same(c.allowedOrigins, ['https://a.com', 'https://*.b.com']);
+  t.same(
+    values([], { WSQ_ALLOWED_ORIGINS: 'https://A.com:443,http://b.com:80,https://*.C.com:8443' }).allowedOrigins,
+    ['https://a.com', 'http://b.com', 'https://*.c.com:8443'],
+    'origins are normalised: lower case, no default port',
+  );
   t.equal(c.demo, true);
   t.equal(c.insecure, true);
   t.equal(values([], { WSQ_DEMO: 'false' }).demo, false);
@@ -99,6 +104,9 @@ t.test('invalid values exit 2 naming the field', async (t) => {
     [['--log-level', 'loud'], {}, 'logLevel'],
     [[], { WSQ_PING_INTERVAL_MS: 'soon' }, 'pingIntervalMs'],
     [[], { WSQ_DEMO: 'maybe' }, 'demo'],
+    [['--allowed-origins', '*'], {}, 'allowedOrigins'],
+    [['--allowed-origins', 'https://a.com, https://b.com/'], {}, 'allowedOrigins'],
+    [[], { WSQ_ALLOWED_ORIGINS: 'app.example.com' }, 'allowedOrigins'],
   ];
   for (const [argv, env, field] of cases) {
     const r = run(argv, env);
@@ -118,10 +126,13 @@ t.test('config file errors name the field', async (t) => {
   writeFileSync(unknown, '{"colour": "blue"}');
   const notObject = join(dir, 'array.json');
   writeFileSync(notObject, '[1]');
+  const origins = join(dir, 'origins.json');
+  writeFileSync(origins, '{"allowedOrigins": ["https://ok.example", "https://bad.example/"]}');
   for (const [file, field] of [
     [bad, 'port'],
     [unknown, 'colour'],
     [notObject, 'config'],
+    [origins, 'allowedOrigins'],
     [join(dir, 'missing.json'), 'config'],
   ] as const) {
     const r = run(['--config', file]);

@@ -192,7 +192,21 @@ t.test('origins are checked; requests without Origin pass', async (t) => {
     (await upgradeStatus(`${wsBase}/echo`, { ...creds, headers: { origin: 'https://x.good.example' } })).status,
     101,
   );
+  t.equal(
+    (await upgradeStatus(`${wsBase}/echo`, { ...creds, headers: { origin: 'https://app.example.com:443' } })).status,
+    101,
+    'the default port is the same origin',
+  );
   t.equal((await upgradeStatus(`${wsBase}/echo`, creds)).status, 101);
+});
+
+t.test('a configured origin with its default port matches what browsers send', async (t) => {
+  const { wsBase, ca } = await start(t, { allowedOrigins: ['https://app.example.com:443'] });
+  const creds = { ca, user: 'hello', password: 'test' };
+  t.equal(
+    (await upgradeStatus(`${wsBase}/echo`, { ...creds, headers: { origin: 'https://app.example.com' } })).status,
+    101,
+  );
 });
 
 t.test('per-user connection limit answers 503 before the upgrade', async (t) => {

@@ -142,6 +142,7 @@ t.test('invalid configuration exits 2 naming the field', async (t) => {
     ['msgqueue', [], { WSQ_FSYNC: 'sometimes' }, /\bfsync\b/],
     ['msgqueue', ['--config', unknownKey], {}, /noSuchOption/],
     ['subscriber', ['--config', notJson], {}, /\bconfig\b/],
+    ['msgqueue', ['--allowed-origins', '*'], {}, /allowedOrigins/],
   ];
   const results = await Promise.all(cases.map(([name, args, env]) => run(name, args, env)));
   results.forEach((res, i) => {
