@@ -2,8 +2,9 @@
 // set() is called on every ack, so it only touches memory; the whole table is written
 // atomically (tmp file + fsync + rename) by flush(), on a timer and at close.
 
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { open, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { makeDirs } from './make-dirs.js';
 
 export interface CursorStoreOptions {
   /** Most consumer names kept; set() of a new name past it throws LIMIT_EXCEEDED. */
@@ -63,7 +64,7 @@ export async function openCursorStore(dir: string, opts: Partial<CursorStoreOpti
   const options = validateOptions({ ...CURSOR_DEFAULTS, ...opts });
   const path = join(dir, CURSOR_FILE);
   try {
-    await mkdir(dir, { recursive: true });
+    await makeDirs(dir);
     await rm(path + TMP_SUFFIX, { force: true }); // left by a crash mid-flush; the real file is intact
   } catch (err) {
     throw new CursorStoreError('CURSOR_IO', `cannot prepare ${dir}`, { cause: err });

@@ -2,7 +2,8 @@
 // every valid record, cut a torn tail off the last segment, and hand back an active
 // segment ready for appending, whose seqs were never handed out before.
 
-import { mkdir, open, unlink, type FileHandle } from 'node:fs/promises';
+import { open, unlink, type FileHandle } from 'node:fs/promises';
+import { makeDirs } from './make-dirs.js';
 import { JournalError, RECORD_HEADER_BYTES, RECORD_MAX_BODY_BYTES, checkRecordAt, recordSeq } from './record.js';
 import { listSegmentSeqs, scanSegment, Segment } from './segment.js';
 
@@ -35,7 +36,7 @@ export interface RecoveredSegments {
  * active segment starts at it at the least, even if the journal lost them.
  */
 export async function recoverSegments(dir: string, syncDir: boolean, minNextSeq = 1): Promise<RecoveredSegments> {
-  await mkdir(dir, { recursive: true });
+  await makeDirs(dir);
   const seqs = await listSegmentSeqs(dir);
   const report: RecoveryReport = { truncatedBytes: 0, skippedBytes: 0, corruptSegments: 0, skippedSeqs: 0 };
   const segments: Segment[] = [];

@@ -16,7 +16,7 @@ export const OPTIONS: OptionSpec[] = [
     key: 'dataDir',
     type: 'string',
     default: 'data/msgqueue',
-    help: 'directory of the journal and the consumer cursors',
+    help: 'directory of the journal and the consumer cursors; created if missing, must be a writable directory (else exit 2)',
   },
   {
     key: 'fsync',

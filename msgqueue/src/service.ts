@@ -4,7 +4,6 @@
  * Building it opens the data directory; listen() starts serving; close() ends every link
  * with 1001, then writes the cursors and fsyncs the journal.
  */
-import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import {
@@ -22,6 +21,7 @@ import {
 import { createAppender } from './appender.js';
 import { serveConsumerLink } from './consumer-link.js';
 import { openCursorStore, type CursorStore } from './cursors.js';
+import { prepareDataDir } from './data-dir.js';
 import { createDedupeIndex, rebuildDedupe } from './dedupe.js';
 import { ConsumerHub } from './hub.js';
 import { openJournal, type Journal } from './journal.js';
@@ -66,7 +66,7 @@ export async function createMsgqueue(config: MsgqueueConfig, deps: MsgqueueDeps)
   const dedupe = createDedupeIndex({ windowMs: config.dedupeWindowMs, maxEntries: config.dedupeMaxEntries }, { now });
   let rebuilt: number;
   try {
-    await mkdir(config.dataDir, { recursive: true });
+    await prepareDataDir(config.dataDir, [CURSORS_SUBDIR, JOURNAL_SUBDIR]);
     owned.cursors = await openCursorStore(join(config.dataDir, CURSORS_SUBDIR), {
       maxConsumers: config.maxConsumers,
       flushIntervalMs: config.cursorFlushIntervalMs,

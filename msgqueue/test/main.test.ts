@@ -1,6 +1,9 @@
 /** The real entry point as a child process: CLI outcomes, serving, SIGTERM, kill -9 durability. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { LINK_PROTOCOL } from '@wsq/core';
@@ -15,8 +18,11 @@ interface Exit {
   stderr: string;
 }
 
-function run(args: string[], cwd: string): Promise<Exit> {
+function run(t: Teardown, args: string[], cwd: string): Promise<Exit> {
   const child = spawn(process.execPath, [MAIN, ...args], { cwd, env: { ...process.env, WSQ_LOG_LEVEL: 'warn' } });
+  t.teardown(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -59,20 +65,20 @@ async function serve(t: Teardown, dataDir: string): Promise<{ child: ChildProces
 }
 
 t.test('--help exits 0 and lists the msgqueue flags', async (t) => {
-  const r = await run(['--help'], await tempDir(t));
+  const r = await run(t, ['--help'], await tempDir(t));
   t.equal(r.code, 0);
   t.match(r.stdout, /--data-dir/);
   t.match(r.stdout, /--fsync/);
 });
 
 t.test('an invalid --fsync exits 2 naming the field', async (t) => {
-  const r = await run(['--fsync', 'sometimes'], await tempDir(t));
+  const r = await run(t, ['--fsync', 'sometimes'], await tempDir(t));
   t.equal(r.code, 2);
   t.match(r.stderr, /fsync/);
 });
 
 t.test('refuses to start without a certificate: exit 2 naming cert', async (t) => {
-  const r = await run(['--port', '0', '--cert', '/nonexistent/server.crt', '--demo'], await tempDir(t));
+  const r = await run(t, ['--port', '0', '--cert', '/nonexistent/server.crt', '--demo'], await tempDir(t));
   t.equal(r.code, 2);
   t.match(r.stderr, /cert/);
 });
@@ -115,4 +121,54 @@ t.test('kill -9 loses nothing that was acknowledged (fsync batch)', async (t) =>
     (await c.receive(50)).map((m) => m.data),
     Array.from({ length: 50 }, (_, i) => String(i)),
   );
+});
+
+/** Runs the msgqueue with test certificates, so only `extra` can make it fail. */
+async function runWithTls(t: Teardown, extra: string[], cwd: string): Promise<Exit> {
+  const tls = await testTls();
+  return run(
+    t,
+    ['--port', '0', '--cert', tls.certPath, '--key', tls.keyPath, '--ca', tls.caPath, '--demo', ...extra],
+    cwd,
+  );
+}
+
+t.test('a --data-dir that is a regular file exits 2 naming dataDir, without a stack trace', async (t) => {
+  const dir = await tempDir(t);
+  const file = join(dir, 'not-a-dir');
+  await writeFile(file, '');
+  const r = await runWithTls(t, ['--data-dir', file], dir);
+  t.equal(r.code, 2);
+  t.match(r.stderr, /invalid configuration: dataDir: .*not a directory/);
+  t.notMatch(r.stderr, /\n\s+at /, 'no stack trace');
+  const under = await runWithTls(t, ['--data-dir', join(file, 'sub')], dir);
+  t.equal(under.code, 2);
+  t.match(under.stderr, /dataDir: .*ENOTDIR/);
+});
+
+// Node's recursive mkdir never settles there (procfs answers ENOENT for a child of an existing
+// directory); the tap timeout turns a hang into a failure.
+const noProc = !existsSync('/proc/self') && 'no /proc here';
+t.test(
+  'a --data-dir that cannot be created exits 2 naming dataDir, at once',
+  { timeout: 20_000, skip: noProc },
+  async (t) => {
+    const dir = await tempDir(t);
+    for (const dataDir of ['/proc/wsq-nope', '/proc/wsq-nope/a/b', '/proc']) {
+      const r = await runWithTls(t, ['--data-dir', dataDir], dir);
+      t.equal(r.code, 2, dataDir);
+      t.match(r.stderr, /invalid configuration: dataDir: /, dataDir);
+    }
+  },
+);
+
+const asRoot = process.getuid?.() === 0 && 'root may write anywhere';
+t.test('a --data-dir it may not write in exits 2 naming dataDir', { skip: asRoot }, async (t) => {
+  const dir = await tempDir(t);
+  const locked = join(dir, 'locked');
+  await mkdir(locked, { mode: 0o500 });
+  t.teardown(() => chmod(locked, 0o700));
+  const r = await runWithTls(t, ['--data-dir', locked], dir);
+  t.equal(r.code, 2);
+  t.match(r.stderr, /dataDir: .*EACCES/);
 });

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { readdir, stat, truncate } from 'node:fs/promises';
+import { readdir, readFile, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
 import { connectWs, httpsRequest, upgradeStatus } from '@wsq/core/testing';
@@ -14,6 +14,22 @@ t.test('starts on port 0: healthz, readyz and metrics answer', async (t) => {
   t.equal(metricValue(text, 'wsq_queue_last_seq'), 0);
   t.equal(metricValue(text, 'wsq_queue_log_messages'), 0);
   t.match(q.logs.text(), /DEMO MODE/, 'demo mode is announced loudly');
+});
+
+t.test('an unusable data dir is a config error on dataDir, and the queue does not start', async (t) => {
+  const dir = await tempDir(t);
+  const file = join(dir, 'file');
+  await writeFile(file, 'not a directory');
+  for (const dataDir of [file, join(file, 'below')]) {
+    await t.rejects(startQueue(t, {}, dataDir), { code: 'BAD_CONFIG', field: 'dataDir' }, dataDir);
+  }
+  t.equal(await readFile(file, 'utf8'), 'not a directory', 'the file is left alone');
+});
+
+t.test('a missing data dir is created with its parents, journal and cursors inside', async (t) => {
+  const dataDir = join(await tempDir(t), 'a', 'b');
+  await startQueue(t, {}, dataDir);
+  t.same((await readdir(dataDir)).sort(), ['cursors', 'journal'], 'no write probe is left behind');
 });
 
 t.test('wrong credentials are refused with 401 and a Basic challenge', async (t) => {
