@@ -1,8 +1,9 @@
 /**
  * What every src/main.ts does: parse configuration (exit 2 naming the field), build the
- * service, listen (a host it cannot listen on also exits 2, naming host), and turn
- * SIGTERM/SIGINT into a graceful close (exit 0 within 10 s) and SIGHUP into a reload. Kept
- * here so the four entry files are a few lines of wiring.
+ * service (exit 1 with the error's code when it cannot start), listen (a host it cannot
+ * listen on also exits 2, naming host), and turn SIGTERM/SIGINT into a graceful close (exit 0
+ * within 10 s) and SIGHUP into a reload. Kept here so the four entry files are a few lines of
+ * wiring.
  */
 import type { AddressInfo } from 'node:net';
 import { loadConfig, printableConfig, type ConfigValues, type LoadOptions, type OptionSpec } from './config.js';
@@ -43,7 +44,14 @@ export async function runService(opts: RunOptions): Promise<void> {
       log.flush();
       process.exit(2);
     }
-    throw err;
+    // Anything else that stops the start (a corrupt journal) is not the operator's typo: exit 1
+    // with its stable code on stderr, and the whole error (stack included) in the log.
+    const code = (err as { code?: unknown }).code;
+    const prefix = typeof code === 'string' ? `${code}: ` : '';
+    process.stderr.write(`wsq-${opts.service}: cannot start: ${prefix}${(err as Error).message}\n`);
+    log.error({ err }, 'cannot start');
+    log.flush();
+    process.exit(1);
   }
   let address: AddressInfo;
   try {

@@ -2,12 +2,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { LINK_PROTOCOL } from '@wsq/core';
 import { connectWs, httpsRequest, testTls, type Teardown } from '@wsq/core/testing';
+import { JOURNAL_DEFAULTS, openJournal } from '../src/journal.js';
+import { JOURNAL_SUBDIR } from '../src/service.js';
 import { LinkClient, tempDir, USER } from './helpers/queue.js';
 
 const MAIN = fileURLToPath(new URL('../src/main.js', import.meta.url));
@@ -171,4 +173,26 @@ t.test('a --data-dir it may not write in exits 2 naming dataDir', { skip: asRoot
   const r = await runWithTls(t, ['--data-dir', locked], dir);
   t.equal(r.code, 2);
   t.match(r.stderr, /dataDir: .*EACCES/);
+});
+
+t.test('a corrupt journal exits 1 with its code, not a stack trace', { timeout: 20_000 }, async (t) => {
+  const dir = await tempDir(t);
+  const journalDir = join(dir, JOURNAL_SUBDIR);
+  const journal = await openJournal({
+    ...JOURNAL_DEFAULTS,
+    dir: journalDir,
+    fsync: 'never',
+    segmentBytes: 200,
+    retainMs: 0,
+  });
+  for (let i = 0; i < 6; i++) await journal.append([{ topic: 't', data: 'x'.repeat(50), ts: 1 }]);
+  await journal.close();
+  const [, second] = (await readdir(journalDir)).sort();
+  t.ok(second, 'the journal has two segments');
+  // A segment starting inside its predecessor's seqs: the journal cannot be read safely.
+  await writeFile(join(journalDir, `${'2'.padStart(20, '0')}.log`), '');
+  const r = await runWithTls(t, ['--data-dir', dir], dir);
+  t.equal(r.code, 1);
+  t.match(r.stderr, /cannot start: JOURNAL_CORRUPT: /);
+  t.notMatch(r.stderr, /\n\s+at /, 'no stack trace');
 });
