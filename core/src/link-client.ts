@@ -21,7 +21,10 @@ import type { Logger } from './log.js';
 import type { LinkState } from './queue.js';
 
 export interface LinkClientOptions {
-  /** msgqueue base URL, e.g. 'wss://localhost:8080' (the path /pushmsg or /popmsg is appended). */
+  /**
+   * msgqueue base URL, e.g. 'wss://localhost:8080', without query or fragment; /pushmsg or
+   * /popmsg is appended to its path (see linkUrl).
+   */
   url: string;
   /** Basic Auth for the link. */
   user?: string;
@@ -106,6 +109,16 @@ export function describeLinkError(err: Error & { code?: string }): string {
   return err.message;
 }
 
+/**
+ * The link's URL: `path` after the base URL's own path, which is a prefix (a reverse proxy's),
+ * so 'wss://gw/wsq/' and 'wss://gw/wsq' both give 'wss://gw/wsq/pushmsg'.
+ */
+export function linkUrl(base: string, path: '/pushmsg' | '/popmsg'): string {
+  const url = new URL(base);
+  url.pathname = url.pathname.replace(/\/+$/, '') + path;
+  return url.toString();
+}
+
 /** The URL without userinfo, for logs. */
 function safeUrl(url: string): string {
   try {
@@ -133,7 +146,7 @@ export function createLinkClient(
   path: '/pushmsg' | '/popmsg',
   handlers: LinkHandlers,
 ): LinkClient {
-  const target = opts.url.replace(/\/+$/, '') + path;
+  const target = linkUrl(opts.url, path);
   const log = opts.log.child({ link: path.slice(1), queue: safeUrl(target) });
   const backoff = createBackoff(opts.reconnectMinMs, opts.reconnectMaxMs);
   const headers: Record<string, string> = { 'Sec-WebSocket-Protocol': LINK_PROTOCOL };

@@ -103,7 +103,12 @@ export function commonOptions(defaultPort: number): OptionSpec[] {
 
 /** Options of services that link to the msgqueue (publisher, subscriber). */
 export const LINK_OPTIONS: OptionSpec[] = [
-  { key: 'queue', type: 'string', default: 'wss://localhost:8080', help: 'msgqueue base URL' },
+  {
+    key: 'queue',
+    type: 'string',
+    default: 'wss://localhost:8080',
+    help: 'msgqueue base URL; a path is a prefix for /pushmsg and /popmsg; no query or fragment',
+  },
   {
     key: 'queueUser',
     type: 'string',

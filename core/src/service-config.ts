@@ -96,7 +96,10 @@ export function linkClientOptions(
   };
 }
 
-/** The link's cross-field checks: a wss:// URL without credentials in it, user and password together. */
+/**
+ * The link's cross-field checks: a wss:// base URL without credentials, query or fragment (a
+ * path is a prefix, e.g. a reverse proxy's), user and password together.
+ */
 export function checkLinkValues(v: Record<string, unknown>): void {
   let url: URL;
   try {
@@ -107,6 +110,11 @@ export function checkLinkValues(v: Record<string, unknown>): void {
   if (url.protocol !== 'wss:') throw new ConfigError('queue', 'must be a wss:// URL (the link is always TLS)');
   if (url.username !== '' || url.password !== '') {
     throw new ConfigError('queue', 'must not carry credentials; use --queue-user and WSQ_QUEUE_PASSWORD');
+  }
+  // The link appends /pushmsg or /popmsg to the path: a query or fragment would end up before it.
+  if (/[?#]/.test(String(v.queue))) throw new ConfigError('queue', 'must not have a query (?) or a fragment (#)');
+  if (/\/(pushmsg|popmsg)\/*$/.test(url.pathname)) {
+    throw new ConfigError('queue', 'is the base URL: leave out /pushmsg and /popmsg, the link appends them');
   }
   if (v.queueUser !== undefined && v.queuePassword === undefined) {
     throw new ConfigError('queuePassword', 'is required with queueUser (prefer WSQ_QUEUE_PASSWORD)');

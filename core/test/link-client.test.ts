@@ -1,5 +1,5 @@
 import t from 'tap';
-import { createLinkClient, describeLinkError, type LinkClientOptions } from '../src/link-client.js';
+import { createLinkClient, describeLinkError, linkUrl, type LinkClientOptions } from '../src/link-client.js';
 import { generateCerts } from '../src/tls.js';
 import {
   type StubQueue,
@@ -142,6 +142,29 @@ t.test('close() while up, while connecting and during the backoff leaves no time
   t.equal(waiting.client.state, 'closed');
   await waiting.client.close(); // idempotent
   noneLeft('during the backoff');
+});
+
+t.test('linkUrl appends the link path to the base URL path, a prefix', async (t) => {
+  const cases: [string, string][] = [
+    ['wss://localhost:8080', 'wss://localhost:8080/pushmsg'],
+    ['wss://localhost:8080/', 'wss://localhost:8080/pushmsg'],
+    ['wss://gw.example/wsq', 'wss://gw.example/wsq/pushmsg'],
+    ['wss://gw.example/some/path//', 'wss://gw.example/some/path/pushmsg'],
+  ];
+  for (const [base, want] of cases) t.equal(linkUrl(base, '/pushmsg'), want, base);
+  t.equal(linkUrl('wss://gw.example/wsq/', '/popmsg'), 'wss://gw.example/wsq/popmsg');
+});
+
+t.test('a base URL with a path reaches a queue served under that prefix', async (t) => {
+  const stub = await startStubQueue(t, { pathPrefix: '/some/path' });
+  for (const url of [`${stub.url}/some/path`, `${stub.url}/some/path/`]) {
+    const { client, states } = link(t, stub, { url });
+    await states.when('up');
+    await client.close();
+  }
+  const { client, states } = link(t, stub, { url: stub.url });
+  t.equal(await states.next('down'), 'HTTP 404', 'the stub really serves only under its prefix');
+  await client.close();
 });
 
 t.test('describeLinkError names certificate problems and falls back to the code', async (t) => {

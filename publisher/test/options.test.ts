@@ -41,6 +41,10 @@ t.test('cross-field and per-field errors name the field', async (t) => {
     [['--reconnect-min-ms', '500', '--reconnect-max-ms', '100'], 'reconnectMaxMs'],
     [['--queue', 'ws://localhost:8080'], 'queue'],
     [['--queue', 'not a url'], 'queue'],
+    [['--queue', 'wss://localhost:8080/some/path?x=1'], 'queue'],
+    [['--queue', 'wss://localhost:8080/?'], 'queue'],
+    [['--queue', 'wss://localhost:8080#top'], 'queue'],
+    [['--queue', 'wss://localhost:8080/pushmsg'], 'queue'],
     [['--publish-rate-per-sec', '0'], 'publishRatePerSec'],
     [['--publish-burst', 'lots'], 'publishBurst'],
     [['--outbox-messages', '0'], 'outboxMessages'],
@@ -54,6 +58,12 @@ t.test('cross-field and per-field errors name the field', async (t) => {
     }
   }
   t.throws(() => publisherConfig({ queueUser: 'pub' }), { code: 'BAD_CONFIG', field: 'queuePassword' });
+});
+
+t.test('a --queue with a path is accepted: the path is a prefix for /pushmsg', async (t) => {
+  const r = load(['--queue', 'wss://gw.example:8443/some/path']);
+  if (r.kind !== 'run') throw new Error('expected run');
+  t.equal(toPublisherConfig(r.config).queue, 'wss://gw.example:8443/some/path');
 });
 
 t.test('--help lists the publisher options', async (t) => {

@@ -71,6 +71,9 @@ t.test('cross-field checks throw ConfigError naming the field', async (t) => {
     [{ queue: 'not a url' }, 'queue'],
     [{ queue: 'ws://localhost:8080' }, 'queue'],
     [{ queue: 'wss://u:p@localhost:8080' }, 'queue'],
+    [{ queue: 'wss://localhost:8080/some/path?x=1' }, 'queue'],
+    [{ queue: 'wss://localhost:8080/some/path#frag' }, 'queue'],
+    [{ queue: 'wss://localhost:8080/popmsg/' }, 'queue'],
     [{ queueUser: 'svc' }, 'queuePassword'],
     [{ queuePassword: 'secret' }, 'queueUser'],
   ];

@@ -37,6 +37,8 @@ export interface StubQueueOptions {
   holdAppends?: boolean;
   /** false: never answer pings (to test the client's heartbeat). */
   autoPong?: boolean;
+  /** Serve /pushmsg and /popmsg under this path, as behind a reverse proxy (e.g. '/wsq'). */
+  pathPrefix?: string;
 }
 
 export interface StubConsume {
@@ -377,8 +379,10 @@ export async function startStubQueue(t: Teardown, opts: StubQueueOptions = {}): 
   }
 
   function onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
-    const path = new URL(req.url ?? '/', 'https://localhost').pathname;
-    if (path !== '/pushmsg' && path !== '/popmsg') return refuse(socket, '404 Not Found');
+    const prefix = opts.pathPrefix ?? '';
+    const full = new URL(req.url ?? '/', 'https://localhost').pathname;
+    const path = full.startsWith(prefix) ? full.slice(prefix.length) : full;
+    if (!full.startsWith(prefix) || (path !== '/pushmsg' && path !== '/popmsg')) return refuse(socket, '404 Not Found');
     if (req.headers.authorization !== expected) {
       return refuse(socket, '401 Unauthorized', 'WWW-Authenticate: Basic realm="wsq"\r\n');
     }
