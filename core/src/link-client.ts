@@ -38,6 +38,7 @@ export interface LinkClientOptions {
   /** Exponential backoff with jitter between reconnect attempts. */
   reconnectMinMs: number;
   reconnectMaxMs: number;
+  /** The service's logger, without a `link` binding: the link adds its own (pushmsg or popmsg). */
   log: Logger;
   /** 'connecting' | 'up' | 'down' | 'closed'; detail says why (e.g. 'certificate not trusted', 'HTTP 401'). */
   onState?(state: LinkState, detail?: string): void;
@@ -147,6 +148,8 @@ export function createLinkClient(
   handlers: LinkHandlers,
 ): LinkClient {
   const target = linkUrl(opts.url, path);
+  // `link` is set here and by the producer and consumer on their own lines, never by a caller:
+  // pino does not merge child bindings, so a second `link` would repeat the key in one line.
   const log = opts.log.child({ link: path.slice(1), queue: safeUrl(target) });
   const backoff = createBackoff(opts.reconnectMinMs, opts.reconnectMaxMs);
   const headers: Record<string, string> = { 'Sec-WebSocket-Protocol': LINK_PROTOCOL };

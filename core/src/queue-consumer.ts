@@ -39,7 +39,7 @@ interface PendingReplay {
 }
 
 export function createQueueConsumer(opts: QueueConsumerOptions): QueueConsumer {
-  const log = opts.log.child({ component: 'queue-consumer', consumer: opts.name });
+  const log = opts.log.child({ component: 'queue-consumer', link: 'popmsg', consumer: opts.name });
   let onMessages: ((batch: QueueMessage[]) => void) | undefined;
   let lastSeq = 0;
   /** The highest seq handed to onMessages: anything at or below it is a re-delivery. */

@@ -91,7 +91,7 @@ export function createQueueProducer(opts: QueueProducerOptions): QueueProducer {
   const maxBatchMessages = opts.maxBatchMessages ?? PRODUCER_DEFAULTS.maxBatchMessages;
   const maxBatchBytes = opts.maxBatchBytes ?? PRODUCER_DEFAULTS.maxBatchBytes;
   const maxInflightBatches = opts.maxInflightBatches ?? PRODUCER_DEFAULTS.maxInflightBatches;
-  const log = opts.log.child({ component: 'queue-producer' });
+  const log = opts.log.child({ component: 'queue-producer', link: 'pushmsg' });
   const onDepth = opts.onDepth;
   const onJournaled = opts.onJournaled;
   /** Names this producer's generated pids (generated-pid.ts); messages without a pid are numbered. */

@@ -193,7 +193,7 @@ export async function createPublisher(config: PublisherConfig, deps: PublisherDe
       if (producer || closing) throw new Error('listen() may be called once, before close()');
       const createProducer = deps.createProducer ?? createQueueProducer;
       const p = createProducer({
-        ...linkClientOptions(config, tls.ca, log.child({ link: 'msgqueue' })),
+        ...linkClientOptions(config, tls.ca, log), // the link names itself: link=pushmsg
         onState: onLinkState,
         outboxMessages: config.outboxMessages,
         outboxBytes: config.outboxBytes,

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { generateCerts, hashPassword, readUsersFile, writeUsersFile } from '@wsq/core';
-import { connectWs, httpsRequest, logSink, startStubQueue, testTls, upgradeStatus } from '@wsq/core/testing';
+import { connectWs, httpsRequest, keyCount, logSink, startStubQueue, testTls, upgradeStatus } from '@wsq/core/testing';
 import { publisherConfig } from '../src/options.js';
 import { createPublisher } from '../src/service.js';
 import { startPublisher, usersFile } from './helpers.js';
@@ -25,6 +25,31 @@ t.test('starts on port 0; /healthz always, /readyz only while linked to the msgq
   await stub.restart();
   await p.waitState('up');
   t.equal((await httpsRequest(`${p.base}/readyz`, { ca: p.ca })).status, 200);
+});
+
+t.test('log lines about the msgqueue link carry one link key, pushmsg', async (t) => {
+  const stub = await startStubQueue(t);
+  const p = await startPublisher(t, stub.url);
+  await p.waitState('up');
+  stub.failAppends = 'FORBIDDEN'; // the producer logs the refused batch
+  const { ws, r } = await p.client(t);
+  ws.send('{"op":"pub","topic":"news","data":"x","id":"m1"}');
+  t.match(await r.json(), { op: 'error', id: 'm1', code: 'FORBIDDEN' });
+  await stub.stop();
+  await p.waitState('down');
+
+  const linkLines = p.logs
+    .text()
+    .split('\n')
+    .filter((l) => l.includes('"link":'));
+  const messages = linkLines.map((l) => String((JSON.parse(l) as { msg: unknown }).msg));
+  for (const msg of ['msgqueue link up', 'msgqueue refused an append batch', 'msgqueue link down']) {
+    t.ok(messages.includes(msg), `"${msg}" is among the link lines`);
+  }
+  for (const line of linkLines) {
+    t.equal(keyCount(line, 'link'), 1, line);
+    t.equal((JSON.parse(line) as { link: unknown }).link, 'pushmsg');
+  }
 });
 
 t.test('metrics list the publisher series', async (t) => {

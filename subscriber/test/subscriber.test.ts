@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { hashPassword, writeUsersFile } from '@wsq/core';
-import { type Teardown, connectWs, httpsRequest, startStubQueue, upgradeStatus } from '@wsq/core/testing';
+import { type Teardown, connectWs, httpsRequest, keyCount, startStubQueue, upgradeStatus } from '@wsq/core/testing';
 import { allGone, changed, connect, metricValue, startSubscriber, subscribe } from './helpers.js';
 
 async function linked(t: Teardown, over: Record<string, unknown> = {}) {
@@ -33,6 +33,22 @@ t.test('server starts: /healthz 200, /readyz follows the msgqueue link', async (
   t.equal((await httpsRequest(`${s.base}/readyz`, { ca: s.ca })).status, 200);
   const m = await httpsRequest(`${s.base}/metrics`, { ca: s.ca });
   t.match(m.body, /wsq_subscriber_queue_link_up\{[^}]*\} 1/);
+});
+
+t.test('log lines about the msgqueue link carry one link key, popmsg', async (t) => {
+  const { stub, s } = await linked(t);
+  await stub.stop();
+  await s.waitLink('down');
+  const linkLines = s.logs
+    .text()
+    .split('\n')
+    .filter((l) => l.includes('"link":'));
+  const messages = linkLines.map((l) => String((JSON.parse(l) as { msg: unknown }).msg));
+  t.ok(messages.includes('msgqueue link up') && messages.includes('msgqueue link down'), 'up and down are link lines');
+  for (const line of linkLines) {
+    t.equal(keyCount(line, 'link'), 1, line);
+    t.equal((JSON.parse(line) as { link: unknown }).link, 'popmsg');
+  }
 });
 
 t.test('wrong credentials: 401 before any WebSocket exists', async (t) => {

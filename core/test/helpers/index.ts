@@ -180,6 +180,15 @@ export class FrameReader {
   }
 }
 
+/**
+ * How many times `key` is a key of the raw JSON line `line`: JSON.parse keeps only the last
+ * of repeated keys, so a duplicate shows only in the text. (A `"key":` inside a string value
+ * is escaped as `\"key\":` and is not counted.)
+ */
+export function keyCount(line: string, key: string): number {
+  return line.split(`"${key}":`).length - 1;
+}
+
 /** A logger writing JSON lines into memory. */
 export function logSink(
   service = 'test',
