@@ -56,6 +56,8 @@ export async function createMsgqueue(config: MsgqueueConfig, deps: MsgqueueDeps)
   const metrics = deps.metrics ?? createMetrics('msgqueue');
   if (config.demo) {
     log.warn('DEMO MODE: the demo user "hello" with password "test" is accepted. Never use --demo in production.');
+  } else if (config.users === undefined) {
+    log.warn('no --users: the msgqueue knows no user and refuses every publisher and subscriber (401)');
   }
   const auth = await createAuthenticator({
     usersFile: config.users,

@@ -32,6 +32,22 @@ t.test('a missing data dir is created with its parents, journal and cursors insi
   t.same((await readdir(dataDir)).sort(), ['cursors', 'journal'], 'no write probe is left behind');
 });
 
+t.test('without --users or --demo it warns at start that it refuses everyone', async (t) => {
+  const noUsersWarning = (q: { logs: { lines(): Record<string, unknown>[] } }) =>
+    q.logs.lines().filter((l) => l.level === 'warn' && /no --users/.test(String(l.msg)));
+  const bare = await startQueue(t, { demo: false });
+  t.equal(noUsersWarning(bare).length, 1, 'warned once');
+  t.equal((await upgradeStatus(`${bare.wsBase}/pushmsg`, { ca: bare.ca, ...USER })).status, 401, 'and refuses');
+
+  const users = join(await tempDir(t), 'users.json');
+  writeUsersFile(users, {
+    version: 1,
+    users: { svc: { password: await hashPassword('pw'), publish: ['>'], subscribe: ['>'] } },
+  });
+  t.equal(noUsersWarning(await startQueue(t, { demo: false, users })).length, 0, 'not with --users');
+  t.equal(noUsersWarning(await startQueue(t)).length, 0, 'not with --demo');
+});
+
 t.test('wrong credentials are refused with 401 and a Basic challenge', async (t) => {
   const q = await startQueue(t);
   for (const path of ['/pushmsg', '/popmsg']) {
