@@ -6,6 +6,8 @@
  * - `ws-receive`: an HTTPS server with the ws library takes text frames, as the publisher does.
  * - `tls-receive`: a TLS server reads the same bytes and does nothing else with them.
  * - `tls-send`: a TLS server writes pre-built frames, FLOOR_FRAMES_PER_WRITE to a write.
+ * - `tls-send-one`: the same, one frame to a write and one write per event-loop turn, as a
+ *   subscriber writes when each message goes to a socket of its own (`topics`).
  */
 import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
@@ -64,12 +66,34 @@ function tlsSend(req: FloorRequest): Server {
       }
     };
     // The client says when the last byte has arrived; the CPU up to then is the step's.
-    socket.once('data', () => finish(start, req.messages));
+    socket.once('data', () => {
+      finish(start, req.messages);
+      socket.end();
+    });
     pump();
   });
 }
 
-const STEPS = { 'ws-receive': wsReceive, 'tls-receive': tlsReceive, 'tls-send': tlsSend };
+function tlsSendOne(req: FloorRequest): Server {
+  const frame = floorFrames(1, false);
+  return createTlsServer({ cert: req.cert, key: req.key }, (socket: TLSSocket) => {
+    const start = process.cpuUsage();
+    let sent = 0;
+    const next = (): void => {
+      if (sent === req.messages) return;
+      sent++;
+      if (socket.write(frame)) setImmediate(next);
+      else socket.once('drain', next);
+    };
+    socket.once('data', () => {
+      finish(start, req.messages);
+      socket.end();
+    });
+    next();
+  });
+}
+
+const STEPS = { 'ws-receive': wsReceive, 'tls-receive': tlsReceive, 'tls-send': tlsSend, 'tls-send-one': tlsSendOne };
 
 process.once('message', (req: FloorRequest) => {
   const server = STEPS[req.step](req);

@@ -1,10 +1,16 @@
 /** What floor.ts and its server child (floor-server.ts) share: the messages and the frames. */
 
-export const FLOOR_STEPS = ['ws-receive', 'tls-receive', 'tls-send'] as const;
+export const FLOOR_STEPS = ['ws-receive', 'tls-receive', 'tls-send', 'tls-send-one'] as const;
 export type FloorStep = (typeof FLOOR_STEPS)[number];
 
 /** Frames per socket write in `tls-send`, about what one subscriber turn writes in `pipe`. */
 export const FLOOR_FRAMES_PER_WRITE = 512;
+
+/**
+ * `tls-send-one` takes at most this many messages: each costs a system call and a wake-up of
+ * the reader (tens of µs), and a hundred thousand already make its figure steady.
+ */
+export const FLOOR_ONE_PER_WRITE_MAX = 100_000;
 
 /** The scenarios' payload: a 64-byte legacy publish frame's text. */
 export const FLOOR_PAYLOAD = `{"Topic":"t","Content":"${'x'.repeat(64 - 26)}"}`;

@@ -17,6 +17,8 @@ import { generateCerts, type GeneratedCerts } from '@wsq/core';
 import { processCpuSeconds } from './cpu.js';
 import {
   FLOOR_FRAMES_PER_WRITE,
+  FLOOR_ONE_PER_WRITE_MAX,
+  FLOOR_STEPS,
   FLOOR_PAYLOAD,
   floorFrames,
   type FloorRequest,
@@ -31,6 +33,7 @@ export const FLOOR_DESCRIPTIONS: Readonly<Record<FloorStep | 'nats-server' | 'fl
   'ws-receive': 'Node + ws: read 64-byte text frames (what the publisher does first)',
   'tls-receive': 'Node: read the same bytes, TLS only, no WebSocket parsing',
   'tls-send': `Node: write pre-built frames, ${FLOOR_FRAMES_PER_WRITE} to a write`,
+  'tls-send-one': 'Node: write one frame a write, a write an event-loop turn (a delivery in topics)',
   'nats-server': "nats-server's whole pipe: read, route and write each message",
   floor: 'three Node processes, transport only: 3 × (tls-receive + tls-send)',
 };
@@ -83,6 +86,7 @@ const CLIENTS: Readonly<Record<FloorStep, (port: number, messages: number, certs
     const socket = await tlsClient(port, certs);
     await writeAll(socket, floorFrames(FLOOR_FRAMES_PER_WRITE, true), messages);
     socket.end();
+    await once(socket, 'close');
   },
   async 'tls-send'(port, messages, certs) {
     const socket = await tlsClient(port, certs);
@@ -95,8 +99,12 @@ const CLIENTS: Readonly<Record<FloorStep, (port: number, messages: number, certs
         if (bytes === total) resolve();
       });
     });
-    // Tells the child its last frame arrived; it reports its CPU on this byte.
+    // Tells the child its last frame arrived; it reports its CPU on this byte and ends its side.
     socket.end('.');
+    await once(socket, 'close');
+  },
+  'tls-send-one'(port, messages, certs) {
+    return CLIENTS['tls-send'](port, messages, certs);
   },
 };
 
@@ -172,8 +180,9 @@ export async function measureFloor(opts: { messages: number; natsBinary?: string
   const certs = await generateCerts(2);
   const rows: FloorRow[] = [];
   const byStep = new Map<string, number>();
-  for (const step of ['ws-receive', 'tls-receive', 'tls-send'] as const) {
-    const cpu = await measureStep(step, opts.messages, certs);
+  for (const step of FLOOR_STEPS) {
+    const messages = step === 'tls-send-one' ? Math.min(opts.messages, FLOOR_ONE_PER_WRITE_MAX) : opts.messages;
+    const cpu = await measureStep(step, messages, certs);
     byStep.set(step, cpu);
     rows.push({ step, cpuMicrosPerMessage: cpu });
   }

@@ -59,10 +59,18 @@ t.test('measureFloor: every step runs in a child over TLS and reports CPU per me
   const natsBinary = findNatsServer();
   const rows = await measureFloor({ messages: 20_000, natsBinary });
   const steps = rows.map((r) => r.step);
-  t.same(steps, ['ws-receive', 'tls-receive', 'tls-send', ...(natsBinary ? ['nats-server'] : []), 'floor']);
+  t.same(steps, [
+    'ws-receive',
+    'tls-receive',
+    'tls-send',
+    'tls-send-one',
+    ...(natsBinary ? ['nats-server'] : []),
+    'floor',
+  ]);
   for (const r of rows) t.ok(Number.isFinite(r.cpuMicrosPerMessage) && r.cpuMicrosPerMessage >= 0, r.step);
   const of = (step: string): number => rows.find((r) => r.step === step)!.cpuMicrosPerMessage;
   t.ok(of('ws-receive') > 0 && of('tls-receive') > 0 && of('tls-send') > 0, 'the Node steps took CPU');
+  t.ok(of('tls-send-one') > of('tls-send'), 'a write per frame costs more than one per 512 frames');
   t.equal(of('floor'), 3 * (of('tls-receive') + of('tls-send')), 'the floor is three reads and three writes');
 });
 
