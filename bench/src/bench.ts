@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { basename, dirname, extname, join } from 'node:path';
-import { startNatsServer, findNatsServer, type NatsServer } from './nats.js';
+import { startNatsServer, findNatsServer, natsEndpoint, type NatsServer } from './nats.js';
 import type { BenchConfig, BenchProtocol, ScenarioPlan } from './options.js';
 import { formatProfileSummary, summarizeProfile, type CpuProfile } from './profile.js';
 import { createProgress, type ProgressStream } from './progress.js';
@@ -130,14 +130,7 @@ export async function runBench(config: BenchConfig, io: BenchIo): Promise<BenchO
       nats = await startNatsServer(natsBinary);
       meta.natsVersion = nats.version;
       say(`started nats-server ${nats.version} (${natsBinary}) with a TLS WebSocket listener at ${nats.wsUrl}`);
-      endpoints.push({
-        system: 'nats',
-        publishUrl: nats.wsUrl,
-        subscribeUrl: nats.wsUrl,
-        user: nats.user,
-        password: nats.password,
-        ca: nats.ca,
-      });
+      endpoints.push(natsEndpoint(nats));
     }
     const runOptions = (endpoint: Endpoint): BaseRunOptions => ({
       endpoint,

@@ -26,8 +26,8 @@ import {
   type FloorStep,
 } from './floor-wire.js';
 import { openNatsPublisher, openNatsSubscriber } from './nats-client.js';
-import { startNatsServer } from './nats.js';
-import { openSocket, type Endpoint } from './transport.js';
+import { natsEndpoint, startNatsServer } from './nats.js';
+import { openSocket } from './transport.js';
 
 export const FLOOR_DESCRIPTIONS: Readonly<Record<FloorStep | 'nats-server' | 'floor', string>> = {
   'ws-receive': 'Node + ws: read 64-byte text frames (what the publisher does first)',
@@ -134,14 +134,7 @@ async function measureStep(step: FloorStep, messages: number, certs: GeneratedCe
 async function measureNats(binary: string, messages: number): Promise<number> {
   const nats = await startNatsServer(binary);
   try {
-    const ep: Endpoint = {
-      system: 'nats',
-      publishUrl: nats.wsUrl,
-      subscribeUrl: nats.wsUrl,
-      user: nats.user,
-      password: nats.password,
-      ca: nats.ca,
-    };
+    const ep = natsEndpoint(nats);
     let delivered = 0;
     let allDelivered!: () => void;
     let failed!: (err: Error) => void;

@@ -9,6 +9,7 @@ import { delimiter, join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { createInterface } from 'node:readline';
 import { DEMO_PASSWORD, DEMO_USER, freePort, generateCerts } from '@wsq/core';
+import type { Endpoint } from './transport.js';
 
 const START_TIMEOUT_MS = 15_000;
 const STOP_TIMEOUT_MS = 10_000;
@@ -114,5 +115,17 @@ export async function startNatsServer(binary: string): Promise<NatsServer> {
     version,
     pid: child.pid,
     stop,
+  };
+}
+
+/** How the bench's clients reach a started nats-server: one WebSocket URL for both roles. */
+export function natsEndpoint(nats: NatsServer): Endpoint {
+  return {
+    system: 'nats',
+    publishUrl: nats.wsUrl,
+    subscribeUrl: nats.wsUrl,
+    user: nats.user,
+    password: nats.password,
+    ca: nats.ca,
   };
 }

@@ -1,10 +1,10 @@
 import { once } from 'node:events';
 import { readdir, readFile, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { connectWs, httpsRequest, upgradeStatus } from '@wsq/core/testing';
 import { hashPassword, LINK_PROTOCOL, writeUsersFile } from '@wsq/core';
-import { consumer, linkClient, metricValue, startQueue, tempDir, USER } from './helpers/queue.js';
+import { consumer, linkClient, metricValue, startQueue, tempDir, USER, type RunningQueue } from './helpers/queue.js';
 
 t.test('starts on port 0: healthz, readyz and metrics answer', async (t) => {
   const q = await startQueue(t);
@@ -100,7 +100,8 @@ t.test('close() ends producer and consumer links with 1001', async (t) => {
   t.equal((await c.reader.waitClose()).code, 1001);
 });
 
-t.test('acks persist across a restart: resume where acknowledged, nothing skipped or repeated', async (t) => {
+/** A msgqueue that journaled five messages, which consumer `durable` got and acknowledged up to `ackSeq`; stopped. */
+async function fiveConsumedAndStopped(t: Test, ackSeq: number): Promise<RunningQueue> {
   const first = await startQueue(t);
   const p = await linkClient(t, first, '/pushmsg');
   await p.append(
@@ -112,10 +113,15 @@ t.test('acks persist across a restart: resume where acknowledged, nothing skippe
     (await a.c.receive(5)).map((m) => m.seq),
     [1, 2, 3, 4, 5],
   );
-  a.c.send({ op: 'ack', seq: 3 });
+  a.c.send({ op: 'ack', seq: ackSeq });
   a.c.send({ op: 'replay', ref: 1, from: 1, to: 0, limit: 1 }); // answered after the ack is applied
   await a.c.expect('replayed');
   await first.queue.close();
+  return first;
+}
+
+t.test('acks persist across a restart: resume where acknowledged, nothing skipped or repeated', async (t) => {
+  const first = await fiveConsumedAndStopped(t, 3);
 
   const second = await startQueue(t, {}, first.dataDir);
   const b = await consumer(t, second, 'durable');
@@ -129,21 +135,7 @@ t.test('acks persist across a restart: resume where acknowledged, nothing skippe
 });
 
 t.test('a journal tail lost after a consumer acknowledged it: new messages never reuse those seqs', async (t) => {
-  const first = await startQueue(t);
-  const p = await linkClient(t, first, '/pushmsg');
-  await p.append(
-    1,
-    Array.from({ length: 5 }, (_, i) => ({ topic: 'r', data: String(i + 1) })),
-  );
-  const a = await consumer(t, first, 'durable');
-  t.same(
-    (await a.c.receive(5)).map((m) => m.seq),
-    [1, 2, 3, 4, 5],
-  );
-  a.c.send({ op: 'ack', seq: 5 });
-  a.c.send({ op: 'replay', ref: 1, from: 1, to: 0, limit: 1 }); // answered after the ack is applied
-  await a.c.expect('replayed');
-  await first.queue.close();
+  const first = await fiveConsumedAndStopped(t, 5);
   // What a power cut can leave with --fsync batch: the cursor file synced, the journal's
   // last records not. Cut the last two records off the only segment.
   const dir = join(first.dataDir, 'journal');
