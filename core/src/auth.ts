@@ -64,6 +64,21 @@ function digest(name: string, password: string): string {
   return createHash('sha256').update(name).update('\0').update(password).digest('base64');
 }
 
+/**
+ * Says at start who may log in, where it is surprising: with --demo anyone knowing the demo
+ * password, without --users and --demo nobody (every upgrade gets 401).
+ */
+export function warnAboutUsers(
+  log: { warn(msg: string): void },
+  opts: { demo: boolean; users?: string | undefined },
+): void {
+  if (opts.demo) {
+    log.warn('DEMO MODE: the demo user hello/test is accepted. Never use --demo in production.');
+  } else if (opts.users === undefined) {
+    log.warn('no --users: this service knows no user and refuses every client with 401');
+  }
+}
+
 export async function createAuthenticator(opts: AuthOptions): Promise<Authenticator> {
   const cacheMs = opts.cacheMs ?? 60_000;
   let users = new Map<string, UserRecord>();

@@ -65,7 +65,7 @@ export {
   USER_NAME_PATTERN,
 } from './users.js';
 export type { UsersFile, UserRecord } from './users.js';
-export { createAuthenticator, canPublish, canSubscribe } from './auth.js';
+export { createAuthenticator, canPublish, canSubscribe, warnAboutUsers } from './auth.js';
 export type { Authenticator, AuthOptions, Principal } from './auth.js';
 export { AuthBusyError, VERIFY_DEFAULTS, createVerifyGate, sourceOf } from './verify-gate.js';
 export type { VerifyGate, VerifyLimits } from './verify-gate.js';

@@ -17,6 +17,7 @@ import {
   type Authenticator,
   type BaseMetrics,
   type Logger,
+  warnAboutUsers,
 } from '@wsq/core';
 import { createAppender } from './appender.js';
 import { serveConsumerLink } from './consumer-link.js';
@@ -54,11 +55,7 @@ export async function createMsgqueue(config: MsgqueueConfig, deps: MsgqueueDeps)
   const now = deps.now ?? Date.now;
   const tls = loadTlsFiles(config.tlsPaths, false);
   const metrics = deps.metrics ?? createMetrics('msgqueue');
-  if (config.demo) {
-    log.warn('DEMO MODE: the demo user "hello" with password "test" is accepted. Never use --demo in production.');
-  } else if (config.users === undefined) {
-    log.warn('no --users: the msgqueue knows no user and refuses every publisher and subscriber (401)');
-  }
+  warnAboutUsers(log, config);
   const auth = await createAuthenticator({
     usersFile: config.users,
     demo: config.demo,

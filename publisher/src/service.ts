@@ -22,6 +22,7 @@ import {
   type LinkState,
   type Logger,
   type QueueProducer,
+  warnAboutUsers,
 } from '@wsq/core';
 import { createBackpressure, waterMarks } from './backpressure.js';
 import { PUBLISH_PATH, handlePublishConnection, type PublishEnv } from './connection.js';
@@ -60,8 +61,7 @@ export async function createPublisher(config: PublisherConfig, deps: PublisherDe
       '*** --insecure: the msgqueue TLS certificate is NOT verified; anyone on the path can read and forge messages. Testing only. ***',
     );
   }
-  if (config.demo)
-    log.warn('*** --demo: the demo user hello/test may publish anywhere. Never use --demo in production. ***');
+  warnAboutUsers(log, config);
   if (config.queueUser === undefined)
     log.warn('no --queue-user: the msgqueue link has no credentials and will likely be refused');
 

@@ -76,6 +76,18 @@ t.test('wrong or missing credentials get 401 before any WebSocket exists', async
   t.equal((await upgradeStatus(p.wsUrl, { ca: p.ca, user: 'hello', password: 'test' })).status, 101);
 });
 
+t.test('who may log in is said at start: the demo user loudly, nobody (no --users) as a warning', async (t) => {
+  const stub = await startStubQueue(t);
+  const warned = (p: { logs: { lines(): Record<string, unknown>[] } }, re: RegExp) =>
+    p.logs.lines().filter((l) => l.level === 'warn' && re.test(String(l.msg))).length;
+  const demo = await startPublisher(t, stub.url);
+  t.equal(warned(demo, /DEMO MODE/), 1);
+  t.equal(warned(demo, /no --users/), 0);
+  const nobody = await startPublisher(t, stub.url, { demo: false, queueUser: 'hello', queuePassword: 'test' });
+  t.equal(warned(nobody, /no --users/), 1, 'no --users and no --demo: warned');
+  t.equal((await upgradeStatus(nobody.wsUrl, { ca: nobody.ca, user: 'hello', password: 'test' })).status, 401);
+});
+
 t.test('a dial to a bad address fails', async (t) => {
   const stub = await startStubQueue(t);
   const p = await startPublisher(t, stub.url);

@@ -21,6 +21,7 @@ import {
   type Logger,
   type QueueConsumer,
   type ServiceHandle,
+  warnAboutUsers,
 } from '@wsq/core';
 import type { WebSocket } from 'ws';
 import { Client } from './client.js';
@@ -60,7 +61,7 @@ export async function createSubscriber(config: SubscriberConfig, deps: Subscribe
   const base = deps.metrics ?? createMetrics('subscriber');
   const metrics = subscriberMetrics(base);
   const tls = loadTlsFiles({ cert: config.cert, key: config.key, ca: config.ca }, !config.insecure);
-  if (config.demo) log.warn('DEMO MODE: the demo user hello/test is accepted; never use --demo in production');
+  warnAboutUsers(log, config);
   const ownAuth = deps.auth === undefined;
   const auth =
     deps.auth ??
