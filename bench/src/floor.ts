@@ -109,7 +109,11 @@ const CLIENTS: Readonly<Record<FloorStep, (port: number, messages: number, certs
 };
 
 async function measureStep(step: FloorStep, messages: number, certs: GeneratedCerts): Promise<number> {
-  const child = fork(fileURLToPath(new URL('./floor-server.js', import.meta.url)), [], { stdio: 'inherit' });
+  const child = fork(fileURLToPath(new URL('./floor-server.js', import.meta.url)), [], {
+    stdio: 'inherit',
+    // A plain Node: no loaders or flags of the parent (a test runner's, a profiler's) in what is measured.
+    execArgv: [],
+  });
   try {
     const ready = nextReply(child);
     const req: FloorRequest = { step, messages, cert: certs.cert, key: certs.key };

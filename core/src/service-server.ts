@@ -79,7 +79,6 @@ export interface ServiceServer {
   listen(): Promise<AddressInfo>;
   /** Stops accepting, closes every WebSocket with `code` (1001 by default), closes the server. */
   close(code?: number, reason?: string): Promise<void>;
-  readonly connections: ReadonlySet<WebSocket>;
   readonly server: Server;
   /** False once close() began: /readyz answers 503 from then on. */
   readonly accepting: boolean;
@@ -313,7 +312,6 @@ export function createServiceServer(opts: ServiceServerOptions): ServiceServer {
 
   return {
     server,
-    connections: tracked as unknown as ReadonlySet<WebSocket>,
     get accepting() {
       return accepting;
     },
