@@ -4,7 +4,8 @@
 
 import { open, unlink, type FileHandle } from 'node:fs/promises';
 import { makeDirs } from './make-dirs.js';
-import { JournalError, RECORD_HEADER_BYTES, RECORD_MAX_BODY_BYTES, checkRecordAt, recordSeq } from './record.js';
+import { salvageRecords } from './journal-salvage.js';
+import { JournalError } from './record.js';
 import { listSegmentSeqs, scanSegment, Segment } from './segment.js';
 
 export interface RecoveryReport {
@@ -18,11 +19,13 @@ export interface RecoveryReport {
   /** Segments that stopped early at a corrupt or missing record with valid records after it. */
   corruptSegments: number;
   /**
-   * Seqs the journal no longer holds that were handed out before: written past a corrupt
-   * record, or acknowledged by a consumer but lost with the journal's unsynced tail. New
-   * messages start after them, so a seq never names two messages.
+   * Seqs the journal no longer holds that were handed out before: in a corrupt record, or
+   * acknowledged by a consumer but lost with the journal's unsynced tail. New messages start
+   * after them, so a seq never names two messages.
    */
   skippedSeqs: number;
+  /** Valid records found past a corrupt one in the last segment, copied into new segments. */
+  salvagedRecords: number;
 }
 
 export interface RecoveredSegments {
@@ -38,9 +41,15 @@ export interface RecoveredSegments {
 export async function recoverSegments(dir: string, syncDir: boolean, minNextSeq = 1): Promise<RecoveredSegments> {
   await makeDirs(dir);
   const seqs = await listSegmentSeqs(dir);
-  const report: RecoveryReport = { truncatedBytes: 0, skippedBytes: 0, corruptSegments: 0, skippedSeqs: 0 };
+  const report: RecoveryReport = {
+    truncatedBytes: 0,
+    skippedBytes: 0,
+    corruptSegments: 0,
+    skippedSeqs: 0,
+    salvagedRecords: 0,
+  };
   const segments: Segment[] = [];
-  let floor = minNextSeq;
+  const floor = minNextSeq;
   for (let i = 0; i < seqs.length; i++) {
     const prev = segments.at(-1);
     if (prev && seqs[i] < prev.nextSeq) {
@@ -52,17 +61,29 @@ export async function recoverSegments(dir: string, syncDir: boolean, minNextSeq 
     const last = i === seqs.length - 1;
     // Older segments were sealed whole, so whatever stops them early is damage; in the last
     // one, only valid records after the stop tell damage from a write the crash cut short.
-    const beyond = lost > 0 && last ? await highestSeqAfter(seg.path, seg.size, scan.fileBytes, seg.nextSeq - 1) : 0;
-    if (lost > 0 && last && beyond === 0) {
+    const salvage =
+      lost > 0 && last
+        ? await salvageRecords(seg.path, seg.size, scan.fileBytes, seg.nextSeq - 1, (first) =>
+            createSegmentFile(dir, first, syncDir),
+          )
+        : undefined;
+    if (salvage?.records === 0) {
       await truncateFile(seg.path, seg.size);
       report.truncatedBytes = lost;
     } else if (lost > 0) {
       seg.garbageBytes = lost;
       report.skippedBytes += lost;
       report.corruptSegments++;
-      floor = Math.max(floor, beyond + 1);
     }
     segments.push(seg);
+    if (salvage && salvage.records > 0) {
+      report.salvagedRecords = salvage.records;
+      // Seqs between the damaged segment's last good record and the first salvaged one are gone.
+      for (const s of salvage.segments) {
+        report.skippedSeqs += s.firstSeq - segments.at(-1)!.nextSeq;
+        segments.push(s);
+      }
+    }
   }
   const last = segments.at(-1);
   if (last === undefined) {
@@ -72,7 +93,7 @@ export async function recoverSegments(dir: string, syncDir: boolean, minNextSeq 
     // Appending after unreadable bytes would hide the new records, and appending at a seq
     // handed out before would reuse it: new messages go to a new segment from `floor` on.
     const start = Math.max(floor, last.nextSeq);
-    report.skippedSeqs = start - last.nextSeq;
+    report.skippedSeqs += start - last.nextSeq;
     if (last.count === 0 && last.garbageBytes === 0) {
       await unlink(last.path); // an empty file that would only shadow the gap
       segments.pop();
@@ -82,59 +103,6 @@ export async function recoverSegments(dir: string, syncDir: boolean, minNextSeq 
     last.handle = await openForAppend(last.path, 'a+');
   }
   return { segments, report };
-}
-
-/** The smallest record: a header and a body with empty topic, pid and data. */
-const MIN_RECORD_BYTES = RECORD_HEADER_BYTES + 13;
-/** Bytes of the file looked at per read while searching for records. */
-const SEARCH_WINDOW_BYTES = 1024 * 1024;
-
-/**
- * The highest seq above `aboveSeq` of a valid record anywhere in [from, end) of a segment
- * file, or 0 if there is none. Looks at every byte offset, as a corrupt record's length
- * cannot be trusted to find the next one. Only a header whose seq could follow `aboveSeq` in
- * this much file gets its record read and its CRC checked, so garbage costs a header read
- * per byte, in bounded windows, whatever the file's size.
- */
-async function highestSeqAfter(path: string, from: number, end: number, aboveSeq: number): Promise<number> {
-  const maxSeq = aboveSeq + Math.ceil((end - from) / MIN_RECORD_BYTES);
-  const window = Buffer.allocUnsafe(SEARCH_WINDOW_BYTES);
-  const fh = await open(path, 'r');
-  try {
-    let best = 0;
-    let pos = from;
-    while (pos + RECORD_HEADER_BYTES <= end) {
-      const { bytesRead } = await fh.read(window, 0, Math.min(window.length, end - pos), pos);
-      if (bytesRead < RECORD_HEADER_BYTES) break;
-      // Nothing found: the next window starts at the first offset whose header this one cut.
-      let next = pos + bytesRead - RECORD_HEADER_BYTES + 1;
-      for (let off = 0; off + RECORD_HEADER_BYTES <= bytesRead; off++) {
-        const seq = recordSeq(window, off);
-        if (seq <= Math.max(aboveSeq, best) || seq > maxSeq) continue;
-        const size = await recordSizeAt(fh, pos + off, end);
-        if (size === 0) continue;
-        best = seq;
-        next = pos + off + size; // go on right after this record
-        break;
-      }
-      pos = next;
-    }
-    return best;
-  } finally {
-    await fh.close();
-  }
-}
-
-/** The size of the valid record at `at`, or 0 if there is none there. */
-async function recordSizeAt(fh: FileHandle, at: number, end: number): Promise<number> {
-  const head = Buffer.allocUnsafe(RECORD_HEADER_BYTES);
-  await fh.read(head, 0, RECORD_HEADER_BYTES, at);
-  const bodyLen = head.readUInt32BE(0);
-  const size = RECORD_HEADER_BYTES + bodyLen;
-  if (bodyLen > RECORD_MAX_BODY_BYTES || at + size > end) return 0;
-  const buf = Buffer.allocUnsafe(size);
-  const { bytesRead } = await fh.read(buf, 0, size, at);
-  return Math.max(checkRecordAt(buf, 0, bytesRead), 0);
 }
 
 /** Creates the file of a new, empty segment and opens it for appending. */

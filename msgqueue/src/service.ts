@@ -180,8 +180,8 @@ function logRecovery(journal: Journal, log: Logger): void {
   }
   if (recovery.skippedBytes > 0) {
     log.error(
-      { recovery, skippedBytes: recovery.skippedBytes },
-      'journal recovery found corrupt records with valid ones after them: the bytes from the first corrupt record on are left on disk, unread',
+      { recovery, skippedBytes: recovery.skippedBytes, salvagedRecords: recovery.salvagedRecords },
+      'journal recovery found corrupt records with valid ones after them: the valid ones were copied into new segments, the damaged bytes are left on disk for inspection',
     );
   }
   if (recovery.skippedSeqs > 0) {

@@ -223,34 +223,44 @@ t.test('garbage after the last record is cut on open', async (t) => {
   t.same((await second.append([item(3)]))[0].seq, 3);
 });
 
-t.test('a corrupt record in the last segment with valid ones after it: kept on disk, seqs not reused', async (t) => {
-  const dir = await tempDir(t);
-  const first = await openTest(t, dir);
-  await first.append([1, 2, 3, 4, 5].map((i) => item(i)));
-  await first.close();
-  const [file] = await segmentNames(dir);
-  await flipByte(join(dir, file), 2 * RECORD_BYTES + 20); // inside the body of record 3
+t.test(
+  'a corrupt record in the last segment with valid ones after it: they are salvaged, seqs not reused',
+  async (t) => {
+    const dir = await tempDir(t);
+    const first = await openTest(t, dir);
+    await first.append([1, 2, 3, 4, 5].map((i) => item(i)));
+    await first.close();
+    const [file] = await segmentNames(dir);
+    await flipByte(join(dir, file), 2 * RECORD_BYTES + 20); // inside the body of record 3
 
-  const second = await openTest(t, dir);
-  t.equal(second.lastSeq, 5, 'records 4 and 5 were handed out: the next seq is past them');
-  t.match(second.recovery, { truncatedBytes: 0, skippedBytes: 3 * RECORD_BYTES, corruptSegments: 1, skippedSeqs: 3 });
-  t.equal((await stat(join(dir, file))).size, 5 * RECORD_BYTES, 'nothing cut: the valid records stay on disk');
-  t.same(
-    (await readAll(second)).map((m) => m.seq),
-    [1, 2],
-  );
-  t.equal((await second.append([item(6)]))[0].seq, 6);
-  await second.close();
-  t.equal((await segmentNames(dir)).length, 2, 'new messages went to a new segment');
+    const second = await openTest(t, dir);
+    t.equal(second.lastSeq, 5);
+    t.match(second.recovery, {
+      truncatedBytes: 0,
+      skippedBytes: 3 * RECORD_BYTES,
+      corruptSegments: 1,
+      skippedSeqs: 1,
+      salvagedRecords: 2,
+    });
+    t.equal((await stat(join(dir, file))).size, 5 * RECORD_BYTES, 'nothing cut: the damaged file stays as it was');
+    t.same(
+      (await readAll(second)).map((m) => [m.seq, m.data]),
+      [1, 2, 4, 5].map((i) => [i, item(i).data]),
+      'records 4 and 5 read back; only the corrupt one is gone',
+    );
+    t.equal((await second.append([item(6)]))[0].seq, 6);
+    await second.close();
+    t.equal((await segmentNames(dir)).length, 2, 'the salvaged records and the new ones share a new segment');
 
-  const third = await openTest(t, dir);
-  t.match(third.recovery, { truncatedBytes: 0, corruptSegments: 1, skippedSeqs: 0 });
-  t.same(
-    (await readAll(third)).map((m) => m.seq),
-    [1, 2, 6],
-  );
-  t.equal((await third.append([item(7)]))[0].seq, 7);
-});
+    const third = await openTest(t, dir);
+    t.match(third.recovery, { truncatedBytes: 0, corruptSegments: 1, skippedSeqs: 0, salvagedRecords: 0 });
+    t.same(
+      (await readAll(third)).map((m) => m.seq),
+      [1, 2, 4, 5, 6],
+    );
+    t.equal((await third.append([item(7)]))[0].seq, 7);
+  },
+);
 
 t.test('valid records found past megabytes of random garbage, one of them cut by a search window', async (t) => {
   const dir = await tempDir(t);
@@ -270,9 +280,39 @@ t.test('valid records found past megabytes of random garbage, one of them cut by
   );
 
   const second = await openTest(t, dir);
-  t.match(second.recovery, { truncatedBytes: 0, corruptSegments: 1, skippedSeqs: 1 });
+  t.match(second.recovery, { truncatedBytes: 0, corruptSegments: 1, skippedSeqs: 0, salvagedRecords: 1 });
   t.equal(second.recovery.skippedBytes, garbage.length + RECORD_BYTES);
+  t.same(
+    (await readAll(second)).map((m) => m.seq),
+    [1, 2, 3, 4, 5],
+    'record 5 salvaged from behind the garbage',
+  );
   t.equal((await second.append([item(6)]))[0].seq, 6);
+});
+
+t.test('salvaged records with a gap between them go to one segment per run of seqs', async (t) => {
+  const dir = await tempDir(t);
+  const first = await openTest(t, dir);
+  await first.append([1, 2, 3, 4, 5, 6].map((i) => item(i)));
+  await first.close();
+  const [file] = await segmentNames(dir);
+  await flipByte(join(dir, file), 1 * RECORD_BYTES + 20); // record 2
+  await flipByte(join(dir, file), 3 * RECORD_BYTES + 20); // record 4
+
+  const second = await openTest(t, dir);
+  t.match(second.recovery, { skippedSeqs: 2, salvagedRecords: 3 });
+  t.same(
+    (await readAll(second)).map((m) => m.seq),
+    [1, 3, 5, 6],
+  );
+  t.same(
+    (await second.read(4, 2, 1e6)).map((m) => m.seq),
+    [5, 6],
+    'a read inside a gap resumes after it',
+  );
+  t.equal((await second.append([item(7)]))[0].seq, 7);
+  await second.close();
+  t.equal((await segmentNames(dir)).length, 3, 'the damaged segment, then runs 3 and 5..7');
 });
 
 t.test('a corrupt last record (nothing valid after it) is a torn tail and is cut', async (t) => {
