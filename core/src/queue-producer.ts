@@ -16,6 +16,7 @@
 import { randomBytes } from 'node:crypto';
 import { ProtocolError } from './errors.js';
 import { encodeLegacyData } from './legacy.js';
+import { isValidTopic } from './topics.js';
 import { createLinkClient, readLinkReply, type LinkClientOptions } from './link-client.js';
 import { encodeLink, type LinkAppendItem, type LinkFrame } from './link.js';
 import { turnNow } from './turn-clock.js';
@@ -86,6 +87,7 @@ const RETRYABLE = new Set(['UNAVAILABLE', 'INTERNAL']);
  */
 const OUTBOX_FULL = new ProtocolError('UNAVAILABLE', 'the queue outbox is full');
 const CLOSED = new ProtocolError('UNAVAILABLE', 'the queue producer is closed');
+const BAD_TOPIC = new ProtocolError('BAD_TOPIC', 'not a topic the link can carry');
 
 export function createQueueProducer(opts: QueueProducerOptions): QueueProducer {
   const maxBatchMessages = opts.maxBatchMessages ?? PRODUCER_DEFAULTS.maxBatchMessages;
@@ -107,6 +109,8 @@ export function createQueueProducer(opts: QueueProducerOptions): QueueProducer {
   let bytes = 0;
   let full = false;
   let closed = false;
+  /** The last topic offer() checked; undefined until one passed, so no topic skips the check. */
+  let lastTopic: string | undefined;
   let flushScheduled: NodeJS.Immediate | undefined;
   const inflight = new Map<number, Entry[]>();
   let nextRef = 1;
@@ -256,6 +260,12 @@ export function createQueueProducer(opts: QueueProducerOptions): QueueProducer {
 
   function offer<C>(msg: AppendRequest, done: AppendDone<C>, ctx: C): ProtocolError | undefined {
     if (closed) return CLOSED;
+    // Callers check topics, but one the link encoder refused would fail a whole batch, and
+    // a throw there is no one's to catch: refuse it here. Repeated topics skip the check.
+    if (msg.topic !== lastTopic) {
+      if (!isValidTopic(msg.topic)) return BAD_TOPIC;
+      lastTopic = msg.topic;
+    }
     const pid = msg.pid;
     // A counter takes 8 bytes on the link, about what a pid of its own would count for.
     const size = Buffer.byteLength(msg.data) + msg.topic.length + (pid === undefined ? 8 : pid.length);

@@ -215,6 +215,23 @@ t.test('onDepth reports the outbox after each append and once per settled batch'
   t.equal(await first, 4, 'the one that fitted is taken');
 });
 
+t.test('offer refuses a topic the link cannot carry, first or not, and the batch around it goes through', async (t) => {
+  const stub = await startStubQueue(t);
+  const { p, states } = producer(t, stub);
+  await states.when('up');
+  const done = () => undefined;
+  t.equal(p.offer({ topic: '', data: '0', ts: 1 }, done, undefined)?.code, 'BAD_TOPIC', 'as the very first offer');
+  t.equal(p.offer({ topic: 'news', data: '1', ts: 1 }, done, undefined), undefined);
+  t.equal(p.offer({ topic: 'x'.repeat(256), data: '2', ts: 1 }, done, undefined)?.code, 'BAD_TOPIC');
+  t.equal(p.offer({ topic: 'né', data: '3', ts: 1 }, done, undefined)?.code, 'BAD_TOPIC', 'not ASCII');
+  t.equal(p.offer({ topic: 'news', data: '4', ts: 1 }, done, undefined), undefined);
+  await stub.waitFor(() => stub.log.length === 2);
+  t.same(
+    stub.log.map((m) => m.data),
+    ['1', '4'],
+  );
+});
+
 t.test('offer: one callback per message with its ctx; a refusal comes back at once instead', async (t) => {
   const stub = await startStubQueue(t, { holdAppends: true });
   const journaled: number[] = [];
