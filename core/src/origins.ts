@@ -34,20 +34,35 @@ export function parseAllowedOrigin(raw: string): string {
   return origin;
 }
 
-/** Whether a request's Origin header passes; no header (non-browser clients) or an empty list: yes. */
+/** Whether a request's Origin header passes. */
+export type OriginCheck = (origin: string | undefined) => boolean;
+
+/**
+ * The check for `allowed`, whose entries are normalised once here rather than per request. No
+ * header (non-browser clients) or an empty list: yes.
+ */
+export function originChecker(allowed: readonly string[]): OriginCheck {
+  if (allowed.length === 0) return () => true;
+  const patterns = allowed.map(normalisePattern).filter((p): p is string => p !== undefined);
+  return (origin) => {
+    if (origin === undefined) return true;
+    const o = normalise(origin);
+    return o !== undefined && patterns.some((p) => patternMatches(p, o));
+  };
+}
+
+/** originChecker(allowed)(origin), for a single question. */
 export function originAllowed(allowed: readonly string[], origin: string | undefined): boolean {
-  if (origin === undefined || allowed.length === 0) return true;
-  const o = normalise(origin);
-  if (o === undefined) return false;
-  return allowed.some((raw) => {
-    const p = normalisePattern(raw);
-    if (p === undefined) return false;
-    const star = p.indexOf('://*.');
-    if (star === -1) return p === o;
-    const scheme = p.slice(0, star + 3);
-    const suffix = p.slice(star + 4); // ".example.com" or ".example.com:8443"
-    return o.startsWith(scheme) && o.endsWith(suffix) && o.length > scheme.length + suffix.length;
-  });
+  return originChecker(allowed)(origin);
+}
+
+/** Does the normalised pattern `p` (exact, or with `*.`) admit the normalised origin `o`? */
+function patternMatches(p: string, o: string): boolean {
+  const star = p.indexOf('://*.');
+  if (star === -1) return p === o;
+  const scheme = p.slice(0, star + 3);
+  const suffix = p.slice(star + 4); // ".example.com" or ".example.com:8443"
+  return o.startsWith(scheme) && o.endsWith(suffix) && o.length > scheme.length + suffix.length;
 }
 
 /** A configured origin, wildcard or not, normalised; undefined when it is not one. */

@@ -19,7 +19,7 @@ import { CLOSE, ConfigError, HTTP_ERRORS } from './errors.js';
 import { BASIC_CHALLENGE, rejectUpgrade, sendHttpError, sendRawReply, sendReply } from './http-replies.js';
 import { connectionId, type Logger } from './log.js';
 import { closeReasonOfWsError, type BaseMetrics } from './metrics.js';
-import { originAllowed } from './origins.js';
+import { originChecker } from './origins.js';
 import { createProbes, PROBE_PATHS } from './probes.js';
 import { createTicketEndpoint, TICKETS_PATH } from './ticket-endpoint.js';
 import type { TicketStore } from './tickets.js';
@@ -128,12 +128,12 @@ export function createServiceServer(opts: ServiceServerOptions): ServiceServer {
       done(false, status, text + '\n', { ...BASIC_CHALLENGE, 'Content-Type': 'text/plain' });
     },
   });
+  const originAllowed = originChecker(limits.allowedOrigins);
   const routeOf = new WeakMap<IncomingMessage, WsRoute>();
   /** The ticket an upgrade authenticated with, redeemed by verifyClient. */
   const ticketOf = new WeakMap<IncomingMessage, string>();
   const ticketEndpoint =
-    opts.tickets &&
-    createTicketEndpoint({ tickets: opts.tickets, allowedOrigins: limits.allowedOrigins, identify, metrics, log });
+    opts.tickets && createTicketEndpoint({ tickets: opts.tickets, originAllowed, identify, metrics, log });
   const probe = createProbes({
     metrics,
     metricsAuth: limits.metricsAuth,
@@ -197,7 +197,7 @@ export function createServiceServer(opts: ServiceServerOptions): ServiceServer {
       return rejectUpgrade(socket, ticketEndpoint && url.pathname === TICKETS_PATH ? 'NOT_UPGRADABLE' : 'NOT_FOUND');
     }
     if (!accepting) return rejectUpgrade(socket, 'OVERLOADED');
-    if (!originAllowed(limits.allowedOrigins, req.headers.origin)) {
+    if (!originAllowed(req.headers.origin)) {
       metrics.authFailures.inc({ reason: 'origin' });
       return rejectUpgrade(socket, 'FORBIDDEN_ORIGIN');
     }

@@ -8,14 +8,15 @@ import type { Principal } from './auth.js';
 import { BASIC_CHALLENGE, sendHttpError } from './http-replies.js';
 import type { Logger } from './log.js';
 import type { BaseMetrics } from './metrics.js';
-import { originAllowed } from './origins.js';
+import type { OriginCheck } from './origins.js';
 import type { TicketStore } from './tickets.js';
 
 export const TICKETS_PATH = '/v1/tickets';
 
 export interface TicketEndpointDeps {
   tickets: TicketStore;
-  allowedOrigins: readonly string[];
+  /** The service's --allowed-origins check, built once. */
+  originAllowed: OriginCheck;
   /** The request's principal; 'busy' when too many password checks are in progress. */
   identify(req: IncomingMessage): Promise<Principal | null | 'busy'>;
   metrics: BaseMetrics;
@@ -26,7 +27,7 @@ export function createTicketEndpoint(deps: TicketEndpointDeps) {
   const { tickets, metrics, log } = deps;
   return async function ticketEndpoint(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const origin = req.headers.origin;
-    if (!originAllowed(deps.allowedOrigins, origin)) {
+    if (!deps.originAllowed(origin)) {
       metrics.authFailures.inc({ reason: 'origin' });
       return sendHttpError(res, 'FORBIDDEN_ORIGIN');
     }
