@@ -181,7 +181,7 @@ function logRecovery(journal: Journal, log: Logger): void {
   if (recovery.skippedBytes > 0) {
     log.error(
       { recovery, skippedBytes: recovery.skippedBytes, salvagedRecords: recovery.salvagedRecords },
-      'journal recovery found corrupt records with valid ones after them: the valid ones were copied into new segments, the damaged bytes are left on disk for inspection',
+      'journal recovery found corrupt records: the damaged bytes are left on disk for inspection; valid records after them in the last segment were copied into new segments (salvagedRecords)',
     );
   }
   if (recovery.skippedSeqs > 0) {

@@ -4,7 +4,15 @@
  * `maxBufferedBytes` when a frame is due is closed with 1013 at once, so a slow reader costs
  * the others nothing.
  */
-import { CLOSE, rawSocketOf, type Logger, type Principal, type QueueMessage, type RawSocket } from '@wsq/core';
+import {
+  CLOSE,
+  rawSocketOf,
+  type FrameErrorCode,
+  type Logger,
+  type Principal,
+  type QueueMessage,
+  type RawSocket,
+} from '@wsq/core';
 import type { Protocol } from './metrics.js';
 import type { SharedConcat, WireFrame } from './wire.js';
 
@@ -68,7 +76,7 @@ export class Client {
   /** Closed, kicked or detached: nothing more is sent. */
   gone = false;
   /** Codes of the legacy frames ignored so far (each is logged at info once per connection). */
-  readonly ignoredCodes = new Set<string>();
+  readonly ignoredCodes = new Set<FrameErrorCode>();
   private closeTimer: NodeJS.Timeout | undefined;
   private readonly waiters = new Set<() => void>();
   private readonly raw: RawSocket | undefined;
