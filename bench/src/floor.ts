@@ -46,6 +46,19 @@ export interface FloorRow {
 /** Client sends in rounds of this many frames and waits for the round to be written. */
 const SEND_ROUND = 4096;
 
+/**
+ * Sends `messages` frames with `send`, in rounds of SEND_ROUND whose last frame's callback is
+ * awaited, so the client never holds more than a round unsent.
+ */
+async function sendInRounds(messages: number, send: (cb?: (err?: Error) => void) => void): Promise<void> {
+  for (let sent = 0; sent < messages;) {
+    const n = Math.min(SEND_ROUND, messages - sent);
+    for (let i = 1; i < n; i++) send();
+    await new Promise<void>((resolve, reject) => send((err) => (err ? reject(err) : resolve())));
+    sent += n;
+  }
+}
+
 function nextReply(child: ChildProcess): Promise<FloorServerReply> {
   return new Promise((resolve, reject) => {
     const onExit = (code: number | null): void => reject(new Error(`floor server exited (${code})`));
@@ -74,12 +87,7 @@ async function writeAll(socket: TLSSocket, block: Buffer, frames: number): Promi
 const CLIENTS: Readonly<Record<FloorStep, (port: number, messages: number, certs: GeneratedCerts) => Promise<void>>> = {
   async 'ws-receive'(port, messages, certs) {
     const ws = await openSocket(`wss://127.0.0.1:${port}/`, [], { ca: certs.caCert });
-    for (let sent = 0; sent < messages;) {
-      const n = Math.min(SEND_ROUND, messages - sent);
-      for (let i = 1; i < n; i++) ws.send(FLOOR_PAYLOAD);
-      await new Promise<void>((resolve, reject) => ws.send(FLOOR_PAYLOAD, (err) => (err ? reject(err) : resolve())));
-      sent += n;
-    }
+    await sendInRounds(messages, (cb) => ws.send(FLOOR_PAYLOAD, cb));
     ws.terminate();
   },
   async 'tls-receive'(port, messages, certs) {
@@ -150,14 +158,7 @@ async function measureNats(binary: string, messages: number): Promise<number> {
     await sub.subscribe('t');
     const pub = await openNatsPublisher(ep, closed);
     const before = processCpuSeconds(nats.pid);
-    for (let sent = 0; sent < messages;) {
-      const n = Math.min(SEND_ROUND, messages - sent);
-      for (let i = 1; i < n; i++) pub.publish('t', FLOOR_PAYLOAD);
-      await new Promise<void>((resolve, reject) =>
-        pub.publish('t', FLOOR_PAYLOAD, (err) => (err ? reject(err) : resolve())),
-      );
-      sent += n;
-    }
+    await sendInRounds(messages, (cb) => pub.publish('t', FLOOR_PAYLOAD, cb));
     await done;
     const after = processCpuSeconds(nats.pid);
     pub.close();
