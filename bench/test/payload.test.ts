@@ -67,7 +67,7 @@ t.test('wsq frames agree with core’s codecs (restated so workers need not load
   t.match(
     encodeWsqPublish('wsq-v1', 'bench.t0', p, 'Ab-_9.z'),
     /^\{"op":"pub","topic":"bench\.t0","data":"[^"]*","id":"Ab-_9\.z"\}$/,
-    'the id last: the canonical form the publisher slices instead of parsing (core/src/v1.ts)',
+    'the id last: the canonical form the publisher slices instead of parsing (core/src/protocol/v1.ts)',
   );
   t.same(decodeClientFrame(encodeWsqSubscribe('wsq-v1', 'a.*', 's1')), { op: 'sub', topic: 'a.*', id: 's1' });
   t.same(decodeLegacy(encodeWsqPublish('wsq-legacy', 'a', p)), { topic: 'a', content: p });

@@ -2,9 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { createAuthenticator } from '../src/auth.js';
-import { hashPassword, readUsersFile, writeUsersFile } from '../src/users.js';
-import { AuthBusyError } from '../src/verify-gate.js';
+import { createAuthenticator } from '../src/front/auth.js';
+import { hashPassword, readUsersFile, writeUsersFile } from '../src/front/users.js';
+import { AuthBusyError } from '../src/front/verify-gate.js';
 
 t.test('concurrent checks of the same credentials share one scrypt run', async (t) => {
   // One check per source at a time: without sharing, the second would be refused as busy.

@@ -3,10 +3,10 @@ import type { IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { canPublish, canSubscribe, createAuthenticator } from '../src/auth.js';
-import { createBackoff } from '../src/backoff.js';
-import { originAllowed } from '../src/origins.js';
-import { hashPassword, parseUsersFile, readUsersFile, verifyPassword, writeUsersFile } from '../src/users.js';
+import { canPublish, canSubscribe, createAuthenticator } from '../src/front/auth.js';
+import { createBackoff } from '../src/queue/backoff.js';
+import { originAllowed } from '../src/front/origins.js';
+import { hashPassword, parseUsersFile, readUsersFile, verifyPassword, writeUsersFile } from '../src/front/users.js';
 
 function req(user: string, pass: string): IncomingMessage {
   return {

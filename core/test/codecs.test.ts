@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import t from 'tap';
-import { FRAME_ERROR_CODES, ProtocolError } from '../src/errors.js';
+import { FRAME_ERROR_CODES, ProtocolError } from '../src/protocol/errors.js';
 import {
   contentToData,
   dataToContent,
@@ -9,10 +9,16 @@ import {
   decodeLegacyToData,
   encodeLegacy,
   encodeLegacyData,
-} from '../src/legacy.js';
-import { decodeLinkReply, decodeLinkRequest, encodeLink, type LinkReply, type LinkRequest } from '../src/link.js';
-import { appendRefOf } from '../src/link-binary.js';
-import { isJsonText } from '../src/json.js';
+} from '../src/protocol/legacy.js';
+import {
+  decodeLinkReply,
+  decodeLinkRequest,
+  encodeLink,
+  type LinkReply,
+  type LinkRequest,
+} from '../src/protocol/link.js';
+import { appendRefOf } from '../src/protocol/link-binary.js';
+import { isJsonText } from '../src/protocol/json.js';
 import {
   decodeClientFrame,
   parseClientFrame,
@@ -22,7 +28,7 @@ import {
   encodeMsg,
   encodeSubscribed,
   encodeUnsubscribed,
-} from '../src/v1.js';
+} from '../src/protocol/v1.js';
 
 function codeOf(fn: () => unknown): string | undefined {
   try {
@@ -250,7 +256,7 @@ t.test('link replies', async (t) => {
     { op: 'appended', ref: 1, seqs: [1, 2] },
     { op: 'consuming', name: 'a', next: 1, first: 1, last: 0 },
     { op: 'msgs', msgs: [{ seq: 1, topic: 'a', data: '1', ts: 2 }] },
-    { op: 'replayed', ref: 2, msgs: [], first: 1, more: false },
+    { op: 'replayed', ref: 2, msgs: [], first: 1, more: false, next: 1 },
     { op: 'error', ref: 3, code: 'INTERNAL', message: 'x' },
   ] satisfies LinkReply[];
   for (const f of frames) t.same(decodeLinkReply(encodeLink(f)), f);
@@ -516,7 +522,7 @@ const linkReplyArb: fc.Arbitrary<LinkReply> = fc.oneof(
       more: fc.boolean(),
       next: seqArb,
     },
-    { requiredKeys: ['op', 'ref', 'msgs', 'first', 'more'] },
+    { requiredKeys: ['op', 'ref', 'msgs', 'first', 'more', 'next'] },
   ),
   fc.record(
     { op: fc.constant('error' as const), ref: seqArb, code: frameErrorCodeArb, message: fc.string() },

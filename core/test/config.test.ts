@@ -2,8 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { envName, flagName, loadConfig, printableConfig, type OptionSpec } from '../src/config.js';
-import { commonOptions, LINK_OPTIONS } from '../src/options.js';
+import { envName, flagName, loadConfig, printableConfig, type OptionSpec } from '../src/config/config.js';
+import { commonOptions, LINK_OPTIONS } from '../src/config/options.js';
 
 const specs: OptionSpec[] = [...commonOptions(8081), ...LINK_OPTIONS];
 const base = { service: 'publisher', description: 'test' };
@@ -223,7 +223,7 @@ t.test('--print-config masks secrets', async (t) => {
 });
 
 t.test('finish() hook validates across fields', async (t) => {
-  const { ConfigError } = await import('../src/errors.js');
+  const { ConfigError } = await import('../src/protocol/errors.js');
   const r = loadConfig(specs, {
     ...base,
     argv: ['--reconnect-min-ms', '500', '--reconnect-max-ms', '100'],

@@ -1,9 +1,9 @@
-/** docs/errors.md and core/src/errors.ts must list the same codes (fastify's habit). */
+/** docs/errors.md and core/src/protocol/errors.ts must list the same codes (fastify's habit). */
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
-import { CLOSE, FRAME_ERROR_CODES, HTTP_ERRORS } from '../src/errors.js';
+import { CLOSE, FRAME_ERROR_CODES, HTTP_ERRORS } from '../src/protocol/errors.js';
 
 const doc = readFileSync(join(dirname(fileURLToPath(import.meta.url)), '../../../docs/errors.md'), 'utf8');
 

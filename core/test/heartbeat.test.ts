@@ -1,9 +1,9 @@
 import { once } from 'node:events';
 import t from 'tap';
 import { WebSocket } from 'ws';
-import { createAuthenticator } from '../src/auth.js';
-import { createMetrics } from '../src/metrics.js';
-import { createServiceServer } from '../src/service-server.js';
+import { createAuthenticator } from '../src/front/auth.js';
+import { createMetrics } from '../src/observe/metrics.js';
+import { createServiceServer } from '../src/front/service-server.js';
 import { logSink, testTls } from './helpers/index.js';
 
 const auth = 'Basic ' + Buffer.from('hello:test').toString('base64');

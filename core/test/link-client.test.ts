@@ -1,6 +1,6 @@
 import t from 'tap';
-import { createLinkClient, describeLinkError, linkUrl, type LinkClientOptions } from '../src/link-client.js';
-import { generateCerts } from '../src/tls.js';
+import { createLinkClient, describeLinkError, linkUrl, type LinkClientOptions } from '../src/queue/link/link-client.js';
+import { generateCerts } from '../src/front/tls.js';
 import {
   type StubQueue,
   type Teardown,

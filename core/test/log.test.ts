@@ -1,5 +1,5 @@
 import t from 'tap';
-import { connectionId } from '../src/log.js';
+import { connectionId } from '../src/observe/log.js';
 import { logSink } from './helpers/index.js';
 
 t.test('a line is one JSON object with level, time, service and msg; children add conn', async (t) => {

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { createAuthenticator } from '../src/auth.js';
+import { createAuthenticator } from '../src/front/auth.js';
 import {
   AUTH_FAILURE_REASONS,
   CLOSE_REASONS,
@@ -8,8 +8,8 @@ import {
   createMetrics,
   LATENCY_BUCKETS,
   type BaseMetrics,
-} from '../src/metrics.js';
-import { createServiceServer } from '../src/service-server.js';
+} from '../src/observe/metrics.js';
+import { createServiceServer } from '../src/front/service-server.js';
 import { FrameReader, connectWs, httpsRequest, logSink, testTls, type Teardown } from './helpers/index.js';
 
 async function value(m: BaseMetrics, name: string, labels: Record<string, string> = {}): Promise<number | undefined> {

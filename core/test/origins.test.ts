@@ -1,5 +1,5 @@
 import t from 'tap';
-import { originAllowed, parseAllowedOrigin } from '../src/origins.js';
+import { originAllowed, parseAllowedOrigin } from '../src/front/origins.js';
 
 t.test('allowed origins are normalised: lower case, no default port', async (t) => {
   const cases: [string, string][] = [

@@ -1,6 +1,10 @@
 import t from 'tap';
-import { createQueueConsumer, MAX_PENDING_REPLAYS, type QueueConsumerOptions } from '../src/queue-consumer.js';
-import type { QueueMessage } from '../src/queue.js';
+import {
+  createQueueConsumer,
+  MAX_PENDING_REPLAYS,
+  type QueueConsumerOptions,
+} from '../src/queue/link/queue-consumer.js';
+import type { QueueMessage } from '../src/queue/queue.js';
 import {
   type StubQueue,
   type Teardown,

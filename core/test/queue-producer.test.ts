@@ -1,7 +1,7 @@
 import t from 'tap';
-import { ProtocolError } from '../src/errors.js';
-import { createQueueProducer, type QueueProducerOptions } from '../src/queue-producer.js';
-import type { QueueProducer } from '../src/queue.js';
+import { ProtocolError } from '../src/protocol/errors.js';
+import { createQueueProducer, type QueueProducerOptions } from '../src/queue/link/queue-producer.js';
+import type { QueueProducer } from '../src/queue/queue.js';
 import { type StubQueue, type Teardown, recordStates, startStubQueue, stubLinkOptions } from './helpers/index.js';
 
 function producer(t: Teardown, stub: StubQueue, over: Partial<QueueProducerOptions> = {}) {

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { putTextFrameHeader, rawSocketOf, textFrameHeaderBytes } from '../src/raw-frames.js';
+import { putTextFrameHeader, rawSocketOf, textFrameHeaderBytes } from '../src/front/raw-frames.js';
 
 t.test('text frame headers: the three length forms of RFC 6455, read back by ws’s own receiver', async (t) => {
   const { Receiver } = (await import('ws')) as unknown as { Receiver: new (opts?: object) => NodeJS.WritableStream };

@@ -8,10 +8,10 @@ import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { deflateRawSync } from 'node:zlib';
 import t from 'tap';
 import { WebSocket } from 'ws';
-import { createAuthenticator, type AuthOptions } from '../src/auth.js';
-import { createMetrics } from '../src/metrics.js';
-import { createServiceServer, type ServerLimits } from '../src/service-server.js';
-import { createTicketStore, type TicketStore } from '../src/tickets.js';
+import { createAuthenticator, type AuthOptions } from '../src/front/auth.js';
+import { createMetrics } from '../src/observe/metrics.js';
+import { createServiceServer, type ServerLimits } from '../src/front/service-server.js';
+import { createTicketStore, type TicketStore } from '../src/front/tickets.js';
 import {
   connectWs,
   FrameReader,

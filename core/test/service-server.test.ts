@@ -1,9 +1,9 @@
 import t from 'tap';
 import { WebSocket } from 'ws';
-import { createAuthenticator } from '../src/auth.js';
-import { createMetrics } from '../src/metrics.js';
-import { createServiceServer, type ServerLimits } from '../src/service-server.js';
-import { V1_PROTOCOL } from '../src/v1.js';
+import { createAuthenticator } from '../src/front/auth.js';
+import { createMetrics } from '../src/observe/metrics.js';
+import { createServiceServer, type ServerLimits } from '../src/front/service-server.js';
+import { V1_PROTOCOL } from '../src/protocol/v1.js';
 import {
   type Teardown,
   connectWs,

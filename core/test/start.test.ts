@@ -8,10 +8,10 @@ import { createInterface } from 'node:readline';
 import { PassThrough, type Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
-import { supervise, type ChildSpec } from '../src/start-supervisor.js';
+import { supervise, type ChildSpec } from '../src/cli/start-supervisor.js';
 import { httpsRequest, type Teardown } from './helpers/index.js';
 
-const START = fileURLToPath(new URL('../src/start.js', import.meta.url));
+const START = fileURLToPath(new URL('../../bin/wsq-start.js', import.meta.url));
 const DIR = mkdtempSync(join(tmpdir(), 'wsq-start-'));
 t.teardown(() => rmSync(DIR, { recursive: true, force: true }));
 const ENV = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('WSQ_')));

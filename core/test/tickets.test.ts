@@ -1,5 +1,5 @@
 import t from 'tap';
-import { createTicketStore, TICKET_DEFAULTS } from '../src/tickets.js';
+import { createTicketStore, TICKET_DEFAULTS } from '../src/front/tickets.js';
 
 const alice = Object.freeze({ name: 'alice', publish: ['>'], subscribe: ['>'] });
 const bob = Object.freeze({ name: 'bob', publish: [], subscribe: ['news'] });

@@ -4,7 +4,7 @@
  */
 import fc from 'fast-check';
 import t from 'tap';
-import { TopicIndex } from '../src/topic-index.js';
+import { TopicIndex } from '../src/protocol/topic-index.js';
 
 const sorted = <S>(xs: Iterable<S>) => [...xs].map(String).sort();
 

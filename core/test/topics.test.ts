@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import t from 'tap';
-import { TopicIndex } from '../src/topic-index.js';
-import { isValidPattern, isValidTopic, matchesPattern, patternCovers } from '../src/topics.js';
+import { TopicIndex } from '../src/protocol/topic-index.js';
+import { isValidPattern, isValidTopic, matchesPattern, patternCovers } from '../src/protocol/topics.js';
 
 t.test('topic validity', async (t) => {
   const valid = ['news', 'chat.eu', 'a.b.c', 'x'.repeat(255), 'A-Z_09!~', 'ü'.length ? 'u' : ''];

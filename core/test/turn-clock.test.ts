@@ -1,6 +1,6 @@
 /** turnNow / turnDateNow: one clock reading per event-loop callback, fresh after its microtasks. */
 import t from 'tap';
-import { turnDateNow, turnNow } from '../src/turn-clock.js';
+import { turnDateNow, turnNow } from '../src/observe/turn-clock.js';
 
 function spin(ms: number): void {
   const until = performance.now() + ms;

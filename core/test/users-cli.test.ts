@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
-import { parseUsersFile, verifyPassword } from '../src/users.js';
+import { parseUsersFile, verifyPassword } from '../src/front/users.js';
 
-const CLI = fileURLToPath(new URL('../src/users-cli.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../bin/wsq-users.js', import.meta.url));
 const DIR = mkdtempSync(join(tmpdir(), 'wsq-users-'));
 t.teardown(() => rmSync(DIR, { recursive: true, force: true }));
 const ENV = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('WSQ_')));

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { AuthBusyError, createVerifyGate, sourceOf } from '../src/verify-gate.js';
+import { AuthBusyError, createVerifyGate, sourceOf } from '../src/front/verify-gate.js';
 
 /** A job that starts when the gate lets it and ends when the test says so. */
 function controlled(log: string[], name: string) {

@@ -6,7 +6,7 @@
 import { open, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError } from '@wsq/core';
-import { errCode, makeDirs } from './make-dirs.js';
+import { errCode, makeDirs } from './journal/make-dirs.js';
 
 /** A file created and removed in each directory to prove it is writable (root ignores modes). */
 const WRITE_PROBE = '.wsq-write-probe';

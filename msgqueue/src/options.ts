@@ -4,9 +4,9 @@
  * JOURNAL_DEFAULTS, so the two never drift). toConfig() validates across fields and freezes.
  */
 import { commonOptions, ConfigError, type ConfigValues, type OptionSpec, type ServerLimits } from '@wsq/core';
-import { CURSOR_DEFAULTS } from './cursors.js';
-import { DEDUPE_DEFAULTS } from './dedupe.js';
-import { JOURNAL_DEFAULTS, type FsyncMode, type JournalOptions } from './journal.js';
+import { CURSOR_DEFAULTS } from './consumers/cursors.js';
+import { DEDUPE_DEFAULTS } from './dedupe/dedupe.js';
+import { JOURNAL_DEFAULTS, type FsyncMode, type JournalOptions } from './journal/journal.js';
 
 export const FSYNC_MODES: readonly FsyncMode[] = ['always', 'batch', 'never'];
 

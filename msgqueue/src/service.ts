@@ -19,17 +19,17 @@ import {
   type Logger,
   warnAboutUsers,
 } from '@wsq/core';
-import { createAppender } from './appender.js';
-import { serveConsumerLink } from './consumer-link.js';
-import { openCursorStore, type CursorStore } from './cursors.js';
+import { createAppender } from './dedupe/appender.js';
+import { serveConsumerLink } from './links/consumer-link.js';
+import { openCursorStore, type CursorStore } from './consumers/cursors.js';
 import { prepareDataDir } from './data-dir.js';
-import { createDedupeIndex, rebuildDedupe } from './dedupe.js';
-import { ConsumerHub } from './hub.js';
-import { openJournal, type Journal } from './journal.js';
-import { serveLegacyPop, serveLegacyPush } from './legacy-link.js';
+import { createDedupeIndex, rebuildDedupe } from './dedupe/dedupe.js';
+import { ConsumerHub } from './consumers/hub.js';
+import { openJournal, type Journal } from './journal/journal.js';
+import { serveLegacyPop, serveLegacyPush } from './links/legacy-link.js';
 import type { MsgqueueConfig } from './options.js';
-import { serveProducerLink } from './producer-link.js';
-import { POP_PATH, PUSH_PATH, type QueueContext } from './queue-context.js';
+import { serveProducerLink } from './links/producer-link.js';
+import { POP_PATH, PUSH_PATH, type QueueContext } from './links/queue-context.js';
 import { createQueueMetrics } from './queue-metrics.js';
 
 export interface MsgqueueDeps {

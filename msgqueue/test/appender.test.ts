@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { createMetrics } from '@wsq/core';
-import { createAppender } from '../src/appender.js';
-import { createDedupeIndex } from '../src/dedupe.js';
-import { JOURNAL_DEFAULTS, openJournal, type AppendInput } from '../src/journal.js';
+import { createAppender } from '../src/dedupe/appender.js';
+import { createDedupeIndex } from '../src/dedupe/dedupe.js';
+import { JOURNAL_DEFAULTS, openJournal, type AppendInput } from '../src/journal/journal.js';
 import { createQueueMetrics } from '../src/queue-metrics.js';
 import { gen } from './helpers/queue.js';
 

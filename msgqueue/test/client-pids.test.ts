@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import t from 'tap';
-import { ClientPidIndex } from '../src/client-pids.js';
+import { ClientPidIndex } from '../src/dedupe/client-pids.js';
 
 /** What the index must behave like: the newest seq per pid, entries leaving from the front in remember order. */
 class Model {

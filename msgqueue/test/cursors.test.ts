@@ -2,7 +2,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { CURSOR_FILE, openCursorStore, type CursorStore, type CursorStoreOptions } from '../src/cursors.js';
+import { CURSOR_FILE, openCursorStore, type CursorStore, type CursorStoreOptions } from '../src/consumers/cursors.js';
 
 interface Teardown {
   teardown(fn: () => unknown): void;

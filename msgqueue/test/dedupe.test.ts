@@ -3,9 +3,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import t from 'tap';
-import { createDedupeIndex, rebuildDedupe, type DedupeJournal } from '../src/dedupe.js';
-import { JOURNAL_DEFAULTS, openJournal, type AppendInput, type Journal, type JournalOptions } from '../src/journal.js';
-import { counterAfterPrefix, parseGeneratedPid, type ParsedPid } from '../src/generated-pids.js';
+import { createDedupeIndex, rebuildDedupe, type DedupeJournal } from '../src/dedupe/dedupe.js';
+import {
+  JOURNAL_DEFAULTS,
+  openJournal,
+  type AppendInput,
+  type Journal,
+  type JournalOptions,
+} from '../src/journal/journal.js';
+import { counterAfterPrefix, parseGeneratedPid, type ParsedPid } from '../src/dedupe/generated-pids.js';
 import { gen } from './helpers/queue.js';
 
 interface Teardown {

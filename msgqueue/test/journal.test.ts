@@ -20,9 +20,9 @@ import {
   type Journal,
   type JournalOptions,
   type StoredMessage,
-} from '../src/journal.js';
-import { measureRecord } from '../src/record.js';
-import { ENTRY_OVERHEAD_BYTES } from '../src/tail-cache.js';
+} from '../src/journal/journal.js';
+import { measureRecord } from '../src/journal/record.js';
+import { ENTRY_OVERHEAD_BYTES } from '../src/journal/tail-cache.js';
 
 interface Teardown {
   teardown(fn: () => unknown): void;

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { LINK_PROTOCOL } from '@wsq/core';
 import { connectWs, httpsRequest, testTls, type Teardown } from '@wsq/core/testing';
-import { JOURNAL_DEFAULTS, openJournal } from '../src/journal.js';
+import { JOURNAL_DEFAULTS, openJournal } from '../src/journal/journal.js';
 import { JOURNAL_SUBDIR } from '../src/service.js';
 import { LinkClient, tempDir, USER } from './helpers/queue.js';
 

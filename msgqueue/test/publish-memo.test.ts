@@ -1,5 +1,5 @@
 import t from 'tap';
-import { publishChecker, PUBLISH_MEMO_TOPICS } from '../src/producer-link.js';
+import { publishChecker, PUBLISH_MEMO_TOPICS } from '../src/links/producer-link.js';
 
 t.test('publish permission is matched once per topic and stays right past the memo size', async (t) => {
   const principal = { name: 'u', publish: ['news.>', 'chat.*'], subscribe: [] };

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { floorIndex } from '../src/sorted.js';
+import { floorIndex } from '../src/journal/sorted.js';
 
 t.test('floorIndex finds the last value at or below x', async (t) => {
   const values = [0, 3, 3, 7, 20];

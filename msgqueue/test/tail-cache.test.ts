@@ -1,10 +1,10 @@
 import { encodeLink } from '@wsq/core';
 import fc from 'fast-check';
 import t from 'tap';
-import { encodeMsgsFromRecords } from '../src/link-frames.js';
-import { encodeRecordInto, measureRecord, type StoredMessage } from '../src/record.js';
-import { ReadBudget } from '../src/segment.js';
-import { ENTRY_OVERHEAD_BYTES, TailCache } from '../src/tail-cache.js';
+import { encodeMsgsFromRecords } from '../src/links/link-frames.js';
+import { encodeRecordInto, measureRecord, type StoredMessage } from '../src/journal/record.js';
+import { ReadBudget } from '../src/journal/segment.js';
+import { ENTRY_OVERHEAD_BYTES, TailCache } from '../src/journal/tail-cache.js';
 
 /** Encodes `msgs` into one buffer as the journal writer does for a group; returns it and each record's place. */
 function group(msgs: StoredMessage[]): { buf: Buffer; places: { off: number; size: number }[] } {

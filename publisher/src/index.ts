@@ -1,6 +1,6 @@
 /** The publisher's public surface, re-exported by name. */
 export { createPublisher } from './service.js';
-export type { Publisher, PublisherDeps, ProducerOptions } from './service.js';
+export type { Publisher, PublisherDeps } from './service.js';
 export { OPTIONS, DEFAULT_PORT, finishOptions, toPublisherConfig, publisherConfig } from './options.js';
 export type { PublisherConfig } from './options.js';
 export { PUBLISH_PATH, handlePublishConnection } from './connection.js';

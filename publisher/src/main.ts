@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { runService } from '@wsq/core';
+import { linkQueueHome, runService } from '@wsq/core';
 import { OPTIONS, finishOptions, toPublisherConfig } from './options.js';
 import { createPublisher } from './service.js';
 
@@ -8,5 +8,8 @@ await runService({
   description: 'wsq publisher: accepts messages on wss://…/publish and appends them to the msgqueue',
   specs: OPTIONS,
   finish: finishOptions,
-  build: (config, log) => createPublisher(toPublisherConfig(config), { log }),
+  build: (values, log) => {
+    const config = toPublisherConfig(values);
+    return createPublisher(config, { log, queue: linkQueueHome(config, log) });
+  },
 });

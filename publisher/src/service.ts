@@ -1,8 +1,8 @@
 /**
  * The publisher: clients publish on /publish (wsq.v1 or legacy ws-go frames); every message
- * is appended to the msgqueue through a QueueProducer, whose bounded outbox holds messages
- * while the msgqueue is away. /readyz follows the link. Building starts nothing; listen()
- * opens the link and the port.
+ * is appended to the queue through the QueueProducer it opens on the injected QueueHome, whose
+ * bounded outbox holds messages while the queue is away. /readyz follows the queue's state.
+ * Building starts nothing; listen() opens the producer and the port.
  */
 import type { AddressInfo } from 'node:net';
 import {
@@ -11,16 +11,15 @@ import {
   V1_PROTOCOL,
   createAuthenticator,
   createMetrics,
-  createQueueProducer,
   createServiceServer,
   createTicketStore,
-  linkClientOptions,
   loadTlsFiles,
   type AppendDone,
   type AppendRequest,
   type BaseMetrics,
   type LinkState,
   type Logger,
+  type QueueHome,
   type QueueProducer,
   warnAboutUsers,
 } from '@wsq/core';
@@ -29,15 +28,13 @@ import { PUBLISH_PATH, handlePublishConnection, type PublishEnv } from './connec
 import { publisherMetrics } from './metrics.js';
 import type { PublisherConfig } from './options.js';
 
-export type ProducerOptions = Parameters<typeof createQueueProducer>[0];
-
 export interface PublisherDeps {
   log: Logger;
   metrics?: BaseMetrics;
-  /** Told of every change of the msgqueue link (readiness follows 'up'). */
+  /** The queue to append to (its producer side is opened by listen()). */
+  queue: Pick<QueueHome, 'producer' | 'where'>;
+  /** Told of every change of the queue's state (readiness follows 'up'). */
   onLinkState?(state: LinkState, detail?: string): void;
-  /** Builds the queue producer; the msgqueue link client unless a test passes another. */
-  createProducer?(opts: ProducerOptions): QueueProducer;
 }
 
 export interface Publisher {
@@ -55,15 +52,8 @@ export interface Publisher {
 export async function createPublisher(config: PublisherConfig, deps: PublisherDeps): Promise<Publisher> {
   const { log } = deps;
   // Throws ConfigError('cert' | 'key' | 'ca'): the process exits 2 before anything starts.
-  const tls = loadTlsFiles({ cert: config.cert, key: config.key, ca: config.ca }, !config.insecure);
-  if (config.insecure) {
-    log.warn(
-      '*** --insecure: the msgqueue TLS certificate is NOT verified; anyone on the path can read and forge messages. Testing only. ***',
-    );
-  }
+  const tls = loadTlsFiles({ cert: config.cert, key: config.key, ca: config.ca }, false);
   warnAboutUsers(log, config);
-  if (config.queueUser === undefined)
-    log.warn('no --queue-user: the msgqueue link has no credentials and will likely be refused');
 
   const auth = await createAuthenticator({
     usersFile: config.users,
@@ -191,9 +181,7 @@ export async function createPublisher(config: PublisherConfig, deps: PublisherDe
     },
     async listen() {
       if (producer || closing) throw new Error('listen() may be called once, before close()');
-      const createProducer = deps.createProducer ?? createQueueProducer;
-      const p = createProducer({
-        ...linkClientOptions(config, tls.ca, log), // the link names itself: link=pushmsg
+      const p = deps.queue.producer({
         onState: onLinkState,
         outboxMessages: config.outboxMessages,
         outboxBytes: config.outboxBytes,

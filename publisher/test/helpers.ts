@@ -12,7 +12,7 @@ import {
   type UserRecord,
 } from '@wsq/core';
 import { FrameReader, connectWs, logSink, testTls, until, type ConnectOptions, type Teardown } from '@wsq/core/testing';
-import { V1_PROTOCOL } from '@wsq/core';
+import { V1_PROTOCOL, linkQueueHome } from '@wsq/core';
 import { publisherConfig } from '../src/options.js';
 import { createPublisher, type Publisher } from '../src/service.js';
 
@@ -57,6 +57,7 @@ export async function startPublisher(
   });
   const pub = await createPublisher(config, {
     log: logs.log,
+    queue: linkQueueHome(config, logs.log),
     metrics,
     onLinkState(state, detail) {
       states.push({ state, detail });

@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { generateCerts, hashPassword, readUsersFile, writeUsersFile } from '@wsq/core';
+import { generateCerts, linkQueueHome, hashPassword, readUsersFile, writeUsersFile } from '@wsq/core';
 import { connectWs, httpsRequest, keyCount, logSink, startStubQueue, testTls, upgradeStatus } from '@wsq/core/testing';
 import { publisherConfig } from '../src/options.js';
 import { createPublisher } from '../src/service.js';
@@ -168,12 +168,9 @@ t.test('close() gives up on a queue that never answers after drainTimeoutMs', as
 
 t.test('close() before listen() and twice is harmless', async (t) => {
   const tls = await testTls();
-  const pub = await createPublisher(
-    publisherConfig({ port: 0, cert: tls.certPath, key: tls.keyPath, ca: tls.caPath }),
-    {
-      log: logSink().log,
-    },
-  );
+  const config = publisherConfig({ port: 0, cert: tls.certPath, key: tls.keyPath, ca: tls.caPath });
+  const log = logSink().log;
+  const pub = await createPublisher(config, { log, queue: linkQueueHome(config, log) });
   t.equal(pub.linkState, 'closed');
   await pub.close();
   await pub.close();
@@ -181,7 +178,9 @@ t.test('close() before listen() and twice is harmless', async (t) => {
 });
 
 t.test('a missing certificate is a ConfigError naming cert', async (t) => {
-  await t.rejects(createPublisher(publisherConfig({ cert: '/nonexistent/server.crt' }), { log: logSink().log }), {
+  const config = publisherConfig({ cert: '/nonexistent/server.crt' });
+  const log = logSink().log;
+  await t.rejects(createPublisher(config, { log, queue: linkQueueHome(config, log) }), {
     code: 'BAD_CONFIG',
     field: 'cert',
   });

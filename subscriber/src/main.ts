@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { runService } from '@wsq/core';
+import { linkQueueHome, runService } from '@wsq/core';
 import { OPTIONS, checkSubscriberValues, createSubscriber, toSubscriberConfig } from './index.js';
 
 await runService({
@@ -7,5 +7,8 @@ await runService({
   description: 'wsq subscriber: consumes the msgqueue and fans messages out to WebSocket subscribers on /subscribe',
   specs: OPTIONS,
   finish: checkSubscriberValues,
-  build: (values, log) => createSubscriber(toSubscriberConfig(values), { log }),
+  build: (values, log) => {
+    const config = toSubscriberConfig(values);
+    return createSubscriber(config, { log, queue: linkQueueHome(config, log) });
+  },
 });

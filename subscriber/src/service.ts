@@ -1,7 +1,8 @@
 /**
- * The subscriber: consumes the msgqueue with a durable cursor and fans messages out to the
- * WebSockets subscribed on /subscribe (wsq.v1 and legacy ws-go clients). Building it starts
- * nothing; listen() opens the port and starts consuming.
+ * The subscriber: consumes the injected queue with a durable cursor and fans messages out to
+ * the WebSockets subscribed on /subscribe (wsq.v1 and legacy ws-go clients). Building it opens
+ * the consumer side of the queue (which connects nothing until started); listen() opens the
+ * port and starts consuming.
  */
 import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
@@ -9,10 +10,8 @@ import {
   V1_PROTOCOL,
   createAuthenticator,
   createMetrics,
-  createQueueConsumer,
   createServiceServer,
   createTicketStore,
-  linkClientOptions,
   loadTlsFiles,
   type Authenticator,
   type BaseMetrics,
@@ -20,6 +19,7 @@ import {
   type LinkState,
   type Logger,
   type QueueConsumer,
+  type QueueHome,
   type ServiceHandle,
   warnAboutUsers,
 } from '@wsq/core';
@@ -35,11 +35,11 @@ import { Router, type RouterStats } from './router.js';
 export interface SubscriberDeps {
   log: Logger;
   metrics?: BaseMetrics;
-  /** The queue to consume; by default the msgqueue at `config.queue` over wsq.link.v3. */
-  queue?: QueueConsumer;
+  /** The queue to consume (its consumer side is opened here, started by listen()). */
+  queue: Pick<QueueHome, 'consumer' | 'where'>;
   /** Who may connect; by default built from `config.users` and `config.demo` (and closed with the service). */
   auth?: Authenticator;
-  /** Told of every state change of the default queue link (readiness follows 'up'). */
+  /** Told of every state change of the queue (readiness follows 'up'). */
   onLinkState?: (state: LinkState, detail?: string) => void;
 }
 
@@ -60,7 +60,7 @@ export async function createSubscriber(config: SubscriberConfig, deps: Subscribe
   const { log } = deps;
   const base = deps.metrics ?? createMetrics('subscriber');
   const metrics = subscriberMetrics(base);
-  const tls = loadTlsFiles({ cert: config.cert, key: config.key, ca: config.ca }, !config.insecure);
+  const tls = loadTlsFiles({ cert: config.cert, key: config.key, ca: config.ca }, false);
   warnAboutUsers(log, config);
   const ownAuth = deps.auth === undefined;
   const auth =
@@ -73,18 +73,15 @@ export async function createSubscriber(config: SubscriberConfig, deps: Subscribe
     }));
 
   let everUp = false;
-  const queue =
-    deps.queue ??
-    createQueueConsumer({
-      ...linkClientOptions(config, tls.ca, log),
-      name: config.name,
-      window: config.consumerWindow,
-      onState(state, detail) {
-        if (state === 'up') everUp = true;
-        metrics.linkUp.set(state === 'up' ? 1 : 0);
-        deps.onLinkState?.(state, detail);
-      },
-    });
+  const queue = deps.queue.consumer({
+    name: config.name,
+    window: config.consumerWindow,
+    onState(state, detail) {
+      if (state === 'up') everUp = true;
+      metrics.linkUp.set(state === 'up' ? 1 : 0);
+      deps.onLinkState?.(state, detail);
+    },
+  });
 
   const events = new EventEmitter();
   const router = new Router(
@@ -173,7 +170,7 @@ export async function createSubscriber(config: SubscriberConfig, deps: Subscribe
       if (!started) {
         started = true;
         queue.start((batch) => fanout.enqueue(batch));
-        log.info({ name: config.name, queue: config.queue }, 'consuming from the msgqueue');
+        log.info({ name: config.name, queue: deps.queue.where }, 'consuming from the queue');
       }
       return address;
     },

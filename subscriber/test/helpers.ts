@@ -16,6 +16,7 @@ import {
   type QueueMessage,
   type ReplayResult,
   V1_PROTOCOL,
+  linkQueueHome,
 } from '@wsq/core';
 import { type Teardown, FrameReader, connectWs, logSink, testTls, until } from '@wsq/core/testing';
 import type { WebSocket } from 'ws';
@@ -67,10 +68,11 @@ export async function startSubscriber(
   const metrics = createMetrics('subscriber', { defaultMetrics: false });
   const linkStates: LinkState[] = [];
   const waiters = new Set<() => void>();
-  const sub = await createSubscriber(toSubscriberConfig(values), {
+  const config = toSubscriberConfig(values);
+  const sub = await createSubscriber(config, {
     log: logs.log,
     metrics,
-    queue,
+    queue: queue ? { where: 'in-memory', consumer: () => queue } : linkQueueHome(config, logs.log),
     auth,
     onLinkState(state) {
       linkStates.push(state);
@@ -208,16 +210,18 @@ export class FakeQueue implements QueueConsumer {
   answer(p: PendingReplay): void {
     const msgs: QueueMessage[] = [];
     let more = false;
+    let next = p.to + 1;
     for (const m of this.log) {
       if (m.seq < Math.max(p.from, this.firstSeq) || m.seq > p.to) continue;
       if (p.pattern !== undefined && !matchesPattern(p.pattern, m.topic)) continue;
       if (msgs.length === p.limit) {
         more = true;
+        next = m.seq;
         break;
       }
       msgs.push(m);
     }
-    p.resolve({ messages: msgs, firstSeq: this.firstSeq, more });
+    p.resolve({ messages: msgs, firstSeq: this.firstSeq, more, next });
   }
   /** Resolves once `n` replays were requested in all. */
   waitReplays(n: number): Promise<void> {

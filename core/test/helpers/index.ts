@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { WebSocket, type ClientOptions } from 'ws';
-import { generateCerts } from '../../src/tls.js';
-import { createLogger, type Logger } from '../../src/log.js';
+import { generateCerts } from '../../src/front/tls.js';
+import { createLogger, type Logger } from '../../src/observe/log.js';
 
 /** The part of a tap Test that helpers need: register cleanup right after creating something. */
 export interface Teardown {

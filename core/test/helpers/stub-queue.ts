@@ -10,12 +10,12 @@ import { createServer, type Server } from 'node:https';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
-import { ProtocolError, type FrameErrorCode } from '../../src/errors.js';
-import { contentToData, dataToContent, decodeLegacy, encodeLegacy } from '../../src/legacy.js';
-import { generatedPid } from '../../src/generated-pid.js';
-import type { LinkClientOptions } from '../../src/link-client.js';
-import type { Logger } from '../../src/log.js';
-import type { LinkState } from '../../src/queue.js';
+import { ProtocolError, type FrameErrorCode } from '../../src/protocol/errors.js';
+import { contentToData, dataToContent, decodeLegacy, encodeLegacy } from '../../src/protocol/legacy.js';
+import { generatedPid } from '../../src/protocol/generated-pid.js';
+import type { LinkClientOptions } from '../../src/queue/link/link-client.js';
+import type { Logger } from '../../src/observe/log.js';
+import type { LinkState } from '../../src/queue/queue.js';
 import {
   LINK_PROTOCOL,
   decodeLinkRequest,
@@ -24,8 +24,8 @@ import {
   type LinkAppendItem,
   type LinkMessage,
   type LinkReply,
-} from '../../src/link.js';
-import { matchesPattern } from '../../src/topics.js';
+} from '../../src/protocol/link.js';
+import { matchesPattern } from '../../src/protocol/topics.js';
 import { type Teardown, logSink, testTls } from './index.js';
 
 export interface StubQueueOptions {
