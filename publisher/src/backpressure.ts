@@ -18,7 +18,7 @@ export const LOW_WATER = 0.25;
  * that, held messages only wait; each one is a set of live objects that every young-generation
  * GC copies, and they are promoted to the old generation when they wait long enough. In the
  * bench's pipe scenario, pausing at 2 048 instead of 5 000 cut the publisher's CPU per message
- * by about a fifth (docs/performance.md, round 5). The full --outbox-messages still buffers
+ * by about a fifth. The full --outbox-messages still buffers
  * an outage of the link.
  */
 export const HIGH_WATER_MAX_MESSAGES = 2048;

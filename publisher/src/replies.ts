@@ -3,7 +3,7 @@
  * frames and written to the TLS socket under `ws` once per tick. One `appended` answer from the
  * queue settles up to a batch of messages at once: through `ws.send` each ack cost a header
  * buffer, two socket writes and, uncorked, a TLS write and a system call of its own; with an
- * ack per message that was a fifth of the publisher's time (docs/performance.md, round 7).
+ * ack per message that was a fifth of the publisher's time.
  *
  * Frames `ws` writes itself must not overtake replies that were due first. Pings and pongs may
  * (control frames go between whole frames); a close frame may not, so `ws.close` is wrapped to

@@ -4,7 +4,7 @@
  * publish path of every message a client wants acknowledged.
  *
  * A Map from pid to seq plus three arrays for the expiry order cost 0.9–1.2 µs per message at a
- * million entries (round 7 in docs/performance.md): V8's hash table for a million keys misses
+ * million entries: V8's hash table for a million keys misses
  * the caches on every probe, it is rebuilt into fresh memory as it grows and as deletions pile
  * up, and the arrays were compacted by copying. Here the entries sit in a ring of typed arrays
  * (hash, seq, time, live flag) plus one array of the pid strings, and a linear-probing table of

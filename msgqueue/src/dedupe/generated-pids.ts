@@ -70,7 +70,7 @@ function base36(c: number): number {
  * up to the next segment. The messages of one append get consecutive seqs, so a run holds a
  * segment per append at most (one for all of them while one producer has the queue to itself),
  * not a number per message: an array of one number per message grew by copying itself into
- * fresh memory, 4 % of the msgqueue's time in `pipe` (round 6).
+ * fresh memory, 4 % of the msgqueue's time in `pipe`.
  */
 interface Run {
   readonly producer: string;

@@ -50,9 +50,9 @@ interface RetiredSlab {
 export class TailCache {
   // The slots are a ring of fixed-size arrays: slot (head + k) & mask holds seq firstSeq + k,
   // its record at offs[slot] in bufs[slot], sizes[slot] bytes long. Growable JS arrays that were
-  // sliced to compact them (round 5) reallocated and copied hundreds of thousands of slots
-  // again and again, in fresh memory each time: growing them was 8 % of the msgqueue's time in
-  // `pipe` and most of its page faults (round 6).
+  // sliced to compact them reallocated and copied hundreds of thousands of slots again and
+  // again, in fresh memory each time: growing them was 8 % of the msgqueue's time in `pipe`
+  // and most of its page faults.
   private bufs: Buffer[];
   private offs: Int32Array;
   private sizes: Int32Array;
@@ -71,7 +71,7 @@ export class TailCache {
    * Slabs that were filled, oldest first, until their last record is evicted; then the newest
    * such becomes `spare` and is written over by the next slab instead of new memory. Each first
    * write to a fresh page is a page fault, and on this kind of VM a costly one: allocating a new
-   * MiB per MiB of records was about 5 % of the msgqueue's time in `pipe` (round 6).
+   * MiB per MiB of records was about 5 % of the msgqueue's time in `pipe`.
    */
   private readonly retired: RetiredSlab[] = [];
   private spare: Buffer | undefined;
@@ -106,7 +106,7 @@ export class TailCache {
    * end of the current slab (a new slab when it does not fit): when those records are pushed
    * they are already where push would copy them, so they are not copied. Without it every
    * record was written twice into fresh memory, once in the group's own write buffer and once
-   * in the slab (7 % of the msgqueue's time in `pipe`, round 5). Undefined when the cache is
+   * in the slab (7 % of the msgqueue's time in `pipe`). Undefined when the cache is
    * off or the group is large (over a quarter of a slab): the caller allocates, push copies.
    */
   groupBuffer(bytes: number): Buffer | undefined {
