@@ -4,7 +4,7 @@
  */
 import type { RunResult } from './runner.js';
 import type { SystemKind } from './transport.js';
-import type { WarmupResult } from './warmup.js';
+import type { WarmupResult } from './warmup-result.js';
 
 export const SYSTEM_LABELS: Readonly<Record<SystemKind, string>> = {
   'wsq-legacy': 'wsq legacy',

@@ -12,19 +12,9 @@ import { createProgress, type ProgressStream } from './progress.js';
 import { SYSTEM_LABELS, formatRate } from './report.js';
 import { runScenario, type RunOptions } from './runner.js';
 import type { SystemKind } from './transport.js';
+import type { WarmupResult } from './warmup-result.js';
 
-/** What a warm-up did; never part of the results, the ratios or the CPU lines. */
-export interface WarmupResult {
-  scenario: ScenarioName;
-  system: SystemKind;
-  messages: number;
-  deliveries: number;
-  deliveriesPerSec: number;
-  lost: number;
-  duplicates: number;
-  unexpected: number;
-  durationMs: number;
-}
+export type { WarmupResult } from './warmup-result.js';
 
 /**
  * `plan`'s shape with `messages` messages (--warmup-messages), but no more than the scenario's
