@@ -47,8 +47,9 @@ export type { LinkRequest, LinkReply, LinkAppendItem, LinkMessage, LinkFrame } f
 export { appendRefOf, MsgsFrameBuilder } from './protocol/link-binary.js';
 export { generatedPid, isProducerId, GENERATED_PID_START, PRODUCER_ID_LENGTH } from './protocol/generated-pid.js';
 export { turnDateNow, turnNow } from './observe/turn-clock.js';
-export { rawSocketOf, putTextFrameHeader, textFrameHeaderBytes } from './front/raw-frames.js';
-export type { RawSocket } from './front/raw-frames.js';
+export { putTextFrameHeader, textFrameHeaderBytes } from './front/raw-frames.js';
+export { beforeClose, rawSocketOf } from './front/ws-adapter.js';
+export type { RawSocket } from './front/ws-adapter.js';
 export { parseObject, isNonNegativeInt } from './protocol/json.js';
 export { loadConfig, resolveValues, printableConfig, flagName, envName } from './config/config.js';
 export type { OptionSpec, OptionType, ConfigValues, LoadOptions, LoadResult } from './config/config.js';

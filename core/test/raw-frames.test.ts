@@ -1,5 +1,5 @@
 import t from 'tap';
-import { putTextFrameHeader, rawSocketOf, textFrameHeaderBytes } from '../src/front/raw-frames.js';
+import { putTextFrameHeader, textFrameHeaderBytes } from '../src/front/raw-frames.js';
 
 t.test('text frame headers: the three length forms of RFC 6455, read back by wsâ€™s own receiver', async (t) => {
   const { Receiver } = (await import('ws')) as unknown as { Receiver: new (opts?: object) => NodeJS.WritableStream };
@@ -19,12 +19,4 @@ t.test('text frame headers: the three length forms of RFC 6455, read back by wsâ
     });
     t.equal(got.length, length, `${length}: a whole text message`);
   }
-});
-
-t.test('rawSocketOf: only without extensions, and only over a real socket', async (t) => {
-  const socket = { write: () => true };
-  t.equal(rawSocketOf({ extensions: '', _socket: socket } as { extensions: string }), socket);
-  t.equal(rawSocketOf({ extensions: 'permessage-deflate', _socket: socket } as { extensions: string }), undefined);
-  t.equal(rawSocketOf({ _socket: socket } as object), undefined, 'a fake without extensions');
-  t.equal(rawSocketOf({ extensions: '', _socket: null } as { extensions: string }), undefined, 'a socket gone');
 });

@@ -6,11 +6,11 @@
  * ack per message that was a fifth of the publisher's time.
  *
  * Frames `ws` writes itself must not overtake replies that were due first. Pings and pongs may
- * (control frames go between whole frames); a close frame may not, so `ws.close` is wrapped to
- * write what is gathered before the close frame. A socket that is no longer open when the tick
+ * (control frames go between whole frames); a close frame may not, so what is gathered is written
+ * before the close frame (beforeClose). A socket that is no longer open when the tick
  * ends (it was destroyed) gets nothing.
  */
-import { putTextFrameHeader, rawSocketOf, textFrameHeaderBytes, type RawSocket } from '@wsq/core';
+import { beforeClose, putTextFrameHeader, rawSocketOf, textFrameHeaderBytes, type RawSocket } from '@wsq/core';
 import { WebSocket } from 'ws';
 
 /**
@@ -30,11 +30,7 @@ export class Replies {
     private readonly ws: WebSocket,
     private readonly raw: RawSocket,
   ) {
-    const close = ws.close.bind(ws);
-    ws.close = (code?: number, reason?: string | Buffer): void => {
-      this.flush();
-      close(code, reason);
-    };
+    beforeClose(ws, () => this.flush());
   }
 
   /** Replies for `ws`, or undefined when frames cannot be written past its sender (see rawSocketOf). */

@@ -1,29 +1,10 @@
 /**
- * Server-to-client WebSocket text frames written past `ws`'s sender, straight to the TLS socket
- * under it (RFC 6455 §5.2: FIN + text opcode, an unmasked length, the payload). The publisher's
- * replies and the subscriber's deliveries are built this way: `ws.send` costs a header buffer,
- * two socket writes and a pass through its sender per frame, and a socket write per frame is
- * what the services spend most on.
+ * Server-to-client WebSocket text frames (RFC 6455 §5.2: FIN + text opcode, an unmasked
+ * length, the payload), built in place so that many can leave in one socket write. They are
+ * written past `ws`'s sender, to the socket ws-adapter.ts hands out.
  */
 
 const FIN_TEXT = 0x81;
-
-/** The net/TLS socket under a `ws` WebSocket (its private `_socket`), as far as frames need it. */
-export interface RawSocket {
-  write(chunk: Buffer): boolean;
-}
-
-/**
- * The socket pre-built frames can be written to, or undefined to go through `ws.send`. Safe
- * only without extensions: ws's sender then never queues (it writes every frame, pings and
- * close included, whole and synchronously), and `bufferedAmount` is the socket's writable
- * length plus that empty queue, so bytes written here count as unsent like ws's own.
- */
-export function rawSocketOf(ws: { readonly extensions?: string }): RawSocket | undefined {
-  if (ws.extensions !== '') return undefined;
-  const raw = (ws as unknown as { _socket?: Partial<RawSocket> | null })._socket;
-  return raw && typeof raw.write === 'function' ? (raw as RawSocket) : undefined;
-}
 
 /** Bytes of a text frame's header for a payload of `length` bytes. */
 export function textFrameHeaderBytes(length: number): number {
