@@ -1,6 +1,6 @@
 /** Backpressure: above the outbox's high-water mark, with the link up, publishing sockets stop being read. */
 import t from 'tap';
-import { startStubQueue, until } from '@wsq/core/testing';
+import { createMemoryQueue, until } from '@wsq/core/testing';
 import type { WebSocket } from 'ws';
 import { createBackpressure, HIGH_WATER_MAX_MESSAGES, waterMarks } from '../src/backpressure.js';
 import { metric, metricValue, startPublisher } from './helpers.js';
@@ -79,8 +79,8 @@ t.test('pauses only while the link is up; link down and stop() resume everyone',
 });
 
 t.test('a fast publisher against a slow queue is paused, not refused, and every message is acked', async (t) => {
-  const stub = await startStubQueue(t, { holdAppends: true });
-  const p = await startPublisher(t, stub.url, {
+  const queue = createMemoryQueue({ holdAppends: true });
+  const p = await startPublisher(t, queue, {
     outboxMessages: 100,
     publishRatePerSec: 1_000_000,
     publishBurst: 1_000_000,
@@ -111,10 +111,10 @@ t.test('a fast publisher against a slow queue is paused, not refused, and every 
   );
   t.equal(await pauses(), 2, 'the second publisher is paused too');
   t.ok(ws.bufferedAmount > 0, 'the client could not hand everything to TCP');
-  t.equal(stub.log.length, 0, 'the queue journaled nothing yet');
+  t.equal(queue.log.length, 0, 'the queue journaled nothing yet');
   t.equal(r.pending, 0, 'no error frame (no UNAVAILABLE)');
 
-  stub.release();
+  queue.release();
   const acks = new Set<string>();
   const ops = new Set<unknown>();
   for (let i = 0; i < n; i++) {
@@ -125,22 +125,22 @@ t.test('a fast publisher against a slow queue is paused, not refused, and every 
   t.same([...ops], ['ack'], 'only acks');
   t.equal(acks.size, n, 'every message acked');
   t.match(await other.r.json(), { op: 'ack', id: 'late' });
-  t.equal(stub.log.length, n + 1);
+  t.equal(queue.log.length, n + 1);
   t.equal(await metricValue(p.metrics.drops, { reason: 'outbox_full' }), 0, 'nothing dropped');
   t.equal(ws.bufferedAmount, 0);
 });
 
 t.test('with the link down the outbox fills and refuses, and nobody is paused', async (t) => {
-  const stub = await startStubQueue(t);
-  const p = await startPublisher(t, stub.url, { outboxMessages: 2 });
+  const queue = createMemoryQueue();
+  const p = await startPublisher(t, queue, { outboxMessages: 2 });
   await p.waitState('up');
-  await stub.stop();
+  queue.down();
   await p.waitState('down');
   const { ws, r } = await p.client(t);
   for (const id of ['a', 'b', 'c']) ws.send(`{"op":"pub","topic":"news","data":"${id}","id":"${id}"}`);
   t.match(await r.json(), { op: 'error', id: 'c', code: 'UNAVAILABLE' }, 'past the outbox: UNAVAILABLE');
   t.equal(await metricValue(metric(p.metrics, 'wsq_publisher_backpressure_pauses_total')), 0);
-  await stub.restart();
+  queue.up();
   t.same(
     [await r.json(), await r.json()],
     [

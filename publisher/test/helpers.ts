@@ -1,4 +1,7 @@
-/** Shared by the publisher tests: a publisher on port 0 linked to a stub msgqueue, metric reads, users files. */
+/**
+ * Shared by the publisher tests: a publisher on port 0 on an in-memory queue (or linked to a
+ * msgqueue at a URL, for the tests of the link's options), metric reads, users files.
+ */
 import { EventEmitter } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,7 +14,16 @@ import {
   type LinkState,
   type UserRecord,
 } from '@wsq/core';
-import { FrameReader, connectWs, logSink, testTls, until, type ConnectOptions, type Teardown } from '@wsq/core/testing';
+import {
+  FrameReader,
+  connectWs,
+  logSink,
+  testTls,
+  until,
+  type ConnectOptions,
+  type MemoryQueue,
+  type Teardown,
+} from '@wsq/core/testing';
 import { V1_PROTOCOL, linkQueueHome } from '@wsq/core';
 import { publisherConfig } from '../src/options.js';
 import { createPublisher, type Publisher } from '../src/service.js';
@@ -35,7 +47,7 @@ export interface TestPublisher {
 
 export async function startPublisher(
   t: Teardown,
-  queueUrl: string,
+  queue: MemoryQueue | string,
   over: Record<string, unknown> = {},
 ): Promise<TestPublisher> {
   const tls = await testTls();
@@ -49,7 +61,7 @@ export async function startPublisher(
     key: tls.keyPath,
     ca: tls.caPath,
     demo: true,
-    queue: queueUrl,
+    ...(typeof queue === 'string' ? { queue } : {}),
     reconnectMinMs: 10,
     reconnectMaxMs: 50,
     drainTimeoutMs: 100,
@@ -57,7 +69,7 @@ export async function startPublisher(
   });
   const pub = await createPublisher(config, {
     log: logs.log,
-    queue: linkQueueHome(config, logs.log),
+    queue: typeof queue === 'string' ? linkQueueHome(config, logs.log) : queue,
     metrics,
     onLinkState(state, detail) {
       states.push({ state, detail });

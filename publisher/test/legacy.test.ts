@@ -1,35 +1,35 @@
 /** Legacy (ws-go) publishing: `{"Topic","Content"}` frames, no replies ever; refusals are counted. */
 import t from 'tap';
-import { startStubQueue } from '@wsq/core/testing';
+import { createMemoryQueue, startLegacyMsgqueue, until } from '@wsq/core/testing';
 import { metric, metricValue, startPublisher, usersFile } from './helpers.js';
 
 const LEGACY = { protocol: '' };
 
 t.test('full roundtrip: a ws-go frame lands in the queue as a JSON string', async (t) => {
-  const stub = await startStubQueue(t);
-  const p = await startPublisher(t, stub.url);
+  const queue = createMemoryQueue();
+  const p = await startPublisher(t, queue);
   await p.waitState('up');
   const { ws } = await p.client(t, LEGACY);
   t.equal(ws.protocol, '');
   ws.send('{"Topic":"news","Content":"hello"}');
-  await stub.waitFor(() => stub.log.length === 1);
-  t.match(stub.log[0], { topic: 'news', data: '"hello"' });
+  await queue.waitFor(() => queue.log.length === 1);
+  t.match(queue.log[0], { topic: 'news', data: '"hello"' });
   t.equal(await metricValue(metric(p.metrics, 'wsq_publisher_received_total'), { protocol: 'legacy' }), 1);
 });
 
 t.test('keys match case-insensitively, as Go decodes them', async (t) => {
-  const stub = await startStubQueue(t);
-  const p = await startPublisher(t, stub.url);
+  const queue = createMemoryQueue();
+  const p = await startPublisher(t, queue);
   const { ws } = await p.client(t, LEGACY);
   ws.send('{"topic":"news","content":"lower"}');
-  await stub.waitFor(() => stub.log.length === 1);
-  t.match(stub.log[0], { topic: 'news', data: '"lower"' });
+  await queue.waitFor(() => queue.log.length === 1);
+  t.match(queue.log[0], { topic: 'news', data: '"lower"' });
 });
 
 t.test('invalid, badly addressed and forbidden frames are ignored and counted, never answered', async (t) => {
-  const stub = await startStubQueue(t);
+  const queue = createMemoryQueue();
   const users = await usersFile(t, { carol: { password: 'pw-c', publish: ['chat.>'] } });
-  const p = await startPublisher(t, stub.url, { users });
+  const p = await startPublisher(t, queue, { users });
   const { ws, r } = await p.client(t, { protocol: '', user: 'carol', password: 'pw-c' });
   ws.send('not json');
   ws.send('{"Topic":1,"Content":"x"}');
@@ -37,9 +37,9 @@ t.test('invalid, badly addressed and forbidden frames are ignored and counted, n
   ws.send('{"Topic":"bad topic","Content":"x"}');
   ws.send('{"Topic":"news","Content":"not allowed"}');
   ws.send('{"Topic":"chat.eu","Content":"allowed"}');
-  await stub.waitFor(() => stub.log.length === 1);
+  await queue.waitFor(() => queue.log.length === 1);
   t.same(
-    stub.log.map((m) => m.data),
+    queue.log.map((m) => m.data),
     ['"allowed"'],
     'only the valid frame went through',
   );
@@ -52,40 +52,56 @@ t.test('invalid, badly addressed and forbidden frames are ignored and counted, n
 });
 
 t.test('an empty topic as the very first frame is ignored and counted, and the publisher serves on', async (t) => {
-  const stub = await startStubQueue(t);
-  const p = await startPublisher(t, stub.url);
+  const queue = createMemoryQueue();
+  const p = await startPublisher(t, queue);
   await p.waitState('up');
   const first = await p.client(t, LEGACY);
   first.ws.send('{"Topic":"","Content":"x"}');
   first.ws.send('{"Topic":"news","Content":"after"}');
-  await stub.waitFor(() => stub.log.length === 1);
+  await queue.waitFor(() => queue.log.length === 1);
   t.same(
-    stub.log.map((m) => m.data),
+    queue.log.map((m) => m.data),
     ['"after"'],
   );
   t.equal(await metricValue(p.metrics.framesInvalid, { endpoint: '/publish', code: 'BAD_TOPIC' }), 1);
   const other = await p.client(t, LEGACY);
   other.ws.send('{"topic":"","content":"y"}');
   other.ws.send('{"Topic":"news","Content":"still served"}');
-  await stub.waitFor(() => stub.log.length === 2);
-  t.equal(stub.log[1]!.data, '"still served"');
+  await queue.waitFor(() => queue.log.length === 2);
+  t.equal(queue.log[1]!.data, '"still served"');
   t.equal(await metricValue(p.metrics.framesInvalid, { endpoint: '/publish', code: 'BAD_TOPIC' }), 2);
   t.equal(first.r.closed, undefined, 'the first client is still connected');
 });
 
 t.test('rate-limited and outbox-full frames are dropped silently and counted', async (t) => {
-  const stub = await startStubQueue(t);
-  const p = await startPublisher(t, stub.url, { outboxMessages: 1, publishRatePerSec: 1, publishBurst: 3 });
+  const queue = createMemoryQueue();
+  const p = await startPublisher(t, queue, { outboxMessages: 1, publishRatePerSec: 1, publishBurst: 3 });
   await p.waitState('up');
-  await stub.stop();
+  queue.down();
   await p.waitState('down');
   const { ws, r } = await p.client(t, LEGACY);
   for (const c of ['held', 'full', 'full again', 'over the rate']) ws.send(`{"Topic":"news","Content":"${c}"}`);
   const drops = (reason: string) => metricValue(p.metrics.drops, { reason });
-  await stub.restart();
-  await stub.waitFor(() => stub.log.length === 1);
+  // Dropping leaves no frame to wait on: re-check the counters every few ms until all four were read.
+  let counted = false;
+  await until(
+    () => counted,
+    (recheck) => {
+      const timer = setInterval(
+        () =>
+          void Promise.all([drops('outbox_full'), drops('rate_limited')]).then(([full, rate]) => {
+            counted = full === 2 && rate === 1;
+            recheck();
+          }),
+        5,
+      );
+      return () => clearInterval(timer);
+    },
+  );
+  queue.up();
+  await queue.waitFor(() => queue.log.length === 1);
   t.same(
-    stub.log.map((m) => m.data),
+    queue.log.map((m) => m.data),
     ['"held"'],
   );
   t.equal(await drops('outbox_full'), 2);
@@ -94,18 +110,18 @@ t.test('rate-limited and outbox-full frames are dropped silently and counted', a
 });
 
 t.test('a legacy (ws-go) msgqueue still gets every message', async (t) => {
-  const stub = await startStubQueue(t, { legacy: true });
-  const p = await startPublisher(t, stub.url);
+  const goQueue = await startLegacyMsgqueue(t);
+  const p = await startPublisher(t, goQueue.url);
   await p.waitState('up');
   const legacy = await p.client(t, LEGACY);
   legacy.ws.send('{"Topic":"news","Content":"from legacy"}');
-  await stub.waitFor(() => stub.log.length === 1);
+  await goQueue.waitFor(() => goQueue.received.length === 1);
   const v1 = await p.client(t);
   v1.ws.send('{"op":"pub","topic":"news","data":{"k":"v"},"id":"m"}');
   t.match(await v1.r.json(), { op: 'ack', id: 'm' }, 'acked once written to the socket (ws-go has no acks)');
-  await stub.waitFor(() => stub.log.length === 2);
+  await goQueue.waitFor(() => goQueue.received.length === 2);
   t.same(
-    stub.log.map((m) => [m.topic, m.data]),
+    goQueue.received.map((m) => [m.topic, m.data]),
     [
       ['news', '"from legacy"'],
       ['news', '"{\\"k\\":\\"v\\"}"'],

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
-import { httpsRequest, startStubQueue, testTls } from '@wsq/core/testing';
+import { httpsRequest, startLegacyMsgqueue, testTls } from '@wsq/core/testing';
 
 const MAIN = fileURLToPath(new URL('../src/main.js', import.meta.url));
 
@@ -45,7 +45,7 @@ t.test('a bad value exits 2 naming the field', async (t) => {
 
 t.test('serves, links to the queue, and stops cleanly on SIGTERM', async (t) => {
   const tls = await testTls();
-  const stub = await startStubQueue(t);
+  const goQueue = await startLegacyMsgqueue(t); // a ws-go msgqueue: the publisher links to it as to any
   const proc = run([
     '--port',
     '0',
@@ -57,7 +57,7 @@ t.test('serves, links to the queue, and stops cleanly on SIGTERM', async (t) => 
     tls.caPath,
     '--demo',
     '--queue',
-    stub.url,
+    goQueue.url,
     '--log-level',
     'info',
   ]);

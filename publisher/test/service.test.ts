@@ -1,60 +1,43 @@
-/** The publisher as a server: health, readiness following the msgqueue link, auth, shutdown. */
+/** The publisher as a server: health, readiness following the queue, auth, the link's options, shutdown. */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { generateCerts, linkQueueHome, hashPassword, readUsersFile, writeUsersFile } from '@wsq/core';
-import { connectWs, httpsRequest, keyCount, logSink, startStubQueue, testTls, upgradeStatus } from '@wsq/core/testing';
+import {
+  connectWs,
+  httpsRequest,
+  logSink,
+  createMemoryQueue,
+  startLegacyMsgqueue,
+  testTls,
+  upgradeStatus,
+} from '@wsq/core/testing';
 import { publisherConfig } from '../src/options.js';
 import { createPublisher } from '../src/service.js';
 import { startPublisher, usersFile } from './helpers.js';
 
 t.test('starts on port 0; /healthz always, /readyz only while linked to the msgqueue', async (t) => {
-  const stub = await startStubQueue(t);
-  const p = await startPublisher(t, stub.url);
+  const queue = createMemoryQueue();
+  const p = await startPublisher(t, queue);
   t.equal((await httpsRequest(`${p.base}/healthz`, { ca: p.ca })).status, 200);
   await p.waitState('up');
   t.equal((await httpsRequest(`${p.base}/readyz`, { ca: p.ca })).status, 200);
 
-  await stub.stop();
+  queue.down();
   await p.waitState('down');
   t.equal((await httpsRequest(`${p.base}/readyz`, { ca: p.ca })).status, 503);
   t.equal((await httpsRequest(`${p.base}/healthz`, { ca: p.ca })).status, 200, 'still serving');
 
-  await stub.restart();
+  queue.up();
   await p.waitState('up');
   t.equal((await httpsRequest(`${p.base}/readyz`, { ca: p.ca })).status, 200);
 });
 
-t.test('log lines about the msgqueue link carry one link key, pushmsg', async (t) => {
-  const stub = await startStubQueue(t);
-  const p = await startPublisher(t, stub.url);
-  await p.waitState('up');
-  stub.failAppends = 'FORBIDDEN'; // the producer logs the refused batch
-  const { ws, r } = await p.client(t);
-  ws.send('{"op":"pub","topic":"news","data":"x","id":"m1"}');
-  t.match(await r.json(), { op: 'error', id: 'm1', code: 'FORBIDDEN' });
-  await stub.stop();
-  await p.waitState('down');
-
-  const linkLines = p.logs
-    .text()
-    .split('\n')
-    .filter((l) => l.includes('"link":'));
-  const messages = linkLines.map((l) => String((JSON.parse(l) as { msg: unknown }).msg));
-  for (const msg of ['msgqueue link up', 'msgqueue refused an append batch', 'msgqueue link down']) {
-    t.ok(messages.includes(msg), `"${msg}" is among the link lines`);
-  }
-  for (const line of linkLines) {
-    t.equal(keyCount(line, 'link'), 1, line);
-    t.equal((JSON.parse(line) as { link: unknown }).link, 'pushmsg');
-  }
-});
-
 t.test('metrics list the publisher series', async (t) => {
-  const stub = await startStubQueue(t);
-  const p = await startPublisher(t, stub.url);
+  const queue = createMemoryQueue();
+  const p = await startPublisher(t, queue);
   const body = (await httpsRequest(`${p.base}/metrics`, { ca: p.ca })).body;
   for (const name of [
     'wsq_publisher_received_total',
@@ -67,8 +50,8 @@ t.test('metrics list the publisher series', async (t) => {
 });
 
 t.test('wrong or missing credentials get 401 before any WebSocket exists', async (t) => {
-  const stub = await startStubQueue(t);
-  const p = await startPublisher(t, stub.url);
+  const queue = createMemoryQueue();
+  const p = await startPublisher(t, queue);
   const wrong = await upgradeStatus(p.wsUrl, { ca: p.ca, user: 'hello', password: 'nope' });
   t.equal(wrong.status, 401);
   t.equal(wrong.headers['www-authenticate'], 'Basic realm="wsq"');
@@ -77,20 +60,20 @@ t.test('wrong or missing credentials get 401 before any WebSocket exists', async
 });
 
 t.test('who may log in is said at start: the demo user loudly, nobody (no --users) as a warning', async (t) => {
-  const stub = await startStubQueue(t);
+  const queue = createMemoryQueue();
   const warned = (p: { logs: { lines(): Record<string, unknown>[] } }, re: RegExp) =>
     p.logs.lines().filter((l) => l.level === 'warn' && re.test(String(l.msg))).length;
-  const demo = await startPublisher(t, stub.url);
+  const demo = await startPublisher(t, queue);
   t.equal(warned(demo, /DEMO MODE/), 1);
   t.equal(warned(demo, /no --users/), 0);
-  const nobody = await startPublisher(t, stub.url, { demo: false, queueUser: 'hello', queuePassword: 'test' });
+  const nobody = await startPublisher(t, queue, { demo: false, queueUser: 'hello', queuePassword: 'test' });
   t.equal(warned(nobody, /no --users/), 1, 'no --users and no --demo: warned');
   t.equal((await upgradeStatus(nobody.wsUrl, { ca: nobody.ca, user: 'hello', password: 'test' })).status, 401);
 });
 
 t.test('a dial to a bad address fails', async (t) => {
-  const stub = await startStubQueue(t);
-  const p = await startPublisher(t, stub.url);
+  const queue = createMemoryQueue();
+  const p = await startPublisher(t, queue);
   const creds = { ca: p.ca, user: 'hello', password: 'test' };
   t.equal((await upgradeStatus(p.wsUrl.replace('/publish', '/nope'), creds)).status, 404);
   // A port nobody listens on: take a free one and give it back.
@@ -102,60 +85,61 @@ t.test('a dial to a bad address fails', async (t) => {
 });
 
 t.test('a plain GET /publish with valid credentials is 400', async (t) => {
-  const stub = await startStubQueue(t);
-  const p = await startPublisher(t, stub.url);
+  const queue = createMemoryQueue();
+  const p = await startPublisher(t, queue);
   t.equal((await httpsRequest(`${p.base}/publish`, { ca: p.ca, user: 'hello', password: 'test' })).status, 400);
   t.equal((await httpsRequest(`${p.base}/publish`, { ca: p.ca })).status, 401);
 });
 
+// The link's options, against what a ws-go msgqueue is (TLS, Basic Auth, the legacy link).
 t.test('the link verifies the msgqueue certificate: a publisher trusting another CA never becomes ready', async (t) => {
-  const stub = await startStubQueue(t);
+  const goQueue = await startLegacyMsgqueue(t);
   const dir = mkdtempSync(join(tmpdir(), 'wsq-other-ca-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const otherCa = join(dir, 'ca.crt');
   writeFileSync(otherCa, (await generateCerts(1)).caCert);
-  const p = await startPublisher(t, stub.url, { ca: otherCa });
+  const p = await startPublisher(t, goQueue.url, { ca: otherCa });
   await p.waitStateCount('down', 2); // failed, retried, failed again
   t.notOk(p.states.some((s) => s.state === 'up'));
-  t.equal(stub.accepted, 0, 'no WebSocket reached the queue');
+  t.equal(goQueue.accepted, 0, 'no WebSocket reached the queue');
   t.equal((await httpsRequest(`${p.base}/readyz`, { ca: p.ca })).status, 503);
 });
 
 t.test('wrong msgqueue credentials keep the publisher unready', async (t) => {
-  const stub = await startStubQueue(t);
-  const p = await startPublisher(t, stub.url, { queueUser: 'hello', queuePassword: 'wrong' });
+  const goQueue = await startLegacyMsgqueue(t);
+  const p = await startPublisher(t, goQueue.url, { queueUser: 'hello', queuePassword: 'wrong' });
   await p.waitStateCount('down', 1);
   t.match(p.states.find((s) => s.state === 'down')?.detail, /401/);
   t.equal((await httpsRequest(`${p.base}/readyz`, { ca: p.ca })).status, 503);
 });
 
 t.test('close() lets in-flight appends settle, then closes clients with 1001', async (t) => {
-  const stub = await startStubQueue(t, { holdAppends: true });
-  const p = await startPublisher(t, stub.url, { drainTimeoutMs: 10_000 });
+  const queue = createMemoryQueue({ holdAppends: true });
+  const p = await startPublisher(t, queue, { drainTimeoutMs: 10_000 });
   await p.waitState('up');
   const { ws, r } = await p.client(t);
   ws.send('{"op":"pub","topic":"news","data":1,"id":"a"}');
-  await stub.waitFor(() => stub.appends === 1);
+  await queue.waitFor(() => queue.appends === 1);
   t.equal(p.pub.inflight, 1);
   const closing = p.pub.close();
   t.equal((await httpsRequest(`${p.base}/readyz`, { ca: p.ca })).status, 503, 'not ready once closing');
   ws.send('{"op":"pub","topic":"news","data":2,"id":"b"}');
   t.match(await r.json(), { op: 'error', id: 'b', code: 'UNAVAILABLE' }, 'no new messages while closing');
-  stub.release();
+  queue.release();
   t.same(await r.json(), { op: 'ack', id: 'a', seq: 1 }, 'the held message is acked before the close');
   t.equal((await r.waitClose()).code, 1001);
   await closing;
   t.equal(p.pub.linkState, 'closed');
-  t.equal(stub.log.length, 1);
+  t.equal(queue.log.length, 1);
 });
 
 t.test('close() gives up on a queue that never answers after drainTimeoutMs', async (t) => {
-  const stub = await startStubQueue(t, { holdAppends: true });
-  const p = await startPublisher(t, stub.url, { drainTimeoutMs: 50 });
+  const queue = createMemoryQueue({ holdAppends: true });
+  const p = await startPublisher(t, queue, { drainTimeoutMs: 50 });
   await p.waitState('up');
   const { ws, r } = await p.client(t);
   ws.send('{"op":"pub","topic":"news","data":1,"id":"a"}');
-  await stub.waitFor(() => stub.appends === 1);
+  await queue.waitFor(() => queue.appends === 1);
   await p.pub.close();
   const frames: string[] = [];
   while (r.pending > 0) frames.push(await r.next());
@@ -187,18 +171,18 @@ t.test('a missing certificate is a ConfigError naming cert', async (t) => {
 });
 
 t.test('--insecure links without verifying and says so loudly', async (t) => {
-  const stub = await startStubQueue(t);
+  const goQueue = await startLegacyMsgqueue(t);
   const dir = mkdtempSync(join(tmpdir(), 'wsq-other-ca-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const p = await startPublisher(t, stub.url, { insecure: true, ca: join(dir, 'missing.crt') });
+  const p = await startPublisher(t, goQueue.url, { insecure: true, ca: join(dir, 'missing.crt') });
   await p.waitState('up');
   t.ok(p.logs.lines().some((l) => l.level === 'warn' && /insecure/i.test(String(l.msg))));
 });
 
 t.test('reload() picks up new users', async (t) => {
-  const stub = await startStubQueue(t);
+  const queue = createMemoryQueue();
   const users = await usersFile(t, { alice: { password: 'pw-a', publish: ['>'] } });
-  const p = await startPublisher(t, stub.url, { users });
+  const p = await startPublisher(t, queue, { users });
   const dave = { ca: p.ca, user: 'dave', password: 'pw-d' };
   t.equal((await upgradeStatus(p.wsUrl, dave)).status, 401);
   const file = readUsersFile(users);

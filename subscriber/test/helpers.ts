@@ -1,24 +1,20 @@
 /**
- * Starting a subscriber for tests: on port 0 with the test certificate, linked either to the
- * stub msgqueue (a real TLS link) or to a FakeQueue (deterministic replays), with a log sink
- * and its own metrics registry.
+ * Starting a subscriber for tests: on port 0 with the test certificate, on an in-memory queue
+ * (or linked to a msgqueue at a URL, for a ws-go msgqueue), with a log sink and its own
+ * metrics registry.
  */
 import {
   createAuthenticator,
   createMetrics,
-  matchesPattern,
   resolveValues,
   type Authenticator,
   type BaseMetrics,
   type ConfigValues,
   type LinkState,
-  type QueueConsumer,
-  type QueueMessage,
-  type ReplayResult,
   V1_PROTOCOL,
   linkQueueHome,
 } from '@wsq/core';
-import { type Teardown, FrameReader, connectWs, logSink, testTls, until } from '@wsq/core/testing';
+import { type MemoryQueue, type Teardown, FrameReader, connectWs, logSink, testTls, until } from '@wsq/core/testing';
 import type { WebSocket } from 'ws';
 import { OPTIONS, createSubscriber, toSubscriberConfig, type Subscriber } from '../src/index.js';
 
@@ -42,9 +38,8 @@ let demoAuth: Promise<Authenticator> | undefined;
  */
 export async function startSubscriber(
   t: Teardown,
-  queueUrl: string,
+  queue: MemoryQueue | string,
   over: Record<string, unknown> = {},
-  queue?: QueueConsumer,
 ): Promise<Started> {
   const tls = await testTls();
   const auth = over.users === undefined ? await (demoAuth ??= createAuthenticator({ demo: true })) : undefined;
@@ -56,7 +51,7 @@ export async function startSubscriber(
       key: tls.keyPath,
       ca: tls.caPath,
       demo: true,
-      queue: queueUrl,
+      ...(typeof queue === 'string' ? { queue } : {}),
       reconnectMinMs: 10,
       reconnectMaxMs: 50,
       ...over,
@@ -72,7 +67,7 @@ export async function startSubscriber(
   const sub = await createSubscriber(config, {
     log: logs.log,
     metrics,
-    queue: queue ? { where: 'in-memory', consumer: () => queue } : linkQueueHome(config, logs.log),
+    queue: typeof queue === 'string' ? linkQueueHome(config, logs.log) : queue,
     auth,
     onLinkState(state) {
       linkStates.push(state);
@@ -148,92 +143,4 @@ export async function metricValue(m: BaseMetrics, name: string, labels: Record<s
   const data = await metric.get();
   const hit = data.values.find((v) => Object.entries(labels).every(([k, val]) => v.labels[k] === val));
   return hit?.value ?? 0;
-}
-
-interface PendingReplay {
-  from: number;
-  to: number;
-  pattern: string | undefined;
-  limit: number;
-  resolve(r: ReplayResult): void;
-  reject(e: Error): void;
-}
-
-/**
- * A QueueConsumer under the test's control: `push` hands a batch to the subscriber at once;
- * replays answer from the retained log, or wait in `pending` while `holdReplays` is set.
- */
-export class FakeQueue implements QueueConsumer {
-  state: LinkState = 'up';
-  lastSeq = 0;
-  firstSeq = 1;
-  readonly log: QueueMessage[] = [];
-  readonly acks: number[] = [];
-  readonly pending: PendingReplay[] = [];
-  readonly replays: { from: number; to: number; pattern: string | undefined; limit: number }[] = [];
-  holdReplays = false;
-  private onMessages: ((batch: QueueMessage[]) => void) | undefined;
-  private readonly replayWaiters = new Set<() => void>();
-
-  start(cb: (batch: QueueMessage[]) => void): void {
-    this.onMessages = cb;
-  }
-  ack(seq: number): void {
-    this.acks.push(seq);
-  }
-  /** Appends to the log without delivering (as if the subscriber's cursor were behind). */
-  append(topic: string, data: string): QueueMessage {
-    const m = { seq: this.lastSeq + 1, topic, data, ts: Date.now() };
-    this.lastSeq = m.seq;
-    this.log.push(m);
-    return m;
-  }
-  /** Delivers messages to the subscriber as one batch. */
-  deliver(msgs: QueueMessage[]): void {
-    this.onMessages?.(msgs);
-  }
-  push(topic: string, data: string): QueueMessage {
-    const m = this.append(topic, data);
-    this.deliver([m]);
-    return m;
-  }
-  replay(from: number, to: number, pattern: string | undefined, limit: number): Promise<ReplayResult> {
-    this.replays.push({ from, to, pattern, limit });
-    return new Promise((resolve, reject) => {
-      const p = { from, to, pattern, limit, resolve, reject };
-      if (this.holdReplays) this.pending.push(p);
-      else this.answer(p);
-      for (const w of [...this.replayWaiters]) w();
-    });
-  }
-  /** Answers one held replay from the log. */
-  answer(p: PendingReplay): void {
-    const msgs: QueueMessage[] = [];
-    let more = false;
-    let next = p.to + 1;
-    for (const m of this.log) {
-      if (m.seq < Math.max(p.from, this.firstSeq) || m.seq > p.to) continue;
-      if (p.pattern !== undefined && !matchesPattern(p.pattern, m.topic)) continue;
-      if (msgs.length === p.limit) {
-        more = true;
-        next = m.seq;
-        break;
-      }
-      msgs.push(m);
-    }
-    p.resolve({ messages: msgs, firstSeq: this.firstSeq, more, next });
-  }
-  /** Resolves once `n` replays were requested in all. */
-  waitReplays(n: number): Promise<void> {
-    return until(
-      () => this.replays.length >= n,
-      (recheck) => {
-        this.replayWaiters.add(recheck);
-        return () => this.replayWaiters.delete(recheck);
-      },
-    );
-  }
-  async close(): Promise<void> {
-    this.state = 'closed';
-  }
 }

@@ -3,7 +3,7 @@
  * maxBufferedBytes, and a healthy client on the same topic receives every message meanwhile.
  */
 import t from 'tap';
-import { startStubQueue } from '@wsq/core/testing';
+import { createMemoryQueue } from '@wsq/core/testing';
 import type { Socket } from 'node:net';
 import { changed, connect, metricValue, startSubscriber, subscribe } from './helpers.js';
 
@@ -13,8 +13,8 @@ const MAX_MESSAGES = 4000;
 const BURST = 50;
 
 t.test('a slow consumer is closed with 1013; a healthy one receives everything', async (t) => {
-  const stub = await startStubQueue(t);
-  const s = await startSubscriber(t, stub.url, { maxBufferedBytes: 256 * 1024 });
+  const queue = createMemoryQueue();
+  const s = await startSubscriber(t, queue, { maxBufferedBytes: 256 * 1024 });
   await s.waitLink('up');
   const slow = await connect(t, s, true);
   const healthy = await connect(t, s, false);
@@ -27,7 +27,7 @@ t.test('a slow consumer is closed with 1013; a healthy one receives everything',
   let pushed = 0;
   let received = 0;
   while (s.sub.stats().connections === 2 && pushed < MAX_MESSAGES) {
-    for (let i = 0; i < BURST; i++, pushed++) stub.push('big', PAYLOAD);
+    for (let i = 0; i < BURST; i++, pushed++) queue.push('big', PAYLOAD);
     for (; received < pushed; received++) {
       const frame = await healthy.r.next();
       if (frame !== `{"Topic":"big","Content":${PAYLOAD}}`) throw new Error('unexpected frame');
@@ -42,6 +42,6 @@ t.test('a slow consumer is closed with 1013; a healthy one receives everything',
   t.equal((await slow.r.waitClose()).code, 1013, 'it can resume with since');
 
   // Deliveries go on for the healthy one.
-  stub.push('big', '"after"');
+  queue.push('big', '"after"');
   t.equal(await healthy.r.next(), '{"Topic":"big","Content":"after"}');
 });

@@ -1,5 +1,5 @@
 /**
- * The subscriber alone, linked over real TLS to the stub msgqueue: the ws-go test table
+ * The subscriber alone, on an in-memory queue (and once linked to a ws-go msgqueue): the ws-go test table
  * (start, auth, roundtrips, wildcards) plus the wsq.v1 answers and limits.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -8,47 +8,38 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { hashPassword, writeUsersFile } from '@wsq/core';
-import { type Teardown, connectWs, httpsRequest, keyCount, startStubQueue, upgradeStatus } from '@wsq/core/testing';
+import {
+  type Teardown,
+  connectWs,
+  httpsRequest,
+  createMemoryQueue,
+  startLegacyMsgqueue,
+  upgradeStatus,
+} from '@wsq/core/testing';
 import { allGone, changed, connect, metricValue, startSubscriber, subscribe } from './helpers.js';
 
 async function linked(t: Teardown, over: Record<string, unknown> = {}) {
-  const stub = await startStubQueue(t);
-  const s = await startSubscriber(t, stub.url, over);
+  const queue = createMemoryQueue();
+  const s = await startSubscriber(t, queue, over);
   await s.waitLink('up');
-  return { stub, s };
+  return { queue, s };
 }
 
 t.test('server starts: /healthz 200, /readyz follows the msgqueue link', async (t) => {
-  const stub = await startStubQueue(t);
-  const s = await startSubscriber(t, stub.url);
+  const queue = createMemoryQueue();
+  const s = await startSubscriber(t, queue);
   t.equal((await httpsRequest(`${s.base}/healthz`, { ca: s.ca })).status, 200);
   await s.waitLink('up');
   t.equal((await httpsRequest(`${s.base}/readyz`, { ca: s.ca })).status, 200);
-  await stub.stop();
+  queue.down();
   await s.waitLink('down');
   t.equal((await httpsRequest(`${s.base}/readyz`, { ca: s.ca })).status, 503);
   t.equal((await httpsRequest(`${s.base}/healthz`, { ca: s.ca })).status, 200, 'still serving while the queue is down');
-  await stub.restart();
+  queue.up();
   await s.waitLink('up');
   t.equal((await httpsRequest(`${s.base}/readyz`, { ca: s.ca })).status, 200);
   const m = await httpsRequest(`${s.base}/metrics`, { ca: s.ca });
   t.match(m.body, /wsq_subscriber_queue_link_up\{[^}]*\} 1/);
-});
-
-t.test('log lines about the msgqueue link carry one link key, popmsg', async (t) => {
-  const { stub, s } = await linked(t);
-  await stub.stop();
-  await s.waitLink('down');
-  const linkLines = s.logs
-    .text()
-    .split('\n')
-    .filter((l) => l.includes('"link":'));
-  const messages = linkLines.map((l) => String((JSON.parse(l) as { msg: unknown }).msg));
-  t.ok(messages.includes('msgqueue link up') && messages.includes('msgqueue link down'), 'up and down are link lines');
-  for (const line of linkLines) {
-    t.equal(keyCount(line, 'link'), 1, line);
-    t.equal((JSON.parse(line) as { link: unknown }).link, 'popmsg');
-  }
 });
 
 t.test('wrong credentials: 401 before any WebSocket exists', async (t) => {
@@ -81,27 +72,27 @@ t.test('a plain GET /subscribe: 400 with valid credentials, 401 without', async 
 });
 
 t.test('roundtrip: a legacy client gets exactly the ws-go frame', async (t) => {
-  const { stub, s } = await linked(t);
+  const { queue, s } = await linked(t);
   const c = await connect(t, s, false);
   c.ws.send(JSON.stringify({ Topic: 'news', Content: 'sub' }));
   // Legacy subscriptions are not answered; the index shows when it is in place.
   await changed(s.sub, () => s.sub.stats().subscriptions === 1);
-  const seq = stub.push('news', '"hello"');
+  const seq = queue.push('news', '"hello"');
   t.equal(await c.r.next(), '{"Topic":"news","Content":"hello"}');
-  await stub.waitFor(() => stub.cursor('subscriber') === seq);
+  await queue.waitFor(() => queue.cursor('subscriber') === seq);
   t.pass('the delivered batch was acknowledged to the queue');
   t.equal(await metricValue(s.metrics, 'wsq_subscriber_delivered_total', { protocol: 'legacy' }), 1);
 });
 
 t.test('roundtrip: a v1 client gets subscribed, then msg with topic, seq, data and ts', async (t) => {
-  const { stub, s } = await linked(t);
-  stub.push('other', '1');
-  await stub.waitFor(() => stub.cursor('subscriber') === 1);
+  const { queue, s } = await linked(t);
+  queue.push('other', '1');
+  await queue.waitFor(() => queue.cursor('subscriber') === 1);
   const c = await connect(t, s, true);
   const ack = await subscribe(c, 'news.*', { id: 'r1' });
   t.same(ack, { op: 'subscribed', id: 'r1', topic: 'news.*', seq: 1 });
   const before = Date.now();
-  const seq = stub.push('news.eu', '{"a":[1,2]}');
+  const seq = queue.push('news.eu', '{"a":[1,2]}');
   const msg = await c.r.json();
   t.match(msg, { op: 'msg', topic: 'news.eu', seq, data: { a: [1, 2] } });
   t.ok((msg.ts as number) >= before - 1000 && (msg.ts as number) <= Date.now(), 'ts is the publish time');
@@ -109,12 +100,12 @@ t.test('roundtrip: a v1 client gets subscribed, then msg with topic, seq, data a
 });
 
 t.test('wildcards: * matches one token, > one or more', async (t) => {
-  const { stub, s } = await linked(t);
+  const { queue, s } = await linked(t);
   const star = await connect(t, s, true);
   const rest = await connect(t, s, true);
   t.match(await subscribe(star, 'a.*'), { op: 'subscribed' });
   t.match(await subscribe(rest, 'a.>'), { op: 'subscribed' });
-  for (const topic of ['a', 'a.b', 'a.b.c', 'b.c', 'a.x']) stub.push(topic, JSON.stringify(topic));
+  for (const topic of ['a', 'a.b', 'a.b.c', 'b.c', 'a.x']) queue.push(topic, JSON.stringify(topic));
   t.same([(await star.r.json()).topic, (await star.r.json()).topic], ['a.b', 'a.x']);
   t.same(
     [(await rest.r.json()).topic, (await rest.r.json()).topic, (await rest.r.json()).topic],
@@ -124,20 +115,20 @@ t.test('wildcards: * matches one token, > one or more', async (t) => {
 });
 
 t.test('overlapping subscriptions deliver each message once', async (t) => {
-  const { stub, s } = await linked(t);
+  const { queue, s } = await linked(t);
   const c = await connect(t, s, true);
   await subscribe(c, 'a.*');
   await subscribe(c, 'a.>');
   await subscribe(c, 'a.b');
-  const first = stub.push('a.b', '1');
-  const second = stub.push('a.c', '2');
+  const first = queue.push('a.b', '1');
+  const second = queue.push('a.c', '2');
   t.equal((await c.r.json()).seq, first);
   t.equal((await c.r.json()).seq, second, 'no second copy of a.b');
   t.same(s.sub.stats(), { connections: 1, subscriptions: 3, topics: 3 });
 });
 
 t.test('unsub stops delivery; unsub of something not subscribed still answers', async (t) => {
-  const { stub, s } = await linked(t);
+  const { queue, s } = await linked(t);
   const c = await connect(t, s, true);
   await subscribe(c, 'a');
   await subscribe(c, 'b');
@@ -145,28 +136,28 @@ t.test('unsub stops delivery; unsub of something not subscribed still answers', 
   t.same(await c.r.json(), { op: 'unsubscribed', id: 'u1', topic: 'a' });
   c.ws.send(JSON.stringify({ op: 'unsub', topic: 'never' }));
   t.same(await c.r.json(), { op: 'unsubscribed', topic: 'never' });
-  stub.push('a', '"gone"');
-  const b = stub.push('b', '"kept"');
+  queue.push('a', '"gone"');
+  const b = queue.push('b', '"kept"');
   t.match(await c.r.json(), { topic: 'b', seq: b }, 'a was not delivered');
   const legacy = await connect(t, s, false);
   legacy.ws.send(JSON.stringify({ Topic: 'a', Content: 'sub' }));
   legacy.ws.send(JSON.stringify({ Topic: 'b', Content: 'sub' }));
   legacy.ws.send(JSON.stringify({ Topic: 'a', Content: 'unsub' }));
   await changed(s.sub, () => s.sub.stats().subscriptions === 2);
-  stub.push('a', '"gone"');
-  stub.push('b', '"kept"');
+  queue.push('a', '"gone"');
+  queue.push('b', '"kept"');
   t.equal(await legacy.r.next(), '{"Topic":"b","Content":"kept"}');
 });
 
 t.test('interop: v1 data reaches legacy clients as Content, legacy strings reach v1 as strings', async (t) => {
-  const { stub, s } = await linked(t);
+  const { queue, s } = await linked(t);
   const legacy = await connect(t, s, false);
   const v1 = await connect(t, s, true);
   legacy.ws.send(JSON.stringify({ Topic: 'mix', Content: 'sub' }));
   await subscribe(v1, 'mix');
   await changed(s.sub, () => s.sub.stats().subscriptions === 2);
-  stub.push('mix', '{"x":1}');
-  stub.push('mix', '"plain"');
+  queue.push('mix', '{"x":1}');
+  queue.push('mix', '"plain"');
   t.equal(await legacy.r.next(), '{"Topic":"mix","Content":"{\\"x\\":1}"}');
   t.equal(await legacy.r.next(), '{"Topic":"mix","Content":"plain"}');
   t.same((await v1.r.json()).data, { x: 1 });
@@ -181,7 +172,7 @@ t.test('FORBIDDEN: a user may only subscribe inside its patterns', async (t) => 
     version: 1,
     users: { carol: { password: await hashPassword('pw'), publish: [], subscribe: ['chat.>'] } },
   });
-  const { stub, s } = await linked(t, { users });
+  const { queue, s } = await linked(t, { users });
   const c = await connect(t, s, true, 'carol', 'pw');
   t.match(await subscribe(c, 'news', { id: 'f1' }), { op: 'error', id: 'f1', code: 'FORBIDDEN' });
   t.match(await subscribe(c, '>', { id: 'f2' }), { op: 'error', id: 'f2', code: 'FORBIDDEN' });
@@ -190,15 +181,15 @@ t.test('FORBIDDEN: a user may only subscribe inside its patterns', async (t) => 
   legacy.ws.send(JSON.stringify({ Topic: 'news', Content: 'sub' }));
   legacy.ws.send(JSON.stringify({ Topic: 'chat.eu', Content: 'sub' }));
   await changed(s.sub, () => s.sub.stats().subscriptions === 2);
-  stub.push('news', '"no"');
-  stub.push('chat.eu', '"yes"');
+  queue.push('news', '"no"');
+  queue.push('chat.eu', '"yes"');
   t.equal(await legacy.r.next(), '{"Topic":"chat.eu","Content":"yes"}');
   t.match((await c.r.json()).data, 'yes');
   t.equal(await metricValue(s.metrics, 'wsq_invalid_frames_total', { code: 'FORBIDDEN' }), 3);
 });
 
 t.test('LIMIT_EXCEEDED past maxSubscriptionsPerConnection; the connection stays usable', async (t) => {
-  const { stub, s } = await linked(t, { maxSubscriptionsPerConnection: 2 });
+  const { queue, s } = await linked(t, { maxSubscriptionsPerConnection: 2 });
   const c = await connect(t, s, true);
   await subscribe(c, 'a');
   await subscribe(c, 'b');
@@ -211,12 +202,12 @@ t.test('LIMIT_EXCEEDED past maxSubscriptionsPerConnection; the connection stays 
   c.ws.send(JSON.stringify({ op: 'unsub', topic: 'b' }));
   await c.r.json();
   t.match(await subscribe(c, 'c'), { op: 'subscribed' });
-  const seq = stub.push('c', '1');
+  const seq = queue.push('c', '1');
   t.equal((await c.r.json()).seq, seq);
 });
 
 t.test('BAD_TOPIC and BAD_FRAME answer one error frame each; the connection stays open', async (t) => {
-  const { stub, s } = await linked(t);
+  const { queue, s } = await linked(t);
   const c = await connect(t, s, true);
   t.match(await subscribe(c, 'a..b', { id: 't1' }), { op: 'error', id: 't1', code: 'BAD_TOPIC' });
   t.match(await subscribe(c, 'a.>.b'), { op: 'error', code: 'BAD_TOPIC' });
@@ -232,12 +223,12 @@ t.test('BAD_TOPIC and BAD_FRAME answer one error frame each; the connection stay
   c.ws.send(Buffer.from([1, 2, 3]));
   t.match(await c.r.json(), { op: 'error', code: 'BAD_FRAME' });
   t.match(await subscribe(c, 'a'), { op: 'subscribed' });
-  const seq = stub.push('a', 'true');
+  const seq = queue.push('a', 'true');
   t.equal((await c.r.json()).seq, seq);
 });
 
 t.test('legacy: invalid frames are ignored, counted and logged, never answered', async (t) => {
-  const { stub, s } = await linked(t);
+  const { queue, s } = await linked(t);
   const c = await connect(t, s, false);
   c.ws.send('not json');
   c.ws.send(JSON.stringify({ Topic: 'news', Content: 'hello' }));
@@ -245,7 +236,7 @@ t.test('legacy: invalid frames are ignored, counted and logged, never answered',
   c.ws.send(Buffer.from([0]));
   c.ws.send(JSON.stringify({ topic: 'news', content: 'sub' }));
   await changed(s.sub, () => s.sub.stats().subscriptions === 1);
-  stub.push('news', '"x"');
+  queue.push('news', '"x"');
   t.equal(await c.r.next(), '{"Topic":"news","Content":"x"}', 'the first frame received is the message');
   t.equal(await metricValue(s.metrics, 'wsq_invalid_frames_total', { code: 'BAD_FRAME' }), 3);
   t.equal(await metricValue(s.metrics, 'wsq_invalid_frames_total', { code: 'BAD_TOPIC' }), 1);
@@ -274,7 +265,7 @@ t.test('legacy: invalid frames are ignored, counted and logged, never answered',
 });
 
 t.test('a closed socket leaves no trace in the index', async (t) => {
-  const { stub, s } = await linked(t);
+  const { queue, s } = await linked(t);
   const a = await connect(t, s, true);
   const b = await connect(t, s, false);
   await subscribe(a, 'x.*');
@@ -288,32 +279,32 @@ t.test('a closed socket leaves no trace in the index', async (t) => {
   t.same(s.sub.stats(), { connections: 0, subscriptions: 0, topics: 0 });
   t.equal(await metricValue(s.metrics, 'wsq_subscriptions'), 0);
   t.equal(await metricValue(s.metrics, 'wsq_subscriber_topics'), 0);
-  stub.push('x.y', '1');
-  await stub.waitFor(() => stub.cursor('subscriber') === 1);
+  queue.push('x.y', '1');
+  await queue.waitFor(() => queue.cursor('subscriber') === 1);
   t.pass('a message nobody wants is still acknowledged');
 });
 
 t.test('close() ends every client with 1001 and closes the link', async (t) => {
-  const { stub, s } = await linked(t);
+  const { queue, s } = await linked(t);
   const c = await connect(t, s, true);
   await s.sub.close();
   t.equal((await c.r.waitClose()).code, 1001);
   t.equal(s.sub.queue.state, 'closed');
-  await stub.waitFor(() => stub.connections === 0);
+  await queue.waitFor(() => queue.open === 0);
 });
 
 t.test('a ws-go (legacy) msgqueue feeds the subscriber too', async (t) => {
-  const stub = await startStubQueue(t, { legacy: true });
-  const s = await startSubscriber(t, stub.url);
+  const goQueue = await startLegacyMsgqueue(t);
+  const s = await startSubscriber(t, goQueue.url);
   await s.waitLink('up');
   const c = await connect(t, s, true);
   await subscribe(c, 'news');
-  stub.push('news', '"from go"');
+  await goQueue.waitFor(() => goQueue.poppers === 1);
+  goQueue.push('news', '"from go"');
   t.match(await c.r.json(), { op: 'msg', topic: 'news', seq: 1, data: 'from go' });
 });
 
-t.test('--insecure is said loudly in the log', async (t) => {
-  const { s } = await linked(t, { insecure: true });
-  t.match(s.logs.text(), /TLS VERIFICATION OF THE MSGQUEUE IS DISABLED/);
+t.test('the demo user is said loudly in the log', async (t) => {
+  const { s } = await linked(t);
   t.match(s.logs.text(), /DEMO MODE/);
 });

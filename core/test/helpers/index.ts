@@ -227,3 +227,5 @@ export function until(check: () => boolean, subscribe: (recheck: () => void) => 
   });
 }
 export * from './stub-queue.js';
+export * from './memory-queue.js';
+export * from './legacy-msgqueue.js';
