@@ -1,7 +1,8 @@
 /**
  * Test helpers shared by every workspace (imported as '@wsq/core/testing'): TLS material
  * generated once per test process, WebSocket and HTTPS clients that trust it, a frame reader
- * that waits on events, and a log sink.
+ * that waits on events, a log sink; an in-memory queue home (memory-queue.ts) and a stub of a
+ * ws-go msgqueue (legacy-msgqueue.ts).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
@@ -226,6 +227,6 @@ export function until(check: () => boolean, subscribe: (recheck: () => void) => 
     });
   });
 }
-export * from './stub-queue.js';
+
 export * from './memory-queue.js';
 export * from './legacy-msgqueue.js';

@@ -16,6 +16,8 @@ import { testTls, type Teardown } from './index.js';
 export interface LegacyMsgqueue {
   /** wss base URL (append /pushmsg or /popmsg). */
   readonly url: string;
+  /** The CA its certificate is signed by. */
+  readonly ca: Buffer;
   /** Messages received on /pushmsg, decoded, in arrival order. */
   readonly received: { topic: string; data: string }[];
   /** WebSockets accepted in all. */
@@ -89,6 +91,7 @@ export async function startLegacyMsgqueue(
 
   return {
     url: `wss://localhost:${(server.address() as AddressInfo).port}`,
+    ca: tls.ca,
     received,
     get accepted() {
       return accepted;

@@ -1,21 +1,15 @@
+/** The link client of core's link home, against the real msgqueue (through a relay where a test must see or cut the link). */
 import t from 'tap';
-import { createLinkClient, describeLinkError, linkUrl, type LinkClientOptions } from '../src/queue/link/link-client.js';
-import { generateCerts } from '../src/front/tls.js';
-import {
-  type StubQueue,
-  type Teardown,
-  logSink,
-  recordStates,
-  startStubQueue,
-  stubLinkOptions,
-} from './helpers/index.js';
+import { createLinkClient, generateCerts, type LinkClientOptions } from '@wsq/core';
+import { logSink, type Teardown } from '@wsq/core/testing';
+import { linkOptions, recordStates, restartableQueue, startRelay } from '../helpers/link-home.js';
 
-function link(t: Teardown, stub: StubQueue, over: Partial<LinkClientOptions> = {}) {
+function link(t: Teardown, target: { url: string; ca: Buffer }, over: Partial<LinkClientOptions> = {}) {
   const states = recordStates();
   const sink = logSink();
   const opened: boolean[] = [];
   const client = createLinkClient(
-    { ...stubLinkOptions(stub, { log: sink.log }), onState: states.onState, ...over },
+    { ...linkOptions(target, { log: sink.log }), onState: states.onState, ...over },
     '/pushmsg',
     {
       onOpen(legacy) {
@@ -38,9 +32,9 @@ function handles(): { timers: number; sockets: number } {
 }
 
 t.test('a certificate from an untrusted CA: down with the reason, never up', async (t) => {
-  const stub = await startStubQueue(t);
+  const q = await restartableQueue(t);
   const other = await generateCerts(1);
-  const { client, states, sink } = link(t, stub, { ca: Buffer.from(other.caCert) });
+  const { client, states, sink } = link(t, q, { ca: Buffer.from(other.caCert) });
   t.match(await states.next('down'), /certificate not trusted/);
   t.match(await states.next('down'), /certificate not trusted/, 'and again after the backoff');
   await client.close();
@@ -48,24 +42,24 @@ t.test('a certificate from an untrusted CA: down with the reason, never up', asy
     states.seen.some((s) => s.state === 'up'),
     'never up',
   );
-  t.equal(stub.connections, 0);
+  t.equal(await q.metric('wsq_connections_total', { endpoint: '/pushmsg' }), 0, 'no WebSocket reached the queue');
   t.match(sink.text(), /certificate not trusted/, 'the reason is logged');
 });
 
 t.test('insecure: true connects to any certificate and says so loudly', async (t) => {
-  const stub = await startStubQueue(t);
+  const q = await restartableQueue(t);
   const other = await generateCerts(1);
-  const { states, sink } = link(t, stub, { ca: Buffer.from(other.caCert), insecure: true });
+  const { states, sink } = link(t, q, { ca: Buffer.from(other.caCert), insecure: true });
   await states.when('up');
   const warning = sink.lines().find((l) => /VERIFICATION .* DISABLED/.test(String(l.msg)));
   t.equal(warning?.level, 'warn');
 });
 
 t.test('wrong credentials: down with HTTP 401, and the password is never logged', async (t) => {
-  const stub = await startStubQueue(t);
-  const { client, states, sink } = link(t, stub, {
+  const q = await restartableQueue(t);
+  const { client, states, sink } = link(t, q, {
     password: 'not-the-password',
-    url: stub.url.replace('wss://', 'wss://hello:url-secret@'),
+    url: q.url.replace('wss://', 'wss://hello:url-secret@'),
   });
   t.equal(await states.next('down'), 'HTTP 401');
   await client.close();
@@ -73,24 +67,25 @@ t.test('wrong credentials: down with HTTP 401, and the password is never logged'
   t.match(sink.text(), /HTTP 401/);
 });
 
-t.test('a queue that stops answering pings is dropped and reconnected', async (t) => {
-  const stub = await startStubQueue(t, { autoPong: false });
-  const { states } = link(t, stub, { pingIntervalMs: 20 });
+t.test('a queue whose pongs stop coming is dropped and reconnected', async (t) => {
+  const q = await restartableQueue(t);
+  const relay = await startRelay(t, q, { autoPong: false });
+  const { states } = link(t, relay, { pingIntervalMs: 20 });
   await states.when('up');
   t.equal(await states.next('down'), 'pong missed');
   await states.next('up');
-  t.ok(stub.accepted >= 2);
+  t.ok(relay.accepted >= 2);
 });
 
 t.test('reconnects after the queue restarts; legacy is detected per connection', async (t) => {
-  const stub = await startStubQueue(t);
-  const { client, states, opened } = link(t, stub);
+  const q = await restartableQueue(t);
+  const { client, states, opened } = link(t, q);
   await states.when('up');
   const down = states.next('down');
-  await stub.stop();
-  t.match(await down, /ECONNRESET|closed by the msgqueue/);
+  await q.stop();
+  t.match(await down, /ECONNRESET|closed by the msgqueue|1001/);
   const up = states.next('up');
-  await stub.restart();
+  await q.restart();
   await up;
   t.same(opened, [false, false]);
   t.equal(client.legacy, false);
@@ -101,7 +96,8 @@ t.test('reconnects after the queue restarts; legacy is detected per connection',
 });
 
 t.test('close() while up, while connecting and during the backoff leaves no timer or socket', async (t) => {
-  const stub = await startStubQueue(t);
+  const q = await restartableQueue(t);
+  const relay = await startRelay(t, q);
   const before = handles();
   const noneLeft = (when: string) => {
     const now = handles();
@@ -109,32 +105,33 @@ t.test('close() while up, while connecting and during the backoff leaves no time
     t.ok(now.sockets <= before.sockets, `${when}: no socket left (${now.sockets} <= ${before.sockets})`);
   };
 
-  const up = link(t, stub);
+  const up = link(t, relay);
   await up.states.when('up');
   await up.client.close();
   t.equal(up.client.state, 'closed');
   t.equal(up.states.seen.at(-1)?.state, 'closed');
-  await stub.waitFor(() => stub.connections === 0);
+  await relay.waitFor(() => relay.connections === 0);
   noneLeft('while up');
 
-  const connecting = link(t, stub);
+  const connecting = link(t, relay);
   t.equal(connecting.client.state, 'connecting');
   await connecting.client.close();
   t.equal(connecting.client.state, 'closed');
   noneLeft('while connecting');
 
-  const never = createLinkClient(stubLinkOptions(stub), '/popmsg', { onOpen() {}, onFrame() {}, onDown() {} });
+  const never = createLinkClient(linkOptions(relay), '/popmsg', { onOpen() {}, onFrame() {}, onDown() {} });
   await never.close();
   t.equal(never.state, 'closed', 'close() before start()');
   never.start();
   t.equal(never.state, 'closed', 'start() after close() does nothing');
 
   // Long backoff: the reconnect timer is surely pending when close() runs.
-  const waiting = link(t, stub, { reconnectMinMs: 60_000, reconnectMaxMs: 60_000 });
+  const waiting = link(t, relay, { reconnectMinMs: 60_000, reconnectMaxMs: 60_000 });
   await waiting.states.when('up');
   const down = waiting.states.next('down');
-  await stub.stop();
+  relay.cut();
   await down;
+  await relay.waitFor(() => relay.connections === 0);
   // Only a microtask separates the two samples, so no other timer can come or go between them.
   const pending = handles().timers;
   await waiting.client.close();
@@ -144,35 +141,15 @@ t.test('close() while up, while connecting and during the backoff leaves no time
   noneLeft('during the backoff');
 });
 
-t.test('linkUrl appends the link path to the base URL path, a prefix', async (t) => {
-  const cases: [string, string][] = [
-    ['wss://localhost:8080', 'wss://localhost:8080/pushmsg'],
-    ['wss://localhost:8080/', 'wss://localhost:8080/pushmsg'],
-    ['wss://gw.example/wsq', 'wss://gw.example/wsq/pushmsg'],
-    ['wss://gw.example/some/path//', 'wss://gw.example/some/path/pushmsg'],
-  ];
-  for (const [base, want] of cases) t.equal(linkUrl(base, '/pushmsg'), want, base);
-  t.equal(linkUrl('wss://gw.example/wsq/', '/popmsg'), 'wss://gw.example/wsq/popmsg');
-});
-
 t.test('a base URL with a path reaches a queue served under that prefix', async (t) => {
-  const stub = await startStubQueue(t, { pathPrefix: '/some/path' });
-  for (const url of [`${stub.url}/some/path`, `${stub.url}/some/path/`]) {
-    const { client, states } = link(t, stub, { url });
+  const q = await restartableQueue(t);
+  const proxy = await startRelay(t, q, { pathPrefix: '/some/path' });
+  for (const url of [`${proxy.url}/some/path`, `${proxy.url}/some/path/`]) {
+    const { client, states } = link(t, proxy, { url });
     await states.when('up');
     await client.close();
   }
-  const { client, states } = link(t, stub, { url: stub.url });
-  t.equal(await states.next('down'), 'HTTP 404', 'the stub really serves only under its prefix');
+  const { client, states } = link(t, proxy, { url: proxy.url });
+  t.equal(await states.next('down'), 'HTTP 404', 'the proxy really serves only under its prefix');
   await client.close();
-});
-
-t.test('describeLinkError names certificate problems and falls back to the code', async (t) => {
-  const e = (code: string | undefined, message = 'x') =>
-    Object.assign(new Error(message), code === undefined ? {} : { code });
-  t.match(describeLinkError(e('SELF_SIGNED_CERT_IN_CHAIN')), /^certificate not trusted/);
-  t.match(describeLinkError(e('ERR_TLS_CERT_ALTNAME_INVALID')), /host name/);
-  t.match(describeLinkError(e('CERT_HAS_EXPIRED')), /not valid now/);
-  t.equal(describeLinkError(e('ECONNREFUSED')), 'ECONNREFUSED');
-  t.equal(describeLinkError(e(undefined, 'Opening handshake has timed out')), 'Opening handshake has timed out');
 });
