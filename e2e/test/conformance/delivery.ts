@@ -4,12 +4,17 @@
  * peers on /pushmsg and /popmsg, readiness, metrics moving). One topology is started per
  * run and shared by the tests, which use topics of their own.
  */
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { connectWs } from '@wsq/core/testing';
 import t from 'tap';
 import { connectClient, nextWhere, type Client } from '../clients.js';
-import { USERS } from '../harness.js';
+import { ROOT, USERS } from '../harness.js';
 import { scrape, status } from '../prom.js';
 import { PARTS, type Topology, type TopologyEntry } from '../topology.js';
+
+const run = promisify(execFile);
 
 const pub = (topic: string, data: unknown, id?: string): string =>
   JSON.stringify(id === undefined ? { op: 'pub', topic, data } : { op: 'pub', topic, data, id });
@@ -167,6 +172,34 @@ export function deliverySuite(entry: TopologyEntry): void {
         t.same(frame, { Topic: 'outside.out', Content: 'for ws-go' }, 'a ws-go consumer pops what /publish took');
         break;
       }
+    });
+
+    await t.test('clientdemo script mode', async (t) => {
+      const demo = join(ROOT, 'clientdemo/dist/src/main.js');
+      const common = ['--ca', topo.tls.caPath, '--user', 'alice', '--password', 'alice-secret'];
+      const urls = ['--publish-url', topo.publishUrl(), '--subscribe-url', topo.subscribeUrl()];
+      const subscriber = execFile(process.execPath, [demo, 'sub', 'demo.topic', '--count', '1', ...common, ...urls]);
+      const out = new Promise<string>((resolve, reject) => {
+        let text = '';
+        subscriber.stdout!.on('data', (d: Buffer) => (text += d.toString()));
+        subscriber.on('exit', (code) =>
+          code === 0 ? resolve(text) : reject(new Error(`clientdemo sub exited ${code}`)),
+        );
+      });
+      // Legacy subscriptions have no acknowledgement: wait until the subscriber logs it in place.
+      await subscribedTimes(topo, 'demo.topic', 1);
+      const sent = await run(process.execPath, [
+        demo,
+        'pub',
+        'demo.topic',
+        'hello',
+        'from',
+        'demo',
+        ...common,
+        ...urls,
+      ]);
+      t.equal(sent.stderr, '');
+      t.match(await out, '<[demo.topic] hello from demo');
     });
 
     await t.test('probes on every port; metrics move with the traffic', async (t) => {
