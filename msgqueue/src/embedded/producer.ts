@@ -63,7 +63,7 @@ export function createEmbeddedProducer(
   let lastTopic: string | undefined;
   let flushScheduled: NodeJS.Immediate | undefined;
   let retryTimer: NodeJS.Timeout | undefined;
-  let state: LinkState = 'up';
+  let state: LinkState = store.open ? 'up' : 'closed';
 
   function setState(next: LinkState, detail?: string): void {
     if (state === next) return;
