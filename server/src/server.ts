@@ -79,6 +79,10 @@ export async function createServer(config: ServerConfig, deps: ServerDeps): Prom
       auth,
       isReady,
     });
+    const listening = (paths: string, address: AddressInfo): AddressInfo => {
+      log.info({ paths, port: address.port }, `${paths} listening on https://${address.address}:${address.port}`);
+      return address;
+    };
     let closing: Promise<void> | undefined;
     return {
       metrics,
@@ -86,9 +90,9 @@ export async function createServer(config: ServerConfig, deps: ServerDeps): Prom
         return addresses;
       },
       async listen() {
-        const queue = await msgqueue.listen();
-        const publish = await publisher.listen();
-        const subscribe = await subscriber.listen();
+        const queue = listening('/pushmsg, /popmsg', await msgqueue.listen());
+        const publish = listening('/publish', await publisher.listen());
+        const subscribe = listening('/subscribe', await subscriber.listen());
         addresses = { queue, publish, subscribe };
         log.info(
           { queuePort: queue.port, publishPort: publish.port, subscribePort: subscribe.port },
