@@ -152,7 +152,10 @@ t.test('past --max-consumers a new name cannot consume', async (t) => {
 
 t.test('on a closed store the consumer is closed', async (t) => {
   const s = await openTestStore(t);
+  const attached = consume(s.store, s);
+  t.equal(attached.c.state, 'up');
   await s.store.close();
+  t.equal(attached.c.state, 'closed', 'closed with the journal');
   const { c } = consume(s.store, s);
   t.equal(c.state, 'closed');
   await t.rejects(c.replay(1, 10, undefined, 10), { code: 'UNAVAILABLE' });

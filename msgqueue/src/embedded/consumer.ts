@@ -158,7 +158,7 @@ export function createEmbeddedConsumer(
 
   return {
     get state() {
-      return state;
+      return store.open ? state : 'closed';
     },
     get lastSeq() {
       return lastSeq;
