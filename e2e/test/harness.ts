@@ -15,6 +15,8 @@ import { testTls, type Teardown, type TestTls } from '@wsq/core/testing';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 export type ServiceName = 'msgqueue' | 'publisher' | 'subscriber';
+/** What a child process runs: one of the trio, or wsq-server (all three in one process). */
+export type ProgramName = ServiceName | 'server';
 
 export const USERS = {
   // The services link to the msgqueue with their own users.
@@ -33,7 +35,7 @@ export class ServiceProcess {
   port = 0;
 
   constructor(
-    readonly name: ServiceName,
+    readonly name: ProgramName,
     readonly child: ChildProcess,
   ) {
     createInterface({ input: child.stdout! }).on('line', (line) => {
@@ -109,8 +111,13 @@ onExit(() => {
   for (const child of running) child.kill('SIGKILL');
 });
 
-export function spawnService(name: ServiceName, args: string[]): ServiceProcess {
-  const child = spawn(process.execPath, [join(ROOT, name, 'dist/src/main.js'), ...args], {
+/** The script `npx wsq-NAME` runs (wsq-server's main module only exports its function). */
+function scriptOf(name: ProgramName): string {
+  return name === 'server' ? join(ROOT, 'server/bin/wsq-server.js') : join(ROOT, name, 'dist/src/main.js');
+}
+
+export function spawnService(name: ProgramName, args: string[]): ServiceProcess {
+  const child = spawn(process.execPath, [scriptOf(name), ...args], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: serviceEnv(),
@@ -133,7 +140,8 @@ export interface Trio {
   start(name: ServiceName, extra?: string[]): Promise<ServiceProcess>;
 }
 
-export async function createTrio(t: Teardown, extra: Partial<Record<ServiceName, string[]>> = {}): Promise<Trio> {
+/** What every topology needs: the test CA, a temp dir (removed at teardown) and a users file with USERS. */
+export async function prepareRun(t: Teardown): Promise<{ tls: TestTls; dir: string; usersFile: string }> {
   const tls = await testTls();
   const dir = mkdtempSync(join(tmpdir(), 'wsq-e2e-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -143,7 +151,12 @@ export async function createTrio(t: Teardown, extra: Partial<Record<ServiceName,
     users[name] = { password: await hashPassword(u.password), publish: [...u.publish], subscribe: [...u.subscribe] };
   }
   writeUsersFile(usersFile, { version: 1, users });
-  const common = [
+  return { tls, dir, usersFile };
+}
+
+/** The options every program of a run shares: the test TLS files, the users file, the loopback host. */
+export function commonArgs(tls: TestTls, usersFile: string): string[] {
+  return [
     '--cert',
     tls.certPath,
     '--key',
@@ -155,6 +168,11 @@ export async function createTrio(t: Teardown, extra: Partial<Record<ServiceName,
     '--host',
     '127.0.0.1',
   ];
+}
+
+export async function createTrio(t: Teardown, extra: Partial<Record<ServiceName, string[]>> = {}): Promise<Trio> {
+  const { tls, dir, usersFile } = await prepareRun(t);
+  const common = commonArgs(tls, usersFile);
   const procs: Partial<Record<ServiceName, ServiceProcess>> = {};
   const ports: Partial<Record<ServiceName, number>> = {};
 

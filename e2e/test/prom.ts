@@ -49,19 +49,22 @@ export function parseMetrics(text: string): Scrape {
   };
 }
 
+/** A port to ask: a ServiceProcess, or one port of wsq-server. */
+export type Listener = Pick<ServiceProcess, 'name' | 'port'>;
+
 export interface Credentials {
   user: string;
   password: string;
 }
 
 /** GET /metrics of a running service; throws unless it answers 200. */
-export async function scrape(proc: ServiceProcess, tls: TestTls, auth?: Credentials): Promise<Scrape> {
+export async function scrape(proc: Listener, tls: TestTls, auth?: Credentials): Promise<Scrape> {
   const res = await httpsRequest(`https://localhost:${proc.port}/metrics`, { ca: tls.ca, ...auth });
   if (res.status !== 200) throw new Error(`${proc.name} /metrics answered ${res.status}`);
   return parseMetrics(res.body);
 }
 
-export async function status(proc: ServiceProcess, tls: TestTls, path: string): Promise<number> {
+export async function status(proc: Listener, tls: TestTls, path: string): Promise<number> {
   return (await httpsRequest(`https://localhost:${proc.port}${path}`, { ca: tls.ca })).status;
 }
 

@@ -5,7 +5,6 @@
  * with 1001, then writes the cursors and fsyncs the journal.
  */
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import {
   CLOSE,
   createAuthenticator,
@@ -13,30 +12,34 @@ import {
   createServiceServer,
   LINK_PROTOCOL,
   loadTlsFiles,
-  MAX_CONSUMER_NAME_LENGTH,
   type Authenticator,
   type BaseMetrics,
   type Logger,
   warnAboutUsers,
 } from '@wsq/core';
-import { createAppender } from './dedupe/appender.js';
 import { serveConsumerLink } from './links/consumer-link.js';
-import { openCursorStore, type CursorStore } from './consumers/cursors.js';
-import { prepareDataDir } from './data-dir.js';
-import { createDedupeIndex, rebuildDedupe } from './dedupe/dedupe.js';
-import { ConsumerHub } from './consumers/hub.js';
-import { openJournal, type Journal } from './journal/journal.js';
 import { serveLegacyPop, serveLegacyPush } from './links/legacy-link.js';
 import type { MsgqueueConfig } from './options.js';
 import { serveProducerLink } from './links/producer-link.js';
 import { POP_PATH, PUSH_PATH, type QueueContext } from './links/queue-context.js';
-import { createQueueMetrics } from './queue-metrics.js';
+import { openQueueStore, type QueueStore } from './store.js';
+
+export { CURSORS_SUBDIR, JOURNAL_SUBDIR } from './store.js';
 
 export interface MsgqueueDeps {
   log: Logger;
   metrics?: BaseMetrics;
   /** Clock for dedupe windows (tests). */
   now?: () => number;
+  /**
+   * The storage to serve (wsq-server shares it with the embedded home). Its owner closes it;
+   * without it the msgqueue opens its own from config and closes it in close().
+   */
+  store?: QueueStore;
+  /** The users (wsq-server shares one Authenticator); its owner closes it. */
+  auth?: Authenticator;
+  /** Whether the process can do its job beyond this port listening (wsq-server: all three ports). */
+  isReady?: () => boolean;
 }
 
 export interface Msgqueue {
@@ -47,66 +50,28 @@ export interface Msgqueue {
   readonly metrics: BaseMetrics;
 }
 
-export const JOURNAL_SUBDIR = 'journal';
-export const CURSORS_SUBDIR = 'cursors';
-
 export async function createMsgqueue(config: MsgqueueConfig, deps: MsgqueueDeps): Promise<Msgqueue> {
   const { log } = deps;
-  const now = deps.now ?? Date.now;
   const tls = loadTlsFiles(config.tlsPaths, false);
-  const metrics = deps.metrics ?? createMetrics('msgqueue');
-  warnAboutUsers(log, config);
-  const auth = await createAuthenticator({
-    usersFile: config.users,
-    demo: config.demo,
-    onReloadError: (err) => log.error({ err: err.message }, 'users file reload failed; keeping the previous users'),
-  });
-  const owned: { journal?: Journal; cursors?: CursorStore } = {};
-  const dedupe = createDedupeIndex({ windowMs: config.dedupeWindowMs, maxEntries: config.dedupeMaxEntries }, { now });
-  let rebuilt: number;
+  const metrics = deps.metrics ?? deps.store?.metrics ?? createMetrics('msgqueue');
+  const ownAuth = deps.auth === undefined;
+  if (ownAuth) warnAboutUsers(log, config);
+  const auth =
+    deps.auth ??
+    (await createAuthenticator({
+      usersFile: config.users,
+      demo: config.demo,
+      onReloadError: (err) => log.error({ err: err.message }, 'users file reload failed; keeping the previous users'),
+    }));
+  let store: QueueStore;
   try {
-    await prepareDataDir(config.dataDir, [CURSORS_SUBDIR, JOURNAL_SUBDIR]);
-    owned.cursors = await openCursorStore(join(config.dataDir, CURSORS_SUBDIR), {
-      maxConsumers: config.maxConsumers,
-      flushIntervalMs: config.cursorFlushIntervalMs,
-      maxNameBytes: MAX_CONSUMER_NAME_LENGTH * 4, // 128 characters of up to 4 UTF-8 bytes
-    });
-    // A consumer may have acknowledged seqs the journal lost (its unsynced tail, after a power
-    // cut): they were handed out, so new messages start past the highest acknowledged one.
-    let acked = 0;
-    for (const [, seq] of owned.cursors.entries()) acked = Math.max(acked, seq);
-    owned.journal = await openJournal(
-      { dir: join(config.dataDir, JOURNAL_SUBDIR), ...config.journal, minNextSeq: acked + 1 },
-      { now },
-    );
-    rebuilt = await rebuildDedupe(owned.journal, dedupe, now()); // dedupe survives restarts
+    store = deps.store ?? (await openQueueStore(config, { log, metrics, now: deps.now }));
   } catch (err) {
-    auth.close();
-    await owned.cursors?.close().catch(() => undefined);
-    await owned.journal?.close().catch(() => undefined);
+    if (ownAuth) auth.close();
     throw err;
   }
-  const { journal, cursors } = owned as Required<typeof owned>;
-  logRecovery(journal, log);
-
-  const hub = new ConsumerHub();
-  const queueMetrics = createQueueMetrics(metrics, {
-    firstSeq: () => journal.firstSeq,
-    lastSeq: () => journal.lastSeq,
-    cursors: () => cursors.entries(),
-  });
-  const appender = createAppender({ journal, dedupe, metrics: queueMetrics, onAppended: () => hub.wakeAll() });
-  const q: QueueContext = { config, journal, cursors, hub, appender, metrics };
-  log.info(
-    {
-      dataDir: config.dataDir,
-      firstSeq: journal.firstSeq,
-      lastSeq: journal.lastSeq,
-      consumers: cursors.size,
-      dedupeIds: rebuilt,
-    },
-    'journal open',
-  );
+  const ownStore = deps.store === undefined;
+  const q: QueueContext = store;
 
   let listening = false;
   const server = createServiceServer({
@@ -116,7 +81,7 @@ export async function createMsgqueue(config: MsgqueueConfig, deps: MsgqueueDeps)
     auth,
     log,
     metrics,
-    isReady: () => listening,
+    isReady: () => listening && (deps.isReady?.() ?? true),
     routes: [
       {
         path: PUSH_PATH,
@@ -144,50 +109,26 @@ export async function createMsgqueue(config: MsgqueueConfig, deps: MsgqueueDeps)
       return address;
     },
     close() {
-      closing ??= shutdown(server.close.bind(server), auth, cursors, journal, log).finally(() => {
-        listening = false;
-      });
+      closing ??= shutdown(server.close.bind(server), ownAuth ? auth : undefined, ownStore ? store : undefined).finally(
+        () => {
+          listening = false;
+        },
+      );
       return closing;
     },
     reload() {
-      auth.reload();
+      if (ownAuth) auth.reload();
     },
   };
 }
 
 async function shutdown(
   closeServer: (code: number) => Promise<void>,
-  auth: Authenticator,
-  cursors: CursorStore,
-  journal: Journal,
-  log: Logger,
+  auth: Authenticator | undefined,
+  store: QueueStore | undefined,
 ): Promise<void> {
-  // Links first (no new appends or acks), then the cursors, then the journal's final fsync.
+  // Links first (no new appends or acks), then the cursors and the journal's final fsync.
   await closeServer(CLOSE.GOING_AWAY);
-  auth.close();
-  const results = await Promise.allSettled([cursors.close(), journal.close()]);
-  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed) {
-    log.error({ err: failed.reason as unknown }, 'closing the data files failed');
-    throw failed.reason;
-  }
-}
-
-function logRecovery(journal: Journal, log: Logger): void {
-  const { recovery } = journal;
-  if (recovery.truncatedBytes > 0) {
-    log.warn({ recovery, truncatedBytes: recovery.truncatedBytes }, 'journal recovery cut a torn tail');
-  }
-  if (recovery.skippedBytes > 0) {
-    log.error(
-      { recovery, skippedBytes: recovery.skippedBytes, salvagedRecords: recovery.salvagedRecords },
-      'journal recovery found corrupt records: the damaged bytes are left on disk for inspection; valid records after them in the last segment were copied into new segments (salvagedRecords)',
-    );
-  }
-  if (recovery.skippedSeqs > 0) {
-    log.error(
-      { recovery, skippedSeqs: recovery.skippedSeqs, nextSeq: journal.lastSeq + 1 },
-      'journal recovery: seqs handed out before are not in the journal; new messages start after them',
-    );
-  }
+  auth?.close();
+  await store?.close();
 }

@@ -16,6 +16,7 @@ import {
   loadTlsFiles,
   type AppendDone,
   type AppendRequest,
+  type Authenticator,
   type BaseMetrics,
   type LinkState,
   type Logger,
@@ -35,6 +36,10 @@ export interface PublisherDeps {
   queue: Pick<QueueHome, 'producer' | 'where'>;
   /** Told of every change of the queue's state (readiness follows 'up'). */
   onLinkState?(state: LinkState, detail?: string): void;
+  /** The users (wsq-server shares one Authenticator among its ports); its owner closes it. */
+  auth?: Authenticator;
+  /** Whether the process can do its job beyond this port (wsq-server: all three ports listen). */
+  isReady?: () => boolean;
 }
 
 export interface Publisher {
@@ -53,14 +58,17 @@ export async function createPublisher(config: PublisherConfig, deps: PublisherDe
   const { log } = deps;
   // Throws ConfigError('cert' | 'key' | 'ca'): the process exits 2 before anything starts.
   const tls = loadTlsFiles({ cert: config.cert, key: config.key, ca: config.ca }, false);
-  warnAboutUsers(log, config);
+  const ownAuth = deps.auth === undefined;
+  if (ownAuth) warnAboutUsers(log, config);
 
-  const auth = await createAuthenticator({
-    usersFile: config.users,
-    demo: config.demo,
-    onReloadError: (err) => log.error({ err: err.message }, 'users file reload failed; keeping the previous users'),
-    onReload: () => log.info('users file changed on disk; reloaded'),
-  });
+  const auth =
+    deps.auth ??
+    (await createAuthenticator({
+      usersFile: config.users,
+      demo: config.demo,
+      onReloadError: (err) => log.error({ err: err.message }, 'users file reload failed; keeping the previous users'),
+      onReload: () => log.info('users file changed on disk; reloaded'),
+    }));
   const metrics = publisherMetrics(deps.metrics ?? createMetrics('publisher'), inflightNow);
   let producer: QueueProducer | undefined;
   let closing = false;
@@ -113,7 +121,7 @@ export async function createPublisher(config: PublisherConfig, deps: PublisherDe
     auth,
     log,
     metrics,
-    isReady: () => !closing && producer?.state === 'up',
+    isReady: () => !closing && producer?.state === 'up' && (deps.isReady?.() ?? true),
     tickets: createTicketStore(),
     routes: [
       {
@@ -169,7 +177,7 @@ export async function createPublisher(config: PublisherConfig, deps: PublisherDe
       log.warn({ inflight: left }, 'closing with messages the msgqueue has not journaled; they were not acked');
     await server.close(CLOSE.GOING_AWAY, 'server shutting down');
     await producer?.close();
-    auth.close();
+    if (ownAuth) auth.close();
   }
 
   return {
@@ -193,7 +201,7 @@ export async function createPublisher(config: PublisherConfig, deps: PublisherDe
         return await server.listen();
       } catch (err) {
         await p.close();
-        auth.close();
+        if (ownAuth) auth.close();
         throw err;
       }
     },
@@ -202,6 +210,7 @@ export async function createPublisher(config: PublisherConfig, deps: PublisherDe
       return closed;
     },
     reload() {
+      if (!ownAuth) return;
       log.info('reloading the users file');
       auth.reload();
     },

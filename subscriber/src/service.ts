@@ -41,6 +41,8 @@ export interface SubscriberDeps {
   auth?: Authenticator;
   /** Told of every state change of the queue (readiness follows 'up'). */
   onLinkState?: (state: LinkState, detail?: string) => void;
+  /** Whether the process can do its job beyond this port (wsq-server: all three ports listen). */
+  isReady?: () => boolean;
 }
 
 export interface Subscriber extends ServiceHandle {
@@ -154,7 +156,7 @@ export async function createSubscriber(config: SubscriberConfig, deps: Subscribe
     auth,
     log,
     metrics: base,
-    isReady: () => queue.state === 'up',
+    isReady: () => queue.state === 'up' && (deps.isReady?.() ?? true),
     tickets: createTicketStore(),
     routes: [{ path: ENDPOINT, protocols: [V1_PROTOCOL], legacy: true, onConnection }],
   });

@@ -23,27 +23,9 @@ import { encodeMsgsFromRecords, linkRefuser, onLinkRequest } from './link-frames
 import { consumerPumpReports, Pump } from './pump.js';
 import { cursorAllowed, POP_PATH, resumePoint, type QueueContext } from './queue-context.js';
 import { replayRange } from './replay.js';
+import { Unacked } from '../consumers/unacked.js';
 
 type ReplayFrame = Extract<LinkRequest, { op: 'replay' }>;
-
-/** Seqs sent and not yet acknowledged, oldest first (at most `window` of them). */
-class Unacked {
-  private seqs: number[] = [];
-  private head = 0;
-  get count(): number {
-    return this.seqs.length - this.head;
-  }
-  push(seq: number): void {
-    this.seqs.push(seq);
-  }
-  ackThrough(seq: number): void {
-    while (this.head < this.seqs.length && this.seqs[this.head] <= seq) this.head++;
-    if (this.head > 1024 && this.head * 2 > this.seqs.length) {
-      this.seqs = this.seqs.slice(this.head);
-      this.head = 0;
-    }
-  }
-}
 
 export function serveConsumerLink(ws: WebSocket, ctx: ConnectionContext, q: QueueContext): void {
   const { config, journal, cursors, hub, metrics } = q;

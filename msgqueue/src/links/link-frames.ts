@@ -11,9 +11,9 @@ import {
   receivedFrame,
   type BaseMetrics,
   type FrameErrorCode,
-  type LinkMessage,
   type LinkRequest,
   type Logger,
+  type QueueMessage,
 } from '@wsq/core';
 import type { WebSocket } from 'ws';
 import { CursorStoreError } from '../consumers/cursors.js';
@@ -109,7 +109,8 @@ export function encodeMsgsFromRecords(records: CachedRecords): Buffer {
   return frame.finish();
 }
 
-export function toLinkMessage(m: StoredMessage): LinkMessage {
+/** A stored message without its pid: the shape of link `msgs` and of the queue interface's QueueMessage. */
+export function toQueueMessage(m: StoredMessage): QueueMessage {
   return { seq: m.seq, topic: m.topic, data: m.data, ts: m.ts };
 }
 

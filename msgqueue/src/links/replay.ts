@@ -1,11 +1,12 @@
 /**
  * Range replay for consumers catching up a client (`since`): messages with seq in
  * [max(from, firstSeq), to] whose topic matches the pattern, bounded by matches, messages
- * scanned and bytes, so one request never holds the loop or memory for long.
+ * scanned and bytes, so one request never holds the loop or memory for long. One
+ * implementation for the /popmsg link (`replay` frames) and the embedded home (replay()).
  */
-import { matchesPattern, type LinkMessage } from '@wsq/core';
+import { matchesPattern, type QueueMessage } from '@wsq/core';
 import type { Journal } from '../journal/journal.js';
-import { toLinkMessage, wireBytes } from './link-frames.js';
+import { toQueueMessage, wireBytes } from './link-frames.js';
 
 export interface ReplayRequest {
   from: number;
@@ -22,7 +23,7 @@ export interface ReplayLimits {
 }
 
 export interface ReplayAnswer {
-  msgs: LinkMessage[];
+  msgs: QueueMessage[];
   /** Oldest retained seq when the replay started. */
   first: number;
   /** True when the range was cut short; continue from `next`. */
@@ -35,7 +36,7 @@ export async function replayRange(journal: Journal, req: ReplayRequest, limits: 
   const first = journal.firstSeq;
   const to = Math.min(req.to, journal.lastSeq);
   let next = Math.max(req.from, first);
-  const msgs: LinkMessage[] = [];
+  const msgs: QueueMessage[] = [];
   let scanned = 0;
   let bytes = 0;
   const full = (): boolean => msgs.length >= req.limit || scanned >= limits.scanMessages || bytes >= limits.batchBytes;
@@ -52,7 +53,7 @@ export async function replayRange(journal: Journal, req: ReplayRequest, limits: 
       scanned++;
       next = m.seq + 1;
       if (req.pattern === undefined || matchesPattern(req.pattern, m.topic)) {
-        msgs.push(toLinkMessage(m));
+        msgs.push(toQueueMessage(m));
         bytes += wireBytes(m);
       }
     }

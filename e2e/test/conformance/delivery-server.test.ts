@@ -1,0 +1,4 @@
+import { deliverySuite } from './delivery.js';
+import { serverTopology } from '../topology.js';
+
+deliverySuite(serverTopology);

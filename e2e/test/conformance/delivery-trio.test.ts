@@ -1,0 +1,4 @@
+import { deliverySuite } from './delivery.js';
+import { trioTopology } from '../topology.js';
+
+deliverySuite(trioTopology);

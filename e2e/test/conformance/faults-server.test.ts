@@ -1,0 +1,4 @@
+import { faultsSuite } from './faults.js';
+import { serverTopology } from '../topology.js';
+
+faultsSuite(serverTopology);

@@ -1,0 +1,4 @@
+import { faultsSuite } from './faults.js';
+import { trioTopology } from '../topology.js';
+
+faultsSuite(trioTopology);
