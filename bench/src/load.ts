@@ -4,6 +4,7 @@
  * publishers (as fast as the socket drains, or at a fixed rate). The worker entry (worker.ts)
  * wires it to the main thread; tests can drive it directly.
  */
+import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { build, encodeIntoCompressedBase64 } from 'hdr-histogram-js';
 import { openPublisher, openSubscriber } from './clients.js';
@@ -17,7 +18,7 @@ import {
   type WorkerToMain,
 } from './worker-protocol.js';
 
-/** Messages sent back to back before the publisher yields so this thread's receivers run. */
+/** Messages sent in one socket write before the publisher yields so this thread's receivers run. */
 const BURST_MESSAGES = 256;
 /** How often a worker waiting for acks looks at the count. */
 const ACK_POLL_MS = 5;
@@ -54,6 +55,9 @@ export class LoadWorker {
   private finishing = false;
   private readonly closedByServer: Record<string, number> = {};
   private progressTimer: NodeJS.Timeout | undefined;
+  /** Publishers waiting for acks to come back under the in-flight bound. */
+  private answerWaiters: (() => void)[] = [];
+  private eluAtStart: EventLoopUtilization | undefined;
 
   constructor(
     private readonly setup: WorkerSetup,
@@ -85,8 +89,13 @@ export class LoadWorker {
         this.markReady(sub);
       }
     });
+    const publishSetup = {
+      topicNames,
+      payloadBytes: this.setup.payloadBytes,
+      onAnswer: () => this.wakeAnswerWaiters(),
+    };
     await runPool(this.pubs, connectConcurrency, async (pub) => {
-      pub.conn = await openPublisher(endpoint, onClose);
+      pub.conn = await openPublisher(endpoint, onClose, publishSetup);
     });
     this.progressTimer = setInterval(
       () => this.post({ type: 'progress', ...this.counts }),
@@ -128,8 +137,20 @@ export class LoadWorker {
     }
   }
 
+  private wakeAnswerWaiters(): void {
+    if (this.answerWaiters.length === 0) return;
+    const waiters = this.answerWaiters;
+    this.answerWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  private nextAnswer(): Promise<void> {
+    return new Promise((resolve) => this.answerWaiters.push(resolve));
+  }
+
   /** Publishes this worker's share; posts `published` when every publisher is done. */
   start(): void {
+    this.eluAtStart = performance.eventLoopUtilization();
     let lastSendAtMs = 0;
     const runs = this.pubs.map(async ({ index, conn }) => {
       const last = await (this.setup.publisherRatePerSec > 0 ? this.paced(index, conn!) : this.fast(index, conn!));
@@ -162,32 +183,38 @@ export class LoadWorker {
     }
   }
 
-  private send(conn: PublisherConn, i: number, cb?: (err?: Error) => void): number {
-    const { topicNames, payloadBytes } = this.setup;
-    const now = nowMs();
-    conn.publish(topicNames[i % topicNames.length], encodePayload(i, now, payloadBytes), cb);
-    this.counts.published++;
-    return now;
-  }
-
-  /** As fast as the socket drains: past publisherBufferBytes unsent, wait until the frame is written. */
+  /**
+   * As fast as the socket drains, in bursts of pre-built frames (one write each): past
+   * publisherBufferBytes unsent, wait until the burst is written. With acks and an in-flight
+   * bound, never more than that many messages unanswered.
+   */
   private async fast(p: number, conn: PublisherConn): Promise<number> {
-    const { messages, publisherCount, publisherBufferBytes } = this.setup;
+    const { messages, publisherCount, publisherBufferBytes, endpoint } = this.setup;
+    const window = endpoint.acks === true ? (endpoint.inFlight ?? 0) : 0;
+    const total = messagesOfPublisher(messages, publisherCount, p);
     let last = 0;
-    for (let i = p; i < messages;) {
-      for (let n = 0; n < BURST_MESSAGES && i < messages; n++, i += publisherCount) {
-        if (conn.bufferedAmount >= publisherBufferBytes || i + publisherCount >= messages) {
-          await new Promise<void>((resolve, reject) => {
-            last = this.send(conn, i, (err) => (err ? reject(err) : resolve()));
-          });
-        } else last = this.send(conn, i);
+    let sent = 0;
+    while (sent < total) {
+      let n = Math.min(BURST_MESSAGES, total - sent);
+      if (window > 0) {
+        let outstanding: number;
+        while ((outstanding = sent - conn.acked - conn.refused) >= window) await this.nextAnswer();
+        n = Math.min(n, window - outstanding);
       }
+      const first = p + sent * publisherCount;
+      if (conn.bufferedAmount >= publisherBufferBytes || sent + n >= total) {
+        await new Promise<void>((resolve, reject) => {
+          last = conn.sendBatch(first, publisherCount, n, (err) => (err ? reject(err) : resolve()));
+        });
+      } else last = conn.sendBatch(first, publisherCount, n);
+      sent += n;
+      this.counts.published += n;
       await nextTurn();
     }
     return last;
   }
 
-  /** A fixed rate: each tick sends what the clock says is due (open loop: no waiting on the server). */
+  /** A fixed rate: each tick sends what the clock says is due, in one write (open loop: no waiting on the server). */
   private paced(p: number, conn: PublisherConn): Promise<number> {
     const { messages, publisherCount, publisherRatePerSec } = this.setup;
     const total = messagesOfPublisher(messages, publisherCount, p);
@@ -197,7 +224,11 @@ export class LoadWorker {
     return new Promise((resolve) => {
       const tick = (): void => {
         const due = Math.min(total, Math.floor(((nowMs() - startMs) * publisherRatePerSec) / 1000) + 1);
-        for (; sent < due; sent++) last = this.send(conn, p + sent * publisherCount);
+        if (due > sent) {
+          last = conn.sendBatch(p + sent * publisherCount, publisherCount, due - sent);
+          this.counts.published += due - sent;
+          sent = due;
+        }
         if (sent >= total) {
           clearInterval(timer);
           resolve(last);
@@ -231,6 +262,7 @@ export class LoadWorker {
       acked,
       lastReceiveAtMs: this.lastReceiveAtMs,
       histogram: encodeIntoCompressedBase64(this.histogram),
+      busy: this.eluAtStart ? performance.eventLoopUtilization(this.eluAtStart).utilization : 0,
     });
   }
 }

@@ -10,7 +10,13 @@ export const SYSTEM_LABELS: Readonly<Record<SystemKind, string>> = {
   'wsq-legacy': 'wsq legacy',
   'wsq-v1': 'wsq v1',
   nats: 'NATS',
+  jetstream: 'JetStream',
 };
+
+/** The reference systems (measured beside wsq, never judged for loss). */
+export function isReference(system: SystemKind): boolean {
+  return system === 'nats' || system === 'jetstream';
+}
 
 export function formatRate(n: number): string {
   return Math.round(n).toLocaleString('en-US');
@@ -74,6 +80,8 @@ export function formatMarkdownTable(results: readonly RunResult[]): string {
 export interface Ratio {
   scenario: string;
   system: SystemKind;
+  /** What it is compared with. */
+  reference: SystemKind;
   /** wsq ÷ NATS: above 1 is faster than NATS. */
   deliveriesPerSec: number;
   /** wsq ÷ NATS: below 1 is lower latency than NATS. */
@@ -123,50 +131,69 @@ export function ratios(all: readonly RunResult[]): Ratio[] {
   const results = [...groups.values()].map(summaryOf);
   const out: Ratio[] = [];
   for (const r of results) {
-    if (r.system === 'nats') continue;
-    const ref = results.find((n) => n.system === 'nats' && n.scenario === r.scenario);
-    if (!ref) continue;
-    const div = (a: number, b: number): number => (b > 0 ? a / b : a > 0 ? Infinity : 1);
-    const paced = r.plan.ratePerSec > 0;
-    const fastEnough = paced ? r.deliveries >= r.expectedDeliveries : r.deliveriesPerSec >= ref.deliveriesPerSec;
-    out.push({
-      scenario: r.scenario,
-      system: r.system,
-      deliveriesPerSec: div(r.deliveriesPerSec, ref.deliveriesPerSec),
-      p50: div(r.latency.p50, ref.latency.p50),
-      p99: div(r.latency.p99, ref.latency.p99),
-      beats: fastEnough && r.latency.p99 <= ref.latency.p99 && r.lost === 0 && r.duplicates === 0,
-    });
+    if (isReference(r.system)) continue;
+    for (const ref of results) {
+      if (!isReference(ref.system) || ref.scenario !== r.scenario) continue;
+      out.push(ratioOf(r, ref));
+    }
   }
   return out;
+}
+
+function ratioOf(r: RunResult, ref: RunResult): Ratio {
+  const div = (a: number, b: number): number => (b > 0 ? a / b : a > 0 ? Infinity : 1);
+  const paced = r.plan.ratePerSec > 0;
+  const fastEnough = paced ? r.deliveries >= r.expectedDeliveries : r.deliveriesPerSec >= ref.deliveriesPerSec;
+  return {
+    scenario: r.scenario,
+    system: r.system,
+    reference: ref.system,
+    deliveriesPerSec: div(r.deliveriesPerSec, ref.deliveriesPerSec),
+    p50: div(r.latency.p50, ref.latency.p50),
+    p99: div(r.latency.p99, ref.latency.p99),
+    beats: fastEnough && r.latency.p99 <= ref.latency.p99 && r.lost === 0 && r.duplicates === 0,
+  };
 }
 
 export function formatRatios(list: readonly Ratio[], repeated = false): string {
   if (list.length === 0) return '';
   const x = (n: number): string => (Number.isFinite(n) ? `${n.toFixed(2)}×` : '∞');
-  const lines = list.map(
-    (r) =>
-      `${r.scenario.padEnd(8)} ${SYSTEM_LABELS[r.system]} ÷ NATS: deliveries/s ${x(r.deliveriesPerSec)}, ` +
-      `p50 ${x(r.p50)}, p99 ${x(r.p99)} — ${r.beats ? 'matches or beats NATS' : 'behind NATS'}`,
-  );
-  const head = 'wsq ÷ NATS (throughput: higher is better; latency: lower is better)';
+  const lines = list.map((r) => {
+    const ref = SYSTEM_LABELS[r.reference];
+    return (
+      `${r.scenario.padEnd(8)} ${SYSTEM_LABELS[r.system]} ÷ ${ref}: deliveries/s ${x(r.deliveriesPerSec)}, ` +
+      `p50 ${x(r.p50)}, p99 ${x(r.p99)} — ${r.beats ? `matches or beats ${ref}` : `behind ${ref}`}`
+    );
+  });
+  const refs = [...new Set(list.map((r) => SYSTEM_LABELS[r.reference]))].join(', ');
+  const head = `wsq ÷ ${refs} (throughput: higher is better; latency: lower is better)`;
   return [repeated ? `${head}, medians of the runs` : head, ...lines].join('\n') + '\n';
 }
 
 /**
- * CPU seconds per process for each run, and per delivered message in µs: how much of the
- * two-core budget each process took, whatever the wall clock did.
+ * CPU seconds per process for each run, and per delivered message in µs: the system's
+ * processes summed (wsq's services, or nats-server), then the bench's clients apart, with the
+ * busiest client worker's share of its time, so a reader sees whether the clients could have
+ * been what limited the run.
  */
 export function formatCpu(results: readonly RunResult[]): string {
   const rows = results.filter((r) => r.cpuSeconds && Object.keys(r.cpuSeconds).length > 0);
   if (rows.length === 0) return '';
+  const perDelivery = (s: number, r: RunResult): string =>
+    r.deliveries > 0 ? `${((s * 1e6) / r.deliveries).toFixed(1)} µs` : '–';
   const lines = rows.map((r) => {
     const cpu = r.cpuSeconds!;
-    const total = Object.values(cpu).reduce((a, b) => a + b, 0);
-    const perDelivery = r.deliveries > 0 ? ` = ${((total * 1e6) / r.deliveries).toFixed(1)} µs per delivery` : '';
-    const parts = Object.entries(cpu).map(([name, s]) => `${name} ${s.toFixed(2)}`);
+    const servers = Object.entries(cpu).filter(([name]) => name !== 'bench');
+    const serverTotal = servers.reduce((a, [, s]) => a + s, 0);
+    const parts = servers.map(([name, s]) => `${name} ${s.toFixed(2)}`).join(' + ');
+    const client = cpu.bench;
     const scenario = r.round === undefined ? r.scenario : `${r.scenario} #${r.round}`;
-    return `${scenario.padEnd(8)} ${SYSTEM_LABELS[r.system]}: ${parts.join(', ')}; total ${total.toFixed(2)} s${perDelivery}`;
+    let line = `${scenario.padEnd(8)} ${SYSTEM_LABELS[r.system]}: ${parts || 'servers –'} = ${serverTotal.toFixed(2)} s, ${perDelivery(serverTotal, r)} per delivery`;
+    if (client !== undefined) {
+      line += `; clients (bench) ${client.toFixed(2)} s, ${perDelivery(client, r)} per delivery`;
+    }
+    if (r.clientBusy !== undefined) line += `, busiest client worker ${Math.round(r.clientBusy * 100)} % busy`;
+    return line;
   });
   return ['CPU seconds from the start of publishing to the end of each run', ...lines].join('\n') + '\n';
 }
@@ -205,6 +232,10 @@ export interface BenchMeta {
   workers: number;
   payloadBytes: number;
   target: string;
+  topology?: string;
+  queue?: string;
+  /** Unanswered messages an acknowledged publisher allowed. */
+  inFlight?: number;
   natsVersion?: string;
   /** --warmup-messages: the most messages of the unmeasured run of its shape each system got before each scenario (0: none). */
   warmupMessages?: number;

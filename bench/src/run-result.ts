@@ -34,6 +34,11 @@ export interface RunResult {
    * included; the servers' figures need Linux's /proc and are absent elsewhere).
    */
   cpuSeconds?: Record<string, number>;
+  /**
+   * The busiest client worker thread's event-loop utilization from the start of publishing (1:
+   * never idle). Near 1, the clients may be what limits the run; well below, they are not.
+   */
+  clientBusy?: number;
   durationMs: number;
   latency: LatencySummary;
   /** Merged latency histogram (µs), hdr-histogram-js compressed base64. */
@@ -64,6 +69,7 @@ export function mergeResults(
   let unexpected = 0;
   let refused = 0;
   let acked = 0;
+  let clientBusy = 0;
   let publishFailed: string | undefined;
   for (const { setup, result, published: pub } of slots) {
     const r = result!;
@@ -77,6 +83,7 @@ export function mergeResults(
     unexpected += r.unexpected;
     refused += r.refused;
     acked += r.acked;
+    clientBusy = Math.max(clientBusy, r.busy);
     publishFailed ??= pub?.failed;
   }
   let lost = 0;
@@ -104,6 +111,7 @@ export function mergeResults(
     ...(slots[0]?.setup.endpoint.acks === true ? { acked } : {}),
     closedByServer,
     publishFailed,
+    clientBusy,
     durationMs: Math.max(lastSend, lastReceive) - startAtMs,
     latency: summarize(hist),
     histogram: encodeIntoCompressedBase64(hist),

@@ -4,9 +4,11 @@
  * publisher connections with the socket's unsent byte count for flow control. wsq-client.ts
  * and nats-client.ts implement it; the worker knows neither protocol.
  */
+import type { Duplex } from 'node:stream';
 import { WebSocket, type ClientOptions } from 'ws';
+import { fillFrame, type FrameTemplate } from './frames.js';
 
-export const SYSTEMS = ['wsq-legacy', 'wsq-v1', 'nats'] as const;
+export const SYSTEMS = ['wsq-legacy', 'wsq-v1', 'nats', 'jetstream'] as const;
 export type SystemKind = (typeof SYSTEMS)[number];
 
 /** Where and how to connect; plain data so it crosses into worker threads. */
@@ -18,8 +20,26 @@ export interface Endpoint {
   password: string | undefined;
   /** CA certificate PEM text, or undefined for the system's trust store. */
   ca: string | undefined;
-  /** wsq.v1 only (`--acks`): every published message carries an id, and the acks are counted. */
+  /**
+   * wsq.v1 (`--acks`) and JetStream (always): every published message carries an id, and the
+   * acks (JetStream: PubAcks) are counted.
+   */
   acks?: boolean;
+  /** JetStream: the stream the bench created, which captures this system's topics. */
+  stream?: string;
+  /** Unacknowledged messages a publisher allows before it waits (with `acks`; 0: no bound). */
+  inFlight?: number;
+  /** The local (source) address to connect from, e.g. 127.0.0.2 (past one address's ephemeral ports). */
+  localAddress?: string;
+}
+
+/** What a lean publisher builds its frame templates from. */
+export interface PublishSetup {
+  /** Message i goes to topicNames[i % topicNames.length]. */
+  topicNames: readonly string[];
+  payloadBytes: number;
+  /** Called whenever acks or refusals arrive (a publisher bounding its in-flight waits on it). */
+  onAnswer?: () => void;
 }
 
 export interface SubscriberConn {
@@ -33,8 +53,13 @@ export interface SubscriberConn {
 }
 
 export interface PublisherConn {
-  /** Sends one message; `cb` runs once the frame is written to the socket. */
+  /** Sends one message through the ws library (probes; not the measured path). */
   publish(topic: string, payload: string, cb?: (err?: Error) => void): void;
+  /**
+   * Sends messages first, first + step, … (`count` of them), stamped now, as one socket write
+   * of pre-built frames (needs a PublishSetup); `cb` runs once written. Returns the send time.
+   */
+  sendBatch(first: number, step: number, count: number, cb?: (err?: Error) => void): number;
   /** Bytes accepted by send but not yet written to the kernel. */
   readonly bufferedAmount: number;
   /** Messages the server refused out loud (wsq.v1 error frames, NATS -ERR). */
@@ -49,13 +74,51 @@ export type DeliveryHandler = (frame: Buffer) => void;
 /** The server closed the connection (a wsq slow consumer gets 1013); `code` 1006 when the socket died. */
 export type CloseHandler = (code: number) => void;
 
+/** The TLS socket under a ws WebSocket (ws keeps it as `_socket`; frames are written to it directly). */
+export function socketOf(ws: WebSocket): Duplex {
+  return (ws as unknown as { _socket: Duplex })._socket;
+}
+
+/**
+ * sendBatch over `ws`'s socket with one template per topic: one buffer and one write per
+ * batch. ws writes its own frames (pongs, close) whole to the same socket, so frames never
+ * interleave.
+ */
+export function batchSender(
+  ws: WebSocket,
+  templates: readonly FrameTemplate[],
+  now: () => number,
+): (first: number, step: number, count: number, cb?: (err?: Error) => void) => number {
+  const topics = templates.length;
+  return (first, step, count, cb) => {
+    let bytes = 0;
+    for (let n = 0, i = first; n < count; n++, i += step) bytes += templates[i % topics].bytes.length;
+    const buf = Buffer.allocUnsafe(bytes);
+    const at = now();
+    let off = 0;
+    for (let n = 0, i = first; n < count; n++, i += step) off = fillFrame(buf, off, templates[i % topics], i, at);
+    const socket = socketOf(ws);
+    if (ws.readyState !== ws.OPEN || !socket) cb?.(new Error('socket not open'));
+    else socket.write(buf, cb === undefined ? undefined : (err) => cb(err ?? undefined));
+    return at;
+  };
+}
+
 /** Our side of every connection: TLS verified against the CA, no compression, no 100 MiB default. */
 export function wsOptions(ep: Endpoint, basicAuth: boolean): ClientOptions {
   const headers: Record<string, string> = {};
   if (basicAuth && ep.user !== undefined) {
     headers.authorization = 'Basic ' + Buffer.from(`${ep.user}:${ep.password ?? ''}`).toString('base64');
   }
-  return { ca: ep.ca, headers, perMessageDeflate: false, maxPayload: 16 * 1024 * 1024, handshakeTimeout: 30_000 };
+  const options: ClientOptions = {
+    ca: ep.ca,
+    headers,
+    perMessageDeflate: false,
+    maxPayload: 16 * 1024 * 1024,
+    handshakeTimeout: 30_000,
+  };
+  if (ep.localAddress !== undefined) options.localAddress = ep.localAddress;
+  return options;
 }
 
 /** Opens a socket; rejects with the HTTP status when the upgrade is refused. */

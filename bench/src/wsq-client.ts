@@ -12,8 +12,12 @@ import {
   type DeliveryHandler,
   type Endpoint,
   type PublisherConn,
+  type PublishSetup,
   type SubscriberConn,
+  batchSender,
 } from './transport.js';
+import { publishTemplate, type FrameKind } from './frames.js';
+import { nowMs } from './payload.js';
 
 /**
  * Core's V1_PROTOCOL and legacy/v1 frame shapes, restated: this module runs in every worker
@@ -132,14 +136,23 @@ export async function openWsqSubscriber(
   };
 }
 
-export async function openWsqPublisher(ep: Endpoint, onClose: CloseHandler): Promise<PublisherConn> {
+const ACK_PREFIX = Buffer.from('{"op":"ack"');
+
+export async function openWsqPublisher(
+  ep: Endpoint,
+  onClose: CloseHandler,
+  setup?: PublishSetup,
+): Promise<PublisherConn> {
   const ws = await openSocket(ep.publishUrl, protocolsOf(ep), wsOptions(ep, true));
   // v1 refusals (RATE_LIMITED, UNAVAILABLE…) come back as error frames; legacy ones are silent.
   let refused = 0;
   let acked = 0;
+  const onAnswer = setup?.onAnswer;
   ws.on('message', (data: Buffer) => {
-    if (data.includes('"op":"ack"')) acked++;
+    if (startsWith(data, ACK_PREFIX) || data.includes('"op":"ack"')) acked++;
     else if (data.includes('"op":"error"')) refused++;
+    else return;
+    onAnswer?.();
   });
   ws.on('close', onClose);
   ws.on('error', () => undefined);
@@ -148,11 +161,22 @@ export async function openWsqPublisher(ep: Endpoint, onClose: CloseHandler): Pro
   // user for minutes, and every run and warm-up publishes as the same user.
   const idPrefix = ep.acks === true && system === 'wsq-v1' ? `${randomBytes(6).toString('base64url')}.` : undefined;
   let nextId = 0;
+  const kind: FrameKind = system === 'wsq-v1' ? { kind: 'wsq-v1', idPrefix } : { kind: 'wsq-legacy' };
+  const sendBatch = setup
+    ? batchSender(
+        ws,
+        setup.topicNames.map((t) => publishTemplate(kind, t, setup.payloadBytes)),
+        nowMs,
+      )
+    : () => {
+        throw new Error('sendBatch needs a PublishSetup');
+      };
   return {
     publish(topic, payload, cb) {
-      const id = idPrefix === undefined ? undefined : idPrefix + (nextId++).toString(36);
+      const id = idPrefix === undefined ? undefined : `${idPrefix}p${(nextId++).toString(36)}`;
       ws.send(encodeWsqPublish(system, topic, payload, id), cb);
     },
+    sendBatch,
     get bufferedAmount() {
       return ws.bufferedAmount;
     },
@@ -164,6 +188,12 @@ export async function openWsqPublisher(ep: Endpoint, onClose: CloseHandler): Pro
     },
     close: () => closeSocket(ws),
   };
+}
+
+function startsWith(data: Buffer, prefix: Buffer): boolean {
+  if (data.length < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (data[i] !== prefix[i]) return false;
+  return true;
 }
 
 function closeSocket(ws: WebSocket): void {

@@ -35,7 +35,7 @@ t.test('defaults: all four scenarios with the issue’s numbers, legacy, self-st
   t.match(c.scenarios[1], { messages: 20_000, subscribers: 100, publishers: 1, topics: 1 });
   t.match(c.scenarios[2], { messages: 50_000, subscribers: 1000, publishers: 4, topics: 1000 });
   t.match(c.scenarios[3], { messages: 20_000, subscribers: 100, topics: 10, ratePerSec: 2000 }, '2000/s for 10 s');
-  t.match(c, { payloadBytes: 64, target: 'self', reference: 'none', json: false, repeat: 1 });
+  t.match(c, { payloadBytes: 64, target: 'self', references: [], json: false, repeat: 1, topology: 'trio', queue: 'msgqueue', inFlight: 1000 });
   t.same(c.protocols, ['legacy']);
   t.ok(c.workers >= 1);
   t.ok(Object.isFrozen(c) && Object.isFrozen(c.scenarios[0]), 'frozen');

@@ -55,7 +55,7 @@ t.test('pipe --quick: legacy and v1 against a self-started trio, and the NATS re
   );
   for (const w of outcome.warmups) {
     t.match(w, { messages: WARMUP, deliveries: WARMUP, lost: 0, duplicates: 0 }, `${w.system} warm-up`);
-    const label = { 'wsq-legacy': 'wsq legacy', 'wsq-v1': 'wsq v1', nats: 'NATS' }[w.system];
+    const label = { 'wsq-legacy': 'wsq legacy', 'wsq-v1': 'wsq v1', nats: 'NATS', jetstream: 'JetStream' }[w.system];
     t.equal(w.scenario, 'pipe', `${w.system}: the warm-up has the scenario's shape`);
     const line = new RegExp(
       `^warm-up pipe ${label}: ${WARMUP} messages, [0-9,]+ deliveries/s \\(not measured\\)$`,
