@@ -14,6 +14,7 @@ import { formatProfileSummary, summarizeProfile, type CpuProfile } from './profi
 import { createProgress, type ProgressStream } from './progress.js';
 import {
   SYSTEM_LABELS,
+  formatClientCheck,
   formatCpu,
   formatNotes,
   formatRate,
@@ -46,6 +47,8 @@ export interface BenchOutcome {
   warmups: WarmupResult[];
   /** `--scenario connections`: one result per system. */
   connections?: ConnectionsResult[];
+  /** `--client-check`: each reference's extra run with twice the workers (not in `results`). */
+  clientChecks?: RunResult[];
 }
 
 /** Exit status when wsq lost, duplicated or misrouted a message (the run itself worked). */
@@ -111,9 +114,7 @@ export function natsNeeds(config: BenchConfig): { nats: boolean; jetstream: bool
 export function describeWsq(config: BenchConfig): string {
   if (config.target !== 'self') return 'wsq at the given URLs';
   if (config.topology === 'server') return 'wsq-server (one process)';
-  return config.queue === 'jetstream'
-    ? 'publisher and subscriber on JetStream'
-    : 'msgqueue, publisher and subscriber';
+  return config.queue === 'jetstream' ? 'publisher and subscriber on JetStream' : 'msgqueue, publisher and subscriber';
 }
 
 function profileReport(dir: string): string {
@@ -156,6 +157,7 @@ export async function runBench(config: BenchConfig, io: BenchIo): Promise<BenchO
   };
   const results: RunResult[] = [];
   const warmups: WarmupResult[] = [];
+  const clientChecks: RunResult[] = [];
   let trio: Trio | undefined;
   let nats: NatsServer | undefined;
   const runId = randomBytes(3).toString('hex');
@@ -190,43 +192,51 @@ export async function runBench(config: BenchConfig, io: BenchIo): Promise<BenchO
       if (warmup) {
         for (const endpoint of endpoints) warmups.push(await warmUp(runOptions(endpoint), warmup, runId, io.stderr));
       }
+      const measureOnce = async (endpoint: Endpoint, round: number, workers: number): Promise<RunResult> => {
+        const check = workers !== config.workers;
+        const label = `${plan.name} ${SYSTEM_LABELS[endpoint.system]}${check ? ` with ${workers} workers` : config.repeat > 1 ? ` #${round}` : ''}`;
+        say(`${label}: ${describePlan(plan)}`);
+        const bar = createProgress(io.stderr, label);
+        const reference = isReference(endpoint.system);
+        const metricsUrls = reference ? [] : (trio?.metricsUrls ?? [endpoint.publishUrl, endpoint.subscribeUrl]);
+        const auth =
+          endpoint.user === undefined ? undefined : { user: endpoint.user, password: endpoint.password ?? '' };
+        const before = await scrapeCounters(metricsUrls, endpoint.ca, auth);
+        const pids: Record<string, number | undefined> = reference
+          ? { 'nats-server': nats?.pid }
+          : { ...trio?.pids(), ...(config.queue === 'jetstream' ? { 'nats-server': nats?.pid } : {}) };
+        // Sampled again when publishing starts, so connection set-up (1 000 TLS handshakes in
+        // `topics`) is not counted against the messages.
+        let cpuBefore = sampleCpu(pids);
+        let result: RunResult;
+        try {
+          result = await runScenario({
+            ...runOptions(endpoint),
+            workers,
+            plan,
+            topicPrefix: `bench.${plan.name}.${endpoint.system}.${runId}.${check ? 'check' : `r${round}`}`,
+            onProgress: (p) => bar.update(p),
+            onPublishing: () => (cpuBefore = sampleCpu(pids)),
+          });
+        } finally {
+          bar.done();
+        }
+        result.cpuSeconds = cpuBetween(cpuBefore, sampleCpu(pids));
+        if (metricsUrls.length > 0) {
+          result.serverCounters = diffCounters(before, await scrapeCounters(metricsUrls, endpoint.ca, auth));
+        }
+        if (config.repeat > 1 && !check) result.round = round;
+        say(
+          `${label}: ${formatRate(result.deliveriesPerSec)} deliveries/s, p99 ${result.latency.p99.toFixed(2)} ms, lost ${result.lost}`,
+        );
+        return result;
+      };
       for (let round = 1; round <= config.repeat; round++) {
-        for (const endpoint of endpoints) {
-          const label = `${plan.name} ${SYSTEM_LABELS[endpoint.system]}${config.repeat > 1 ? ` #${round}` : ''}`;
-          say(`${label}: ${describePlan(plan)}`);
-          const bar = createProgress(io.stderr, label);
-          const reference = isReference(endpoint.system);
-          const metricsUrls = reference ? [] : (trio?.metricsUrls ?? [endpoint.publishUrl, endpoint.subscribeUrl]);
-          const auth =
-            endpoint.user === undefined ? undefined : { user: endpoint.user, password: endpoint.password ?? '' };
-          const before = await scrapeCounters(metricsUrls, endpoint.ca, auth);
-          const pids: Record<string, number | undefined> = reference
-            ? { 'nats-server': nats?.pid }
-            : { ...trio?.pids(), ...(config.queue === 'jetstream' ? { 'nats-server': nats?.pid } : {}) };
-          // Sampled again when publishing starts, so connection set-up (1 000 TLS handshakes in
-          // `topics`) is not counted against the messages.
-          let cpuBefore = sampleCpu(pids);
-          let result: RunResult;
-          try {
-            result = await runScenario({
-              ...runOptions(endpoint),
-              plan,
-              topicPrefix: `bench.${plan.name}.${endpoint.system}.${runId}.r${round}`,
-              onProgress: (p) => bar.update(p),
-              onPublishing: () => (cpuBefore = sampleCpu(pids)),
-            });
-          } finally {
-            bar.done();
-          }
-          result.cpuSeconds = cpuBetween(cpuBefore, sampleCpu(pids));
-          if (metricsUrls.length > 0) {
-            result.serverCounters = diffCounters(before, await scrapeCounters(metricsUrls, endpoint.ca, auth));
-          }
-          if (config.repeat > 1) result.round = round;
-          results.push(result);
-          say(
-            `${label}: ${formatRate(result.deliveriesPerSec)} deliveries/s, p99 ${result.latency.p99.toFixed(2)} ms, lost ${result.lost}`,
-          );
+        for (const endpoint of endpoints) results.push(await measureOnce(endpoint, round, config.workers));
+      }
+      if (config.clientCheck) {
+        for (const endpoint of endpoints.filter((e) => isReference(e.system))) {
+          clientChecks.push(await measureOnce(endpoint, 0, config.workers * 2));
         }
       }
     }
@@ -263,16 +273,20 @@ export async function runBench(config: BenchConfig, io: BenchIo): Promise<BenchO
     say(`chart: ${file}`);
   }
   const human =
-    formatTable(results) + formatRatios(ratios(results), config.repeat > 1) + formatCpu(results) + formatNotes(results);
+    formatTable(results) +
+    formatRatios(ratios(results), config.repeat > 1) +
+    formatCpu(results) +
+    formatClientCheck(results, clientChecks, config.workers) +
+    formatNotes(results);
   const profile = config.profile ? profileReport(config.profile) : '';
   if (config.json) {
     io.stderr.write(human + profile);
-    io.stdout.write(toJson(meta, results, warmups));
+    io.stdout.write(toJson(meta, results, warmups, clientChecks));
   } else {
     io.stdout.write(human + (profile ? '\n' + profile : ''));
   }
   const bad = results.some(
     (r) => !isReference(r.system) && (r.lost > 0 || r.duplicates > 0 || r.unexpected > 0 || unacked(r) > 0),
   );
-  return { exitCode: bad ? EXIT_LOSS : 0, results, warmups };
+  return { exitCode: bad ? EXIT_LOSS : 0, results, warmups, clientChecks };
 }

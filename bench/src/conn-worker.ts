@@ -26,7 +26,9 @@ async function run(setup: ConnWorkerSetup): Promise<() => void> {
     if (n === setup.connections) send({ type: 'delivered', index: s.index, lastAtMs: nowMs() });
   };
   const onClose = (): void => {
-    if (!closing) closedByServer++;
+    if (closing) return;
+    closedByServer++;
+    send({ type: 'closed', total: closedByServer });
   };
   const slots = Array.from({ length: setup.connections }, (_, i) => i);
   const firstAtMs = nowMs();

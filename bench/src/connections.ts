@@ -75,6 +75,7 @@ interface Child {
   connected: number;
   ready: Extract<ConnWorkerToMain, { type: 'ready' }> | undefined;
   delivered: Map<number, number>;
+  closedByServer: number;
   exited: Promise<void>;
 }
 
@@ -110,6 +111,7 @@ function startClients(plan: ConnectionsPlan, endpoint: Endpoint, topic: string, 
       connected: 0,
       ready: undefined,
       delivered: new Map(),
+      closedByServer: 0,
       exited: new Promise((res) => proc.once('exit', () => res())),
     };
     proc.on('message', (msg: ConnWorkerToMain) => {
@@ -123,6 +125,9 @@ function startClients(plan: ConnectionsPlan, endpoint: Endpoint, topic: string, 
           break;
         case 'delivered':
           child.delivered.set(msg.index, msg.lastAtMs);
+          break;
+        case 'closed':
+          child.closedByServer = msg.total;
           break;
         case 'failed':
           failure ??= msg.message;
@@ -178,7 +183,10 @@ async function measure(
     while (!done()) {
       const failure = failureOf(children);
       if (failure) throw new Error(`${label}: a client process failed: ${failure}`);
-      if (children.some((c) => c.proc.exitCode !== null && !c.ready)) throw new Error(`${label}: a client process died`);
+      if (children.some((c) => c.proc.exitCode !== null && !c.ready))
+        throw new Error(`${label}: a client process died`);
+      const closed = children.reduce((a, c) => a + c.closedByServer, 0);
+      if (closed > 0) throw new Error(`${label}: the server closed ${closed} of the connections during ${what}`);
       if (nowMs() > deadline) throw new Error(`${label}: ${what} did not finish in ${timeoutMs} ms`);
       await new Promise<void>((resolve) => {
         wake = resolve;
@@ -237,7 +245,7 @@ async function measure(
       idleCpuShare: idleCpuSeconds / (plan.idleMs / 1000),
       broadcastMs,
       broadcastMedianMs: median(broadcastMs),
-      closedByServer: children.reduce((a, c) => a + (c.ready?.closedByServer ?? 0), 0),
+      closedByServer: children.reduce((a, c) => a + c.closedByServer, 0),
     };
     say(`${label}: ${formatConnectionsLine(result)}`);
     return result;
@@ -276,11 +284,7 @@ export function formatConnectionsTable(results: readonly ConnectionsResult[]): s
 }
 
 /** The whole scenario: wsq (as --topology/--queue say), then NATS with --reference nats. */
-export async function runConnections(
-  config: BenchConfig,
-  plan: ConnectionsPlan,
-  io: BenchIo,
-): Promise<BenchOutcome> {
+export async function runConnections(config: BenchConfig, plan: ConnectionsPlan, io: BenchIo): Promise<BenchOutcome> {
   const say = (s: string): void => void io.stderr.write(s + '\n');
   say(
     `connections: ${plan.connections} idle v1 subscriptions from ${plan.processes} client processes ` +
@@ -296,7 +300,6 @@ export async function runConnections(
     const subscriberArgs = [...config.serviceArgs.subscriber, '--ping-interval-ms', String(plan.pingIntervalMs)];
     trio = await startWsq(config, nats, {
       extraArgs: { ...config.serviceArgs, subscriber: subscriberArgs },
-      logLevel: 'warn',
     });
     const wsq: Endpoint = {
       system: 'wsq-v1',

@@ -8,7 +8,7 @@ import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { build, encodeIntoCompressedBase64 } from 'hdr-histogram-js';
 import { openPublisher, openSubscriber } from './clients.js';
-import { encodePayload, newStamp, nowMs, parseStamp } from './payload.js';
+import { newStamp, nowMs, parseStamp } from './payload.js';
 import type { PublisherConn, SubscriberConn } from './transport.js';
 import {
   expectedOnTopic,

@@ -135,7 +135,10 @@ export async function openNatsSubscriber(
       const deliver = `${inbox}.d${id}`;
       const answer = new Promise<Buffer>((resolve) => (reply = resolve));
       conn.ws.send(natsSub(`${inbox}.r${id}`, `r${id}`), BINARY);
-      conn.ws.send(natsPub(`$JS.API.CONSUMER.CREATE.${ep.stream}`, consumerRequest(ep.stream!, topic, deliver), `${inbox}.r${id}`), BINARY);
+      conn.ws.send(
+        natsPub(`$JS.API.CONSUMER.CREATE.${ep.stream}`, consumerRequest(ep.stream!, topic, deliver), `${inbox}.r${id}`),
+        BINARY,
+      );
       const refused = apiError(await answer);
       if (refused) throw new Error(`jetstream consumer refused: ${refused}`);
       conn.ws.send(natsUnsub(`r${id}`) + natsSub(deliver, id), BINARY);
@@ -216,7 +219,12 @@ export async function openNatsPublisher(
 export async function natsRequest(ep: Endpoint, subject: string, body: string, timeoutMs = 10_000): Promise<string> {
   let resolveReply!: (b: Buffer) => void;
   const reply = new Promise<Buffer>((resolve) => (resolveReply = resolve));
-  const conn = await openNats(ep.publishUrl, ep, (p) => resolveReply(Buffer.from(p)), () => undefined);
+  const conn = await openNats(
+    ep.publishUrl,
+    ep,
+    (p) => resolveReply(Buffer.from(p)),
+    () => undefined,
+  );
   try {
     const inbox = `${inboxPrefix()}.req`;
     conn.ws.send(natsSub(inbox, '1'), BINARY);

@@ -97,7 +97,10 @@ export async function startNatsServer(
   const [port, wsPort] = [await freePort(), await freePort()];
   const confFile = join(dir, 'nats.conf');
   const storeDir = opts.jetstream === true ? join(dir, 'jetstream') : undefined;
-  writeFileSync(confFile, natsConfig({ port, wsPort, certFile, keyFile, storeDir, pingIntervalMs: opts.pingIntervalMs }));
+  writeFileSync(
+    confFile,
+    natsConfig({ port, wsPort, certFile, keyFile, storeDir, pingIntervalMs: opts.pingIntervalMs }),
+  );
   const child = spawn(binary, ['-c', confFile], { stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<void>((res) => child.once('exit', () => res()));
   const lines: string[] = [];
@@ -172,7 +175,10 @@ export function natsEndpoint(nats: NatsServer, system: 'nats' | 'jetstream' = 'n
  * never the NATS core reference's, whose messages must not be stored. One filter per scenario:
  * a stream's filters may not overlap.
  */
-export const BENCH_STREAM_SUBJECTS = SCENARIOS.flatMap((s) => [`bench.${s}.jetstream.>`, `bench.warmup.${s}.jetstream.>`]);
+export const BENCH_STREAM_SUBJECTS = SCENARIOS.flatMap((s) => [
+  `bench.${s}.jetstream.>`,
+  `bench.warmup.${s}.jetstream.>`,
+]);
 
 /** Creates BENCH_STREAM: file storage, one replica, limits retention, a 2-minute duplicate window. */
 export async function createBenchStream(nats: NatsServer): Promise<void> {

@@ -173,6 +173,12 @@ export const OPTIONS: readonly OptionSpec[] = [
   },
   { key: 'workers', type: 'int', default: availableParallelism(), min: 1, max: 256, help: 'client worker threads' },
   {
+    key: 'clientCheck',
+    type: 'bool',
+    default: false,
+    help: 'after each scenario, run every reference once more with twice the client workers: if its figures rise, the clients were what limited it',
+  },
+  {
     key: 'topology',
     type: 'string',
     default: 'trio',
@@ -272,6 +278,8 @@ export interface BenchConfig {
   /** Unanswered messages an acknowledged publisher allows (--in-flight; 0: no bound). */
   readonly inFlight: number;
   readonly workers: number;
+  /** --client-check: one more run per reference and scenario with 2 × workers. */
+  readonly clientCheck: boolean;
   readonly topology: Topology;
   readonly queue: QueueHome;
   /** `--scenario connections`: its numbers (then `scenarios` is empty). */
@@ -363,7 +371,10 @@ export function finishBenchOptions(values: Record<string, unknown>): void {
   const references = values.reference as string[];
   for (const r of references) {
     if (r !== 'none' && !(REFERENCES as readonly string[]).includes(r)) {
-      throw new ConfigError('reference', `must be none or ${REFERENCES.join(', ')} (comma-separated), got ${JSON.stringify(r)}`);
+      throw new ConfigError(
+        'reference',
+        `must be none or ${REFERENCES.join(', ')} (comma-separated), got ${JSON.stringify(r)}`,
+      );
     }
   }
   if (references.includes('none') && references.length > 1) throw new ConfigError('reference', 'none goes alone');
@@ -419,6 +430,7 @@ export function toBenchConfig(values: ConfigValues): BenchConfig {
     scenarios: Object.freeze(connections ? [] : scenarioNames(values).map((n) => planScenario(n, values))),
     connections,
     inFlight: values.inFlight as number,
+    clientCheck: values.clientCheck === true,
     topology: values.topology as Topology,
     queue: values.queue as QueueHome,
     payloadBytes: values.payloadBytes as number,

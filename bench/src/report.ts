@@ -198,6 +198,36 @@ export function formatCpu(results: readonly RunResult[]): string {
   return ['CPU seconds from the start of publishing to the end of each run', ...lines].join('\n') + '\n';
 }
 
+/** Above this rise with twice the workers, a reference's figure was capped by the clients. */
+export const CLIENT_CHECK_TOLERANCE = 0.1;
+
+/**
+ * `--client-check`: each reference's run with twice the client workers beside the median of
+ * its measured runs. A rise beyond CLIENT_CHECK_TOLERANCE says the clients capped it.
+ */
+export function formatClientCheck(
+  results: readonly RunResult[],
+  checks: readonly RunResult[],
+  workers: number,
+): string {
+  if (checks.length === 0) return '';
+  const lines = checks.map((c) => {
+    const runs = results.filter((r) => r.scenario === c.scenario && r.system === c.system);
+    const base = median(runs.map((r) => r.deliveriesPerSec));
+    const rise = base > 0 ? c.deliveriesPerSec / base - 1 : 0;
+    const verdict =
+      rise > CLIENT_CHECK_TOLERANCE
+        ? 'higher: the clients limited this reference'
+        : 'not higher: the clients did not limit it';
+    return (
+      `${c.scenario.padEnd(8)} ${SYSTEM_LABELS[c.system]}: ${formatRate(c.deliveriesPerSec)} deliveries/s with ` +
+      `${workers * 2} workers against ${formatRate(base)} with ${workers} (${rise >= 0 ? '+' : ''}${(rise * 100).toFixed(0)} %), ` +
+      verdict
+    );
+  });
+  return ['client check: each reference again with twice the client workers', ...lines].join('\n') + '\n';
+}
+
 /** Problems worth a line under the table: connections the server closed, refusals, publish failures. */
 export function formatNotes(results: readonly RunResult[]): string {
   const notes: string[] = [];
@@ -242,8 +272,17 @@ export interface BenchMeta {
 }
 
 /** The warm-ups, when given, go in a `warmup` field of their own: never in `results` or `ratios`. */
-export function toJson(meta: BenchMeta, results: readonly RunResult[], warmups: readonly WarmupResult[] = []): string {
-  const plain = results.map(({ histogram: _h, ...rest }) => rest);
+export function toJson(
+  meta: BenchMeta,
+  results: readonly RunResult[],
+  warmups: readonly WarmupResult[] = [],
+  clientChecks: readonly RunResult[] = [],
+): string {
+  const strip = (list: readonly RunResult[]): Omit<RunResult, 'histogram'>[] =>
+    list.map(({ histogram: _h, ...rest }) => rest);
   const warmup = warmups.length > 0 ? { warmup: warmups } : {};
-  return JSON.stringify({ meta, ...warmup, results: plain, ratios: ratios(results) }, null, 2) + '\n';
+  const checks = clientChecks.length > 0 ? { clientChecks: strip(clientChecks) } : {};
+  return (
+    JSON.stringify({ meta, ...warmup, results: strip(results), ratios: ratios(results), ...checks }, null, 2) + '\n'
+  );
 }

@@ -183,9 +183,10 @@ function startService(name: ProcessName, script: string, args: string[], opts: T
 }
 
 /** Polls GET /readyz until 200: publisher and subscriber are ready once linked to the msgqueue. */
-async function waitReady(port: number, ca: string): Promise<void> {
+async function waitReady(port: number, ca: string, gone: () => boolean = () => false): Promise<void> {
   const deadline = Date.now() + START_TIMEOUT_MS;
   for (;;) {
+    if (gone()) throw new Error(`port ${port}: the process exited before it was ready`);
     const status = await new Promise<number>((res) => {
       const req = httpsGet({ host: '127.0.0.1', port, path: '/readyz', ca }, (r) => {
         r.resume();
@@ -361,7 +362,11 @@ export async function startServer(opts: TrioOptions = {}, main = SERVER_MAIN): P
   const stop = stopAll(procs, dir);
   try {
     const ports = { queue: await freePort(), publish: await freePort(), subscribe: await freePort() };
-    const extra = [...(opts.extraArgs?.msgqueue ?? []), ...(opts.extraArgs?.publisher ?? []), ...(opts.extraArgs?.subscriber ?? [])];
+    const extra = [
+      ...(opts.extraArgs?.msgqueue ?? []),
+      ...(opts.extraArgs?.publisher ?? []),
+      ...(opts.extraArgs?.subscriber ?? []),
+    ];
     const args = [...common, ...serverArgs(ports, join(dir, 'data')), ...(opts.commonArgs ?? []), ...extra];
     const server = startService('wsq-server', main, args, opts);
     procs.push(server);
@@ -373,7 +378,11 @@ export async function startServer(opts: TrioOptions = {}, main = SERVER_MAIN): P
     );
     died.catch(() => undefined);
     try {
-      await Promise.race([Promise.all([ports.publish, ports.subscribe].map((port) => waitReady(port, caCert))), died]);
+      const gone = (): boolean => server.child.exitCode !== null || server.child.signalCode !== null;
+      await Promise.race([
+        Promise.all([ports.publish, ports.subscribe].map((port) => waitReady(port, caCert, gone))),
+        died,
+      ]);
     } catch (err) {
       throw new SetupError(`wsq-server did not start: ${(err as Error).message}`);
     }

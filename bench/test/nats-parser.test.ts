@@ -164,3 +164,19 @@ t.test('client frames', async (t) => {
   t.match(opts, { verbose: false, pedantic: false, protocol: 1, headers: false, user: 'hello', pass: 'test' });
   t.notOk('user' in JSON.parse(natsConnect().slice(8, natsConnect().indexOf('\r\n'))), 'no credentials when none');
 });
+
+t.test('HMSG: the payload after the headers, in one chunk or split anywhere', async (t) => {
+  const headers = 'NATS/1.0\r\nNats-Msg-Id: a1\r\n\r\n';
+  const wire = `HMSG s.1 7 $JS.ACK.x ${headers.length} ${headers.length + 5}\r\n${headers}hello\r\nPING\r\n`;
+  const want = [{ op: 'MSG', subject: 's.1', sid: '7', reply: '$JS.ACK.x', payload: 'hello' }, { op: 'PING' }];
+  t.same(parseChunks([Buffer.from(wire)]), want);
+  for (let cut = 1; cut < wire.length; cut += 7) {
+    t.same(parseChunks([Buffer.from(wire.slice(0, cut)), Buffer.from(wire.slice(cut))]), want, `cut at ${cut}`);
+  }
+  t.same(parseChunks([Buffer.from(`hmsg s 1 ${headers.length} ${headers.length}\r\n${headers}\r\n`)], false), [
+    { op: 'MSG', subject: '', sid: '', payload: '' },
+  ]);
+  t.throws(() => parseChunks([Buffer.from('HMSG s 1 9 5\r\n')]), { code: 'NATS_BAD_LINE' }, 'headers beyond the size');
+  t.equal(natsPub('a', 'xy', '_INBOX.r'), 'PUB a _INBOX.r 2\r\nxy\r\n');
+  t.match(natsConnect('u', 'p', true), /"headers":true/);
+});

@@ -95,11 +95,11 @@ t.test('pipe --quick: legacy and v1 against a self-started trio, and the NATS re
   );
   t.equal(json.ratios.length, natsServer ? 2 : 0, 'ratios of the measured runs only');
   t.equal(stderr.match(/^pipe +wsq legacy +[0-9,]+ +[0-9,]+ /gm)?.length, 1, 'one table row for wsq legacy');
-  t.equal(stderr.match(/^pipe +wsq legacy: bench /gm)?.length, 1, 'one CPU line for wsq legacy');
+  t.equal(stderr.match(/^pipe +wsq legacy: msgqueue /gm)?.length, 1, 'one CPU line for wsq legacy');
   t.match(stderr, /scenario\s+system/, 'the table goes to stderr with --json');
   t.match(
     stderr,
-    /CPU seconds from the start of publishing to the end of each run\npipe +wsq legacy: bench [0-9.]+/,
+    /CPU seconds from the start of publishing to the end of each run\npipe +wsq legacy: msgqueue [0-9.]+ \+ publisher [0-9.]+ \+ subscriber [0-9.]+ = [0-9.]+ s, [0-9.]+ µs per delivery; clients \(bench\) [0-9.]+ s/,
     'CPU per process under the table',
   );
   if (natsServer) t.match(stderr, /wsq v1 ÷ NATS: deliveries\/s/, 'the ratio is printed');
