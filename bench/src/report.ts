@@ -200,6 +200,11 @@ export function formatCpu(results: readonly RunResult[]): string {
 
 /** Above this rise with twice the workers, a reference's figure was capped by the clients. */
 export const CLIENT_CHECK_TOLERANCE = 0.1;
+/**
+ * A client worker this busy may be what limits a run: more workers cannot help when one
+ * connection's thread is saturated (a pipe's single subscriber), so the check alone cannot say.
+ */
+export const CLIENT_BUSY_LIMIT = 0.9;
 
 /**
  * `--client-check`: each reference's run with twice the client workers beside the median of
@@ -215,10 +220,13 @@ export function formatClientCheck(
     const runs = results.filter((r) => r.scenario === c.scenario && r.system === c.system);
     const base = median(runs.map((r) => r.deliveriesPerSec));
     const rise = base > 0 ? c.deliveriesPerSec / base - 1 : 0;
+    const busy = Math.max(c.clientBusy ?? 0, ...runs.map((r) => r.clientBusy ?? 0));
     const verdict =
       rise > CLIENT_CHECK_TOLERANCE
         ? 'higher: the clients limited this reference'
-        : 'not higher: the clients did not limit it';
+        : busy >= CLIENT_BUSY_LIMIT
+          ? `not higher, but a client worker was ${Math.round(busy * 100)} % busy: one connection's thread may cap it`
+          : 'not higher: the clients did not limit it';
     return (
       `${c.scenario.padEnd(8)} ${SYSTEM_LABELS[c.system]}: ${formatRate(c.deliveriesPerSec)} deliveries/s with ` +
       `${workers * 2} workers against ${formatRate(base)} with ${workers} (${rise >= 0 ? '+' : ''}${(rise * 100).toFixed(0)} %), ` +
@@ -237,6 +245,11 @@ export function formatNotes(results: readonly RunResult[]): string {
     if (closed.length > 0) notes.push(`${who}: server closed ${closed.map(([c, n]) => `${n}× ${c}`).join(', ')}`);
     if (r.refused > 0) notes.push(`${who}: ${r.refused} publishes refused by the server`);
     if (r.acked !== undefined) notes.push(`${who}: ${r.acked} of ${r.published} acknowledged${unackedNote(r)}`);
+    if ((r.clientBusy ?? 0) >= CLIENT_BUSY_LIMIT) {
+      notes.push(
+        `${who}: a client worker was ${Math.round(r.clientBusy! * 100)} % busy; the clients may have limited this run`,
+      );
+    }
     if (r.unexpected > 0) notes.push(`${who}: ${r.unexpected} deliveries on a topic the subscriber did not ask for`);
     if (r.publishFailed) notes.push(`${who}: publishing failed: ${r.publishFailed}`);
     for (const [counter, n] of Object.entries(r.serverCounters ?? {}))

@@ -316,6 +316,13 @@ t.test('--client-check: a reference with twice the workers against the median of
   const higher = formatClientCheck(runs, [result('nats', { deliveriesPerSec: 80_000 })], 2);
   t.match(higher, '(+60 %), higher: the clients limited this reference');
   t.equal(formatClientCheck(runs, [], 2), '');
+  const busy = formatClientCheck(runs, [result('nats', { deliveriesPerSec: 50_000, clientBusy: 0.97 })], 2);
+  t.match(busy, "not higher, but a client worker was 97 % busy: one connection's thread may cap it");
+  t.match(
+    formatNotes([result('nats', { clientBusy: 0.95 })]),
+    'note: pipe NATS: a client worker was 95 % busy; the clients may have limited this run',
+  );
+  t.equal(formatNotes([result('nats', { clientBusy: 0.5 })]), '', 'no note for a client with time to spare');
   const json = JSON.parse(
     toJson({ startedAt: '', node: '', cpus: 2, workers: 2, payloadBytes: 64, target: 'self' }, runs, [], [runs[0]!]),
   ) as {
