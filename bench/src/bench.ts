@@ -108,7 +108,7 @@ export function startWsq(config: BenchConfig, nats: NatsServer | undefined, more
 export function natsNeeds(config: BenchConfig): { nats: boolean; jetstream: boolean } {
   const jetstream =
     config.queue === 'jetstream' || (config.connections === undefined && config.references.includes('jetstream'));
-  return { nats: jetstream || (config.connections === undefined && config.references.length > 0), jetstream };
+  return { nats: jetstream || config.references.length > 0, jetstream };
 }
 
 export function describeWsq(config: BenchConfig): string {

@@ -216,7 +216,7 @@ async function measure(
     await sleep(plan.idleMs);
     const idleCpuSeconds = Math.max(0, (processCpuSeconds(pid) ?? 0) - cpu0);
     const rssAfter = rssBytes(pid) ?? 0;
-    const publisher = await openPublisher(endpoint.system === 'nats' ? endpoint : { ...endpoint }, () => undefined);
+    const publisher = await openPublisher(endpoint, () => undefined);
     const broadcastMs: number[] = [];
     try {
       for (let b = 0; b < BROADCASTS; b++) {

@@ -46,6 +46,8 @@ export class LoadWorker {
   private readonly subs: SubState[];
   private readonly pubs: { index: number; conn: PublisherConn | undefined }[];
   private readonly histogram = build({ bitBucketSize: 32, numberOfSignificantValueDigits: 3 });
+  /** How long each acknowledged (or refused) message waited for its answer, µs. */
+  private readonly ackHistogram = build({ bitBucketSize: 32, numberOfSignificantValueDigits: 3 });
   private readonly stamp = newStamp();
   private counts: WorkerCounts = { published: 0, received: 0, ready: 0 };
   private duplicates = 0;
@@ -92,7 +94,10 @@ export class LoadWorker {
     const publishSetup = {
       topicNames,
       payloadBytes: this.setup.payloadBytes,
-      onAnswer: () => this.wakeAnswerWaiters(),
+      onAnswer: (waitedMs: number) => {
+        if (waitedMs > 0) this.ackHistogram.recordValue(Math.max(1, Math.round(waitedMs * 1000)));
+        this.wakeAnswerWaiters();
+      },
     };
     await runPool(this.pubs, connectConcurrency, async (pub) => {
       pub.conn = await openPublisher(endpoint, onClose, publishSetup);
@@ -262,6 +267,7 @@ export class LoadWorker {
       acked,
       lastReceiveAtMs: this.lastReceiveAtMs,
       histogram: encodeIntoCompressedBase64(this.histogram),
+      ...(this.setup.endpoint.acks === true ? { ackHistogram: encodeIntoCompressedBase64(this.ackHistogram) } : {}),
       busy: this.eluAtStart ? performance.eventLoopUtilization(this.eluAtStart).utilization : 0,
     });
   }

@@ -15,6 +15,7 @@ import { publishTemplate, type FrameKind } from './frames.js';
 import { NatsParser, natsConnect, natsPub, natsSub, natsUnsub, type NatsEvent } from './nats-parser.js';
 import { nowMs } from './payload.js';
 import {
+  AnswerClock,
   batchSender,
   openSocket,
   wsOptions,
@@ -172,11 +173,12 @@ export async function openNatsPublisher(
   let acked = 0;
   let ackErrors = 0;
   const onAnswer = setup?.onAnswer;
+  const clock = new AnswerClock();
   // A JetStream publisher's MSGs are its PubAcks: `{"stream":…,"seq":…}`, or with an `"error"`.
   const onAck = (payload: Buffer): void => {
     if (payload.includes(ERROR_KEY)) ackErrors++;
     else acked++;
-    onAnswer?.();
+    onAnswer?.(clock.answered(nowMs()));
   };
   const conn = await openNats(ep.publishUrl, ep, jetstream ? onAck : undefined, onClose, jetstream);
   const { ws } = conn;
@@ -193,6 +195,7 @@ export async function openNatsPublisher(
         ws,
         setup.topicNames.map((t) => publishTemplate(kind, t, setup.payloadBytes)),
         nowMs,
+        clock,
       )
     : () => {
         throw new Error('sendBatch needs a PublishSetup');

@@ -87,7 +87,9 @@ export interface Ratio {
   /** wsq ÷ NATS: below 1 is lower latency than NATS. */
   p50: number;
   p99: number;
-  /** wsq matches or beats NATS: throughput ≥ (rate-paced runs: delivered all), p99 ≤, and nothing lost. */
+  /** When both were acknowledged: wsq's ack p99 ÷ the reference's. */
+  ackP99?: number;
+  /** wsq matches or beats NATS: throughput ≥ (rate-paced runs: delivered all), p99 ≤ (and ack p99 ≤ when both acknowledge), and nothing lost. */
   beats: boolean;
 }
 
@@ -117,6 +119,15 @@ function summaryOf(runs: readonly RunResult[]): RunResult {
       p50: median(runs.map((r) => r.latency.p50)),
       p99: median(runs.map((r) => r.latency.p99)),
     },
+    ...(first.ackLatency
+      ? {
+          ackLatency: {
+            ...first.ackLatency,
+            p50: median(runs.map((r) => r.ackLatency?.p50 ?? 0)),
+            p99: median(runs.map((r) => r.ackLatency?.p99 ?? 0)),
+          },
+        }
+      : {}),
   };
 }
 
@@ -144,6 +155,7 @@ function ratioOf(r: RunResult, ref: RunResult): Ratio {
   const div = (a: number, b: number): number => (b > 0 ? a / b : a > 0 ? Infinity : 1);
   const paced = r.plan.ratePerSec > 0;
   const fastEnough = paced ? r.deliveries >= r.expectedDeliveries : r.deliveriesPerSec >= ref.deliveriesPerSec;
+  const acks = r.ackLatency !== undefined && ref.ackLatency !== undefined;
   return {
     scenario: r.scenario,
     system: r.system,
@@ -151,7 +163,13 @@ function ratioOf(r: RunResult, ref: RunResult): Ratio {
     deliveriesPerSec: div(r.deliveriesPerSec, ref.deliveriesPerSec),
     p50: div(r.latency.p50, ref.latency.p50),
     p99: div(r.latency.p99, ref.latency.p99),
-    beats: fastEnough && r.latency.p99 <= ref.latency.p99 && r.lost === 0 && r.duplicates === 0,
+    ...(acks ? { ackP99: div(r.ackLatency!.p99, ref.ackLatency!.p99) } : {}),
+    beats:
+      fastEnough &&
+      r.latency.p99 <= ref.latency.p99 &&
+      (!acks || r.ackLatency!.p99 <= ref.ackLatency!.p99) &&
+      r.lost === 0 &&
+      r.duplicates === 0,
   };
 }
 
@@ -162,7 +180,8 @@ export function formatRatios(list: readonly Ratio[], repeated = false): string {
     const ref = SYSTEM_LABELS[r.reference];
     return (
       `${r.scenario.padEnd(8)} ${SYSTEM_LABELS[r.system]} ÷ ${ref}: deliveries/s ${x(r.deliveriesPerSec)}, ` +
-      `p50 ${x(r.p50)}, p99 ${x(r.p99)} — ${r.beats ? `matches or beats ${ref}` : `behind ${ref}`}`
+      `p50 ${x(r.p50)}, p99 ${x(r.p99)}${r.ackP99 === undefined ? '' : `, ack p99 ${x(r.ackP99)}`} — ` +
+      (r.beats ? `matches or beats ${ref}` : `behind ${ref}`)
     );
   });
   const refs = [...new Set(list.map((r) => SYSTEM_LABELS[r.reference]))].join(', ');
@@ -244,7 +263,13 @@ export function formatNotes(results: readonly RunResult[]): string {
     const closed = Object.entries(r.closedByServer);
     if (closed.length > 0) notes.push(`${who}: server closed ${closed.map(([c, n]) => `${n}× ${c}`).join(', ')}`);
     if (r.refused > 0) notes.push(`${who}: ${r.refused} publishes refused by the server`);
-    if (r.acked !== undefined) notes.push(`${who}: ${r.acked} of ${r.published} acknowledged${unackedNote(r)}`);
+    if (r.acked !== undefined) {
+      const wait =
+        r.ackLatency && r.ackLatency.count > 0
+          ? `, ack p50 ${formatMs(r.ackLatency.p50)} ms, p99 ${formatMs(r.ackLatency.p99)} ms`
+          : '';
+      notes.push(`${who}: ${r.acked} of ${r.published} acknowledged${wait}${unackedNote(r)}`);
+    }
     if ((r.clientBusy ?? 0) >= CLIENT_BUSY_LIMIT) {
       notes.push(
         `${who}: a client worker was ${Math.round(r.clientBusy! * 100)} % busy; the clients may have limited this run`,

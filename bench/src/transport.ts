@@ -39,8 +39,39 @@ export interface PublishSetup {
   /** Message i goes to topicNames[i % topicNames.length]. */
   topicNames: readonly string[];
   payloadBytes: number;
-  /** Called whenever acks or refusals arrive (a publisher bounding its in-flight waits on it). */
-  onAnswer?: () => void;
+  /**
+   * Called for every ack or refusal, with how long the oldest unanswered message waited for it
+   * (ms; a connection's publishes are answered in order by wsq and by JetStream alike).
+   */
+  onAnswer?: (waitedMs: number) => void;
+}
+
+/**
+ * When each unanswered message was sent, oldest first, kept per burst (a count and a time),
+ * not per message: `answered` pops the oldest and says how long it waited.
+ */
+export class AnswerClock {
+  private counts: number[] = [];
+  private times: number[] = [];
+  private head = 0;
+
+  sent(count: number, atMs: number): void {
+    if (count <= 0) return;
+    this.counts.push(count);
+    this.times.push(atMs);
+  }
+
+  /** The oldest unanswered message's wait until `nowMs`; 0 if none is known (a probe's answer). */
+  answered(nowMs: number): number {
+    if (this.head >= this.counts.length) return 0;
+    const waited = nowMs - this.times[this.head];
+    if (--this.counts[this.head] === 0 && ++this.head > 1024) {
+      this.counts = this.counts.slice(this.head);
+      this.times = this.times.slice(this.head);
+      this.head = 0;
+    }
+    return waited;
+  }
 }
 
 export interface SubscriberConn {
@@ -89,6 +120,7 @@ export function batchSender(
   ws: WebSocket,
   templates: readonly FrameTemplate[],
   now: () => number,
+  clock?: AnswerClock,
 ): (first: number, step: number, count: number, cb?: (err?: Error) => void) => number {
   const topics = templates.length;
   return (first, step, count, cb) => {
@@ -98,6 +130,7 @@ export function batchSender(
     const at = now();
     let off = 0;
     for (let n = 0, i = first; n < count; n++, i += step) off = fillFrame(buf, off, templates[i % topics], i, at);
+    clock?.sent(count, at);
     const socket = socketOf(ws);
     if (ws.readyState !== ws.OPEN || !socket) cb?.(new Error('socket not open'));
     else socket.write(buf, cb === undefined ? undefined : (err) => cb(err ?? undefined));

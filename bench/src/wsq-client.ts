@@ -14,6 +14,7 @@ import {
   type PublisherConn,
   type PublishSetup,
   type SubscriberConn,
+  AnswerClock,
   batchSender,
 } from './transport.js';
 import { publishTemplate, type FrameKind } from './frames.js';
@@ -148,11 +149,13 @@ export async function openWsqPublisher(
   let refused = 0;
   let acked = 0;
   const onAnswer = setup?.onAnswer;
+  const clock = new AnswerClock();
   ws.on('message', (data: Buffer) => {
-    if (startsWith(data, ACK_PREFIX) || data.includes('"op":"ack"')) acked++;
+    // core's encodeAck starts every ack `{"op":"ack"`: a prefix test, no scan per ack.
+    if (startsWith(data, ACK_PREFIX)) acked++;
     else if (data.includes('"op":"error"')) refused++;
     else return;
-    onAnswer?.();
+    onAnswer?.(clock.answered(nowMs()));
   });
   ws.on('close', onClose);
   ws.on('error', () => undefined);
@@ -167,6 +170,7 @@ export async function openWsqPublisher(
         ws,
         setup.topicNames.map((t) => publishTemplate(kind, t, setup.payloadBytes)),
         nowMs,
+        clock,
       )
     : () => {
         throw new Error('sendBatch needs a PublishSetup');

@@ -11,6 +11,7 @@ import {
 } from '../src/frames.js';
 import { NatsParser, type NatsEvent } from '../src/nats-parser.js';
 import { encodePayload, newStamp, parseStamp } from '../src/payload.js';
+import { AnswerClock } from '../src/transport.js';
 import { encodeWsqPublish } from '../src/wsq-client.js';
 
 const SENT = 1764000000123.457;
@@ -84,4 +85,17 @@ t.test('NATS and JetStream templates parse as the server reads them', async (t) 
   t.match(msg, { subject: 'bench.t2', sid: '1', reply: '_INBOX.x.ack' });
   t.equal(msg.payload.toString(), encodePayload(9, SENT, 64), 'the payload, headers skipped');
   t.match(hpub.toString(), `Nats-Msg-Id: q.${'9'.padStart(ID_DIGITS, '0')}\r\n`, 'the id is a Nats-Msg-Id header');
+});
+
+t.test('AnswerClock: answers pop the oldest unanswered message, kept per burst', async (t) => {
+  const c = new AnswerClock();
+  t.equal(c.answered(5), 0, 'nothing sent: nothing waited');
+  c.sent(2, 100);
+  c.sent(0, 150);
+  c.sent(1, 200);
+  t.same([c.answered(110), c.answered(120), c.answered(230), c.answered(300)], [10, 20, 30, 0]);
+  for (let i = 0; i < 3000; i++) c.sent(1, i);
+  let sum = 0;
+  for (let i = 0; i < 3000; i++) sum += c.answered(3000);
+  t.equal(sum, 3000 * 3000 - (2999 * 3000) / 2, 'in order across the compaction of answered bursts');
 });

@@ -34,6 +34,8 @@ t.test('the JetStream reference: PubAcks on a file stream, N in flight, one subs
   });
   t.match(js, { system: 'jetstream', published: 300, deliveries: 300, lost: 0, duplicates: 0, refused: 0, acked: 300 });
   t.ok(js.clientBusy! > 0 && js.clientBusy! <= 1, 'how busy the busiest client worker was');
+  t.equal(js.ackLatency?.count, 300, 'every PubAck timed');
+  t.ok(js.ackLatency!.p50 > 0 && js.ackLatency!.p99 >= js.ackLatency!.p50, 'ack latencies');
   const core = await runScenario({ ...base, plan, endpoint: natsEndpoint(nats), topicPrefix: 'bench.pipe.nats.test' });
   t.match(core, { system: 'nats', deliveries: 300, lost: 0 });
   t.equal(core.acked, undefined, 'NATS core acknowledges nothing');

@@ -316,6 +316,8 @@ t.test('--scenario connections: alone, self-started, its own numbers', async (t)
   );
   t.match(exit(['--scenario', 'connections', '--connections', '100001']), { code: 2, output: /connections/ });
   t.match(exit(['--scenario', 'connections,pipe']), { code: 2, output: /connections runs alone/ });
+  t.match(exit(['--scenario', 'connections', '--reference', 'jetstream']), { code: 2, output: /nats only/ });
+  t.same(run(['--scenario', 'connections', '--reference', 'nats']).references, ['nats']);
   t.match(exit(['--scenario', 'connections', '--connections', '2', '--connection-processes', '3']), { code: 2 });
   t.same(
     run([]).scenarios.map((s) => s.name),

@@ -280,6 +280,24 @@ t.test('two references: each wsq system against each, labelled', async (t) => {
   );
   const text = formatRatios(list);
   t.match(text, /^wsq ÷ NATS, JetStream /);
+  const ack = (p99: number): NonNullable<RunResult['ackLatency']> => ({ ...wsq.latency, p50: 1, p99 });
+  const acked = ratios([
+    { ...wsq, ackLatency: ack(4) },
+    { ...js, ackLatency: ack(2) },
+  ]);
+  t.match(acked, [{ reference: 'jetstream', ackP99: 2, beats: false }], 'a slower ack is behind, whatever the rate');
+  t.match(formatRatios(acked), /p99 [0-9.]+×, ack p99 2\.00× — behind JetStream/);
+  t.match(
+    ratios([
+      { ...wsq, ackLatency: ack(2) },
+      { ...js, ackLatency: ack(2) },
+    ]),
+    [{ ackP99: 1, beats: true }],
+  );
+  t.match(
+    formatNotes([{ ...wsq, ackLatency: { ...ack(3.5), count: 1000 } }]),
+    'note: pipe wsq v1: 1000 of 1000 acknowledged, ack p50 1.00 ms, p99 3.50 ms\n',
+  );
   t.match(text, /pipe +wsq v1 ÷ NATS: deliveries\/s 0\.50×.*behind NATS/);
   t.match(text, /pipe +wsq v1 ÷ JetStream: deliveries\/s 1\.00×.*matches or beats JetStream/);
 });
