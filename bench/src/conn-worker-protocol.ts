@@ -23,7 +23,7 @@ export type ConnWorkerToMain =
   /** Every connection of this process got broadcast `index`; `lastAtMs` when the last one did. */
   | { type: 'delivered'; index: number; lastAtMs: number }
   /** The server closed one more connection (`total` so far): a broadcast can no longer reach all. */
-  | { type: 'closed'; total: number }
+  | { type: 'closed'; total: number; code: number }
   | { type: 'failed'; message: string };
 
 /** The n-th source address: 127.0.0.2, 127.0.0.3, … (127.0.0.1 stays the servers'). */

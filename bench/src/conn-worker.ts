@@ -10,7 +10,10 @@ import { runPool } from './load.js';
 import { newStamp, nowMs, parseStamp } from './payload.js';
 import type { SubscriberConn } from './transport.js';
 
-const send = (msg: ConnWorkerToMain): void => void process.send?.(msg);
+/** Reports to the scenario; nothing once it is gone (the process then ends: see 'disconnect'). */
+const send = (msg: ConnWorkerToMain): void => {
+  if (process.connected) process.send?.(msg);
+};
 
 async function run(setup: ConnWorkerSetup): Promise<() => void> {
   const conns: SubscriberConn[] = [];
@@ -25,10 +28,10 @@ async function run(setup: ConnWorkerSetup): Promise<() => void> {
     got.set(s.index, n);
     if (n === setup.connections) send({ type: 'delivered', index: s.index, lastAtMs: nowMs() });
   };
-  const onClose = (): void => {
+  const onClose = (code: number): void => {
     if (closing) return;
     closedByServer++;
-    send({ type: 'closed', total: closedByServer });
+    send({ type: 'closed', total: closedByServer, code });
   };
   const slots = Array.from({ length: setup.connections }, (_, i) => i);
   const firstAtMs = nowMs();
@@ -51,6 +54,11 @@ async function run(setup: ConnWorkerSetup): Promise<() => void> {
 }
 
 let close: (() => void) | undefined;
+// Never outlive the scenario: when it ends or dies, close every socket and end.
+process.on('disconnect', () => {
+  close?.();
+  setTimeout(() => process.exit(0), 2000).unref();
+});
 process.on('message', (msg: ConnMainToWorker) => {
   if (msg.type === 'setup') {
     run(msg.setup).then(

@@ -76,6 +76,8 @@ interface Child {
   ready: Extract<ConnWorkerToMain, { type: 'ready' }> | undefined;
   delivered: Map<number, number>;
   closedByServer: number;
+  /** The close code of the last connection the server closed. */
+  closeCode: number | undefined;
   exited: Promise<void>;
 }
 
@@ -112,6 +114,7 @@ function startClients(plan: ConnectionsPlan, endpoint: Endpoint, topic: string, 
       ready: undefined,
       delivered: new Map(),
       closedByServer: 0,
+      closeCode: undefined,
       exited: new Promise((res) => proc.once('exit', () => res())),
     };
     proc.on('message', (msg: ConnWorkerToMain) => {
@@ -128,6 +131,7 @@ function startClients(plan: ConnectionsPlan, endpoint: Endpoint, topic: string, 
           break;
         case 'closed':
           child.closedByServer = msg.total;
+          child.closeCode = msg.code;
           break;
         case 'failed':
           failure ??= msg.message;
@@ -186,7 +190,10 @@ async function measure(
       if (children.some((c) => c.proc.exitCode !== null && !c.ready))
         throw new Error(`${label}: a client process died`);
       const closed = children.reduce((a, c) => a + c.closedByServer, 0);
-      if (closed > 0) throw new Error(`${label}: the server closed ${closed} of the connections during ${what}`);
+      if (closed > 0) {
+        const code = children.find((c) => c.closeCode !== undefined)?.closeCode;
+        throw new Error(`${label}: the server closed ${closed} of the connections (code ${code}) during ${what}`);
+      }
       if (nowMs() > deadline) throw new Error(`${label}: ${what} did not finish in ${timeoutMs} ms`);
       await new Promise<void>((resolve) => {
         wake = resolve;

@@ -39,7 +39,7 @@ t.test('shares, source addresses, descriptor limits', async (t) => {
 });
 
 t.test('200 idle v1 subscriptions on the trio: memory, accept rate, idle CPU, one message to all', async (t) => {
-  const argv = ['--scenario', 'connections', '--connections', '200', '--idle-ms', '1200', '--ping-interval-ms', '500'];
+  const argv = ['--scenario', 'connections', '--connections', '200', '--idle-ms', '4500', '--ping-interval-ms', '2000'];
   const parsed = parseBenchArgs([...argv, '--json'], {});
   if (parsed.kind !== 'run') throw new Error(parsed.output);
   const out: string[] = [];
@@ -57,7 +57,7 @@ t.test('200 idle v1 subscriptions on the trio: memory, accept rate, idle CPU, on
     processes: 2,
     sourceAddresses: 1,
     closedByServer: 0,
-    pingIntervalMs: 500,
+    pingIntervalMs: 2000,
   });
   t.equal(r!.broadcastMs.length, 3, 'three broadcasts');
   t.ok(
@@ -66,7 +66,7 @@ t.test('200 idle v1 subscriptions on the trio: memory, accept rate, idle CPU, on
   );
   t.ok(r!.acceptPerSec > 0 && r!.connectMs > 0, 'an accept rate');
   t.ok(r!.rssAfter > 0 && r!.rssBefore > 0 && Number.isFinite(r!.bytesPerConnection), 'memory per connection');
-  t.ok(r!.idleCpuSeconds > 0, 'heartbeats every 500 ms cost the subscriber some CPU while idle');
+  t.ok(r!.idleCpuSeconds > 0, 'heartbeats every 2 s cost the subscriber some CPU while idle');
   t.ok(r!.fdLimit! >= 200, 'the subscriber can hold them');
   t.match(stderr, /^wsq v1: 200 connections: [0-9.-]+ KB each/m, 'one line per system');
   t.match(stderr, /system +connections +KB\/conn/, 'the table goes to stderr with --json');

@@ -103,7 +103,11 @@ t.test('pipe --quick: legacy and v1 against a self-started trio, and the NATS re
     'CPU per process under the table',
   );
   if (natsServer) t.match(stderr, /wsq v1 ÷ NATS: deliveries\/s/, 'the ratio is printed');
-  t.match(stderr, `note: pipe wsq v1: ${MESSAGES} of ${MESSAGES} acknowledged\n`, 'the acks under the table');
+  t.match(
+    stderr,
+    new RegExp(`note: pipe wsq v1: ${MESSAGES} of ${MESSAGES} acknowledged, ack p50 [0-9.]+ ms, p99 [0-9.]+ ms\n`),
+    'the acks and their latency under the table',
+  );
   t.equal(readFileSync(svg, 'utf8').match(/<path /g)?.length, outcome.results.length, 'one chart curve per system');
   // CPU.<date>.<time>.<pid>.<thread>.<n>.cpuprofile: a service's worker threads write their own.
   const pids = new Set(readdirSync(profiles).map((f) => f.split('.')[3]));
