@@ -149,8 +149,19 @@ export class LoadWorker {
     for (const w of waiters) w();
   }
 
-  private nextAnswer(): Promise<void> {
-    return new Promise((resolve) => this.answerWaiters.push(resolve));
+  /** The next ack or refusal; fails after idleTimeoutMs without one (a dead server must not hang the run). */
+  private nextAnswer(inFlight: number): Promise<void> {
+    const { idleTimeoutMs } = this.setup;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`no ack for ${idleTimeoutMs} ms with ${inFlight} messages in flight`)),
+        idleTimeoutMs,
+      );
+      this.answerWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 
   /** Publishes this worker's share; posts `published` when every publisher is done. */
@@ -203,7 +214,7 @@ export class LoadWorker {
       let n = Math.min(BURST_MESSAGES, total - sent);
       if (window > 0) {
         let outstanding: number;
-        while ((outstanding = sent - conn.acked - conn.refused) >= window) await this.nextAnswer();
+        while ((outstanding = sent - conn.acked - conn.refused) >= window) await this.nextAnswer(outstanding);
         n = Math.min(n, window - outstanding);
       }
       const first = p + sent * publisherCount;

@@ -46,4 +46,15 @@ t.test('the JetStream reference: PubAcks on a file stream, N in flight, one subs
   t.equal(info.config.storage, 'file', 'a file-backed stream');
   t.equal(info.state.messages, 300, 'the stream holds the JetStream messages and none of the NATS core ones');
   await t.rejects(createBenchStream({ ...nats, user: 'nobody' }), 'a refused connection fails the set-up');
+  // NATS core answers no publish: a publisher bounded to 5 in flight stops after 5, and gives up
+  // after the idle timeout instead of waiting for ever.
+  const unanswered = await runScenario({
+    ...base,
+    idleTimeoutMs: 300,
+    plan,
+    endpoint: { ...natsEndpoint(nats), acks: true, inFlight: 5 },
+    topicPrefix: 'bench.pipe.nats.unanswered',
+  });
+  t.match(unanswered, { published: 5, acked: 0, deliveries: 5 });
+  t.match(unanswered.publishFailed, /no ack for 300 ms with 5 messages in flight/);
 });
