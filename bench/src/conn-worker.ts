@@ -21,8 +21,8 @@ async function run(setup: ConnWorkerSetup): Promise<() => void> {
   const stamp = newStamp();
   let closing = false;
   let closedByServer = 0;
-  const onDelivery = (frame: Buffer): void => {
-    const s = parseStamp(frame, stamp);
+  const onDelivery = (frame: Buffer, start: number, end: number): void => {
+    const s = parseStamp(frame, stamp, start, end);
     if (s.kind !== 'msg') return;
     const n = (got.get(s.index) ?? 0) + 1;
     got.set(s.index, n);

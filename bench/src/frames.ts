@@ -93,7 +93,7 @@ export function writeStamp(buf: Buffer, off: number, index: number, sentAtMs: nu
 
 /** Copies the template to `off` of `buf` and stamps it; returns the offset after the frame. */
 export function fillFrame(buf: Buffer, off: number, t: FrameTemplate, index: number, sentAtMs: number): number {
-  t.bytes.copy(buf, off);
+  buf.set(t.bytes, off); // TypedArray.set: a native copy, without Buffer.copy's wrapper per frame
   writeStamp(buf, off + t.stampAt, index, sentAtMs);
   if (t.idAt >= 0) writePadded(buf, off + t.idAt, index, ID_DIGITS);
   return off + t.bytes.length;

@@ -85,7 +85,11 @@ export class LoadWorker {
     };
     let confirmed = 0;
     await runPool(this.subs, connectConcurrency, async (sub) => {
-      sub.conn = await openSubscriber(endpoint, (frame) => this.onDelivery(sub, frame), onClose);
+      sub.conn = await openSubscriber(
+        endpoint,
+        (frame, start, end) => this.onDelivery(sub, frame, start, end),
+        onClose,
+      );
       if ((await sub.conn.subscribe(topicNames[sub.topic])).confirmed) {
         confirmed++;
         this.markReady(sub);
@@ -116,8 +120,8 @@ export class LoadWorker {
     if (this.counts.ready === this.subs.length) this.post({ type: 'progress', ...this.counts });
   }
 
-  private onDelivery(sub: SubState, frame: Buffer): void {
-    const stamp = parseStamp(frame, this.stamp);
+  private onDelivery(sub: SubState, frame: Buffer, start: number, end: number): void {
+    const stamp = parseStamp(frame, this.stamp, start, end);
     if (stamp.kind === 'probe') return this.markReady(sub);
     if (stamp.kind !== 'msg') return;
     const now = nowMs();

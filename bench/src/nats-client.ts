@@ -50,7 +50,7 @@ async function openNats(
   const onEvent = (ev: NatsEvent): void => {
     switch (ev.op) {
       case 'MSG':
-        return onMsg?.(ev.payload);
+        return onMsg?.(ev.payload, 0, ev.payload.length);
       case 'PING':
         return void ws.send('PONG\r\n', BINARY);
       case 'PONG':
@@ -65,7 +65,7 @@ async function openNats(
         return;
     }
   };
-  const parser = new NatsParser(onEvent, false);
+  const parser = new NatsParser(onEvent, false, onMsg);
   ws.on('message', (data: Buffer) => {
     try {
       parser.feed(data);
@@ -116,11 +116,11 @@ export async function openNatsSubscriber(
 ): Promise<SubscriberConn> {
   // A JetStream subscriber's first MSG answers its consumer request; deliveries come after.
   let reply: ((payload: Buffer) => void) | undefined;
-  const onMsg = (payload: Buffer): void => {
-    if (reply === undefined) return onDelivery(payload);
+  const onMsg = (data: Buffer, start: number, end: number): void => {
+    if (reply === undefined) return onDelivery(data, start, end);
     const r = reply;
     reply = undefined;
-    r(Buffer.from(payload));
+    r(Buffer.from(data.subarray(start, end)));
   };
   const conn = await openNats(ep.subscribeUrl, ep, onMsg, onClose);
   const inbox = inboxPrefix();
@@ -175,8 +175,9 @@ export async function openNatsPublisher(
   const onAnswer = setup?.onAnswer;
   const clock = new AnswerClock();
   // A JetStream publisher's MSGs are its PubAcks: `{"stream":…,"seq":…}`, or with an `"error"`.
-  const onAck = (payload: Buffer): void => {
-    if (payload.includes(ERROR_KEY)) ackErrors++;
+  const onAck = (data: Buffer, start: number, end: number): void => {
+    const at = data.indexOf(ERROR_KEY, start);
+    if (at >= 0 && at < end) ackErrors++;
     else acked++;
     onAnswer?.(clock.answered(nowMs()));
   };
@@ -225,7 +226,7 @@ export async function natsRequest(ep: Endpoint, subject: string, body: string, t
   const conn = await openNats(
     ep.publishUrl,
     ep,
-    (p) => resolveReply(Buffer.from(p)),
+    (d, start, end) => resolveReply(Buffer.from(d.subarray(start, end))),
     () => undefined,
   );
   try {

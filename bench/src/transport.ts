@@ -101,8 +101,12 @@ export interface PublisherConn {
   close(): void;
 }
 
-/** Frames the server sends are handed over as bytes; the receiver finds the payload itself. */
-export type DeliveryHandler = (frame: Buffer) => void;
+/**
+ * Frames the server sends are handed over as bytes — the delivery is `frame[start, end)`, so a
+ * NATS receiver passes a MSG's payload without a view per message — and the receiver finds the
+ * payload itself. The bytes are valid only during the call.
+ */
+export type DeliveryHandler = (frame: Buffer, start: number, end: number) => void;
 /** The server closed the connection (a wsq slow consumer gets 1013); `code` 1006 when the socket died. */
 export type CloseHandler = (code: number) => void;
 

@@ -95,7 +95,7 @@ export async function openWsqSubscriber(
   };
   ws.on('message', (data: Buffer) => {
     // Legacy frames are all deliveries; v1 deliveries start `{"op":"msg"` (core's encodeMsg).
-    if (ep.system !== 'wsq-v1' || isDelivery(data)) return onDelivery(data);
+    if (ep.system !== 'wsq-v1' || isDelivery(data)) return onDelivery(data, 0, data.length);
     const frame = decodeControl(data.toString());
     switch (frame?.op) {
       case 'subscribed':
@@ -109,7 +109,7 @@ export async function openWsqSubscriber(
         return;
       }
       case 'msg':
-        return onDelivery(data);
+        return onDelivery(data, 0, data.length);
       default:
         return;
     }

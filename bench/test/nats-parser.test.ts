@@ -180,3 +180,23 @@ t.test('HMSG: the payload after the headers, in one chunk or split anywhere', as
   t.equal(natsPub('a', 'xy', '_INBOX.r'), 'PUB a _INBOX.r 2\r\nxy\r\n');
   t.match(natsConnect('u', 'p', true), /"headers":true/);
 });
+
+t.test('onPayload: MSG and HMSG payloads as ranges of the bytes, no MSG events', async (t) => {
+  const headers = 'NATS/1.0\r\nA: b\r\n\r\n';
+  const wire =
+    `MSG a 1 3\r\nabc\r\nPING\r\nHMSG b 2 ${headers.length} ${headers.length + 2}\r\n${headers}xy\r\n` +
+    'MSG c 3 0\r\n\r\n';
+  for (const cut of [0, 5, 13, 30, wire.length - 3]) {
+    const payloads: string[] = [];
+    const events: string[] = [];
+    const parser = new NatsParser(
+      (ev) => events.push(ev.op),
+      false,
+      (data, start, end) => payloads.push(data.toString('latin1', start, end)),
+    );
+    if (cut > 0) parser.feed(Buffer.from(wire.slice(0, cut)));
+    parser.feed(Buffer.from(wire.slice(cut)));
+    t.same(payloads, ['abc', 'xy', ''], `payloads, cut at ${cut}`);
+    t.same(events, ['PING'], 'only the other operations as events');
+  }
+});
