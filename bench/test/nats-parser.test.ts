@@ -9,6 +9,7 @@ import {
   natsSub,
   type NatsEvent,
 } from '../src/nats-parser.js';
+import { holds } from '../src/nats-client.js';
 
 /** Events with payloads copied to strings (the parser's payloads are views valid only in the callback). */
 type Seen =
@@ -199,4 +200,14 @@ t.test('onPayload: MSG and HMSG payloads as ranges of the bytes, no MSG events',
     t.same(payloads, ['abc', 'xy', ''], `payloads, cut at ${cut}`);
     t.same(events, ['PING'], 'only the other operations as events');
   }
+});
+
+t.test('holds: a needle inside a range of the bytes, never past it', async (t) => {
+  const data = Buffer.from('{"seq":1}{"error":{}}{"seq":2}');
+  const key = Buffer.from('"error"');
+  t.equal(holds(data, 0, 9, key), false, 'the first PubAck');
+  t.equal(holds(data, 9, 21, key), true, 'the error');
+  t.equal(holds(data, 21, data.length, key), false, 'the last');
+  t.equal(holds(data, 0, 14, key), false, 'cut inside the needle');
+  t.equal(holds(data, 11, 21, key), false, 'the needle starts before the range');
 });
