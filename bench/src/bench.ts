@@ -7,17 +7,20 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { basename, dirname, extname, join } from 'node:path';
-import { startNatsServer, findNatsServer, natsEndpoint, type NatsServer } from './nats.js';
+import { runConnections, type ConnectionsResult } from './connections.js';
+import { createBenchStream, startNatsServer, findNatsServer, natsEndpoint, type NatsServer } from './nats.js';
 import type { BenchConfig, BenchProtocol, ScenarioPlan } from './options.js';
 import { formatProfileSummary, summarizeProfile, type CpuProfile } from './profile.js';
 import { createProgress, type ProgressStream } from './progress.js';
 import {
   SYSTEM_LABELS,
+  formatClientCheck,
   formatCpu,
   formatNotes,
   formatRate,
   formatRatios,
   formatTable,
+  isReference,
   ratios,
   toJson,
   unacked,
@@ -29,7 +32,7 @@ import { diffCounters, scrapeCounters } from './server-counters.js';
 import { percentileCurve } from './stats.js';
 import { renderLatencyChart } from './svg.js';
 import type { Endpoint } from './transport.js';
-import { ROOT, startTrio, type Trio } from './trio.js';
+import { ROOT, SetupError, startServer, startTrio, type Trio, type TrioOptions } from './trio.js';
 import { warmUp, warmupPlan, type BaseRunOptions, type WarmupResult } from './warmup.js';
 
 export interface BenchIo {
@@ -42,6 +45,10 @@ export interface BenchOutcome {
   results: RunResult[];
   /** The unmeasured warm-ups, one per system (none with --warmup-messages 0). */
   warmups: WarmupResult[];
+  /** `--scenario connections`: one result per system. */
+  connections?: ConnectionsResult[];
+  /** `--client-check`: each reference's extra run with twice the workers (not in `results`). */
+  clientChecks?: RunResult[];
 }
 
 /** Exit status when wsq lost, duplicated or misrouted a message (the run itself worked). */
@@ -76,7 +83,38 @@ function wsqEndpoint(config: BenchConfig, protocol: BenchProtocol, trio: Trio | 
         password: config.password,
         ca: config.ca === undefined ? undefined : readFileSync(config.ca, 'utf8'),
       };
-  return system === 'wsq-v1' && config.acks ? { system, ...where, acks: true } : { system, ...where };
+  return system === 'wsq-v1' && config.acks
+    ? { system, ...where, acks: true, inFlight: config.inFlight }
+    : { system, ...where };
+}
+
+/** What the bench starts for wsq: the trio (on the msgqueue or on JetStream) or wsq-server. */
+export function startWsq(config: BenchConfig, nats: NatsServer | undefined, more: TrioOptions = {}): Promise<Trio> {
+  const opts: TrioOptions = {
+    extraArgs: config.serviceArgs,
+    profileDir: config.profile,
+    nodeArgs: config.serviceNodeArgs,
+    ...more,
+  };
+  if (config.topology === 'server') return startServer(opts);
+  if (config.queue === 'jetstream') {
+    if (!nats) throw new Error('--queue jetstream needs the nats-server started first');
+    return startTrio({ ...opts, queue: { url: nats.natsUrl, user: nats.user, password: nats.password } });
+  }
+  return startTrio(opts);
+}
+
+/** Whether this run needs a nats-server, and with JetStream. */
+export function natsNeeds(config: BenchConfig): { nats: boolean; jetstream: boolean } {
+  const jetstream =
+    config.queue === 'jetstream' || (config.connections === undefined && config.references.includes('jetstream'));
+  return { nats: jetstream || config.references.length > 0, jetstream };
+}
+
+export function describeWsq(config: BenchConfig): string {
+  if (config.target !== 'self') return 'wsq at the given URLs';
+  if (config.topology === 'server') return 'wsq-server (one process)';
+  return config.queue === 'jetstream' ? 'publisher and subscriber on JetStream' : 'msgqueue, publisher and subscriber';
 }
 
 function profileReport(dir: string): string {
@@ -94,14 +132,17 @@ function profileReport(dir: string): string {
 
 export async function runBench(config: BenchConfig, io: BenchIo): Promise<BenchOutcome> {
   const say = (s: string): unknown => io.stderr.write(s + '\n');
+  const needs = natsNeeds(config);
   let natsBinary: string | undefined;
-  if (config.reference === 'nats') {
+  if (needs.nats) {
     natsBinary = findNatsServer(config.natsServer);
     if (!natsBinary) {
-      say('wsq-bench: --reference nats needs nats-server on PATH (or --nats-server PATH)');
+      const why = config.queue === 'jetstream' ? '--queue jetstream' : `--reference ${config.references.join(',')}`;
+      say(`wsq-bench: ${why} needs nats-server on PATH (or --nats-server PATH); e.g. apt-get install nats-server`);
       return { exitCode: 2, results: [], warmups: [] };
     }
   }
+  if (config.connections) return runConnections(config, config.connections, io);
   const meta: BenchMeta = {
     startedAt: new Date().toISOString(),
     node: process.version,
@@ -109,28 +150,33 @@ export async function runBench(config: BenchConfig, io: BenchIo): Promise<BenchO
     workers: config.workers,
     payloadBytes: config.payloadBytes,
     target: config.target,
+    topology: config.topology,
+    queue: config.queue,
+    inFlight: config.inFlight,
     warmupMessages: config.warmupMessages,
   };
   const results: RunResult[] = [];
   const warmups: WarmupResult[] = [];
+  const clientChecks: RunResult[] = [];
   let trio: Trio | undefined;
   let nats: NatsServer | undefined;
   const runId = randomBytes(3).toString('hex');
   try {
+    if (natsBinary) {
+      nats = await startNatsServer(natsBinary, { jetstream: needs.jetstream });
+      meta.natsVersion = nats.version;
+      say(
+        `started nats-server ${nats.version} (${natsBinary})${nats.jetstream ? ' with JetStream (file store)' : ''}, a TLS WebSocket listener at ${nats.wsUrl}`,
+      );
+    }
     if (config.target === 'self') {
-      say('starting msgqueue, publisher and subscriber…');
-      trio = await startTrio({
-        extraArgs: config.serviceArgs,
-        profileDir: config.profile,
-        nodeArgs: config.serviceNodeArgs,
-      });
+      say(`starting ${describeWsq(config)}…`);
+      trio = await startWsq(config, nats);
     }
     const endpoints = config.protocols.map((p) => wsqEndpoint(config, p, trio));
-    if (natsBinary) {
-      nats = await startNatsServer(natsBinary);
-      meta.natsVersion = nats.version;
-      say(`started nats-server ${nats.version} (${natsBinary}) with a TLS WebSocket listener at ${nats.wsUrl}`);
-      endpoints.push(natsEndpoint(nats));
+    for (const reference of config.references) {
+      if (reference === 'jetstream') await createBenchStream(nats!);
+      endpoints.push(natsEndpoint(nats!, reference, config.inFlight));
     }
     const runOptions = (endpoint: Endpoint): BaseRunOptions => ({
       endpoint,
@@ -146,53 +192,66 @@ export async function runBench(config: BenchConfig, io: BenchIo): Promise<BenchO
       if (warmup) {
         for (const endpoint of endpoints) warmups.push(await warmUp(runOptions(endpoint), warmup, runId, io.stderr));
       }
+      const measureOnce = async (endpoint: Endpoint, round: number, workers: number): Promise<RunResult> => {
+        const check = workers !== config.workers;
+        const label = `${plan.name} ${SYSTEM_LABELS[endpoint.system]}${check ? ` with ${workers} workers` : config.repeat > 1 ? ` #${round}` : ''}`;
+        say(`${label}: ${describePlan(plan)}`);
+        const bar = createProgress(io.stderr, label);
+        const reference = isReference(endpoint.system);
+        const metricsUrls = reference ? [] : (trio?.metricsUrls ?? [endpoint.publishUrl, endpoint.subscribeUrl]);
+        const auth =
+          endpoint.user === undefined ? undefined : { user: endpoint.user, password: endpoint.password ?? '' };
+        const before = await scrapeCounters(metricsUrls, endpoint.ca, auth);
+        const pids: Record<string, number | undefined> = reference
+          ? { 'nats-server': nats?.pid }
+          : { ...trio?.pids(), ...(config.queue === 'jetstream' ? { 'nats-server': nats?.pid } : {}) };
+        // Sampled again when publishing starts, so connection set-up (1 000 TLS handshakes in
+        // `topics`) is not counted against the messages.
+        let cpuBefore = sampleCpu(pids);
+        let result: RunResult;
+        try {
+          result = await runScenario({
+            ...runOptions(endpoint),
+            workers,
+            plan,
+            topicPrefix: `bench.${plan.name}.${endpoint.system}.${runId}.${check ? 'check' : `r${round}`}`,
+            onProgress: (p) => bar.update(p),
+            onPublishing: () => (cpuBefore = sampleCpu(pids)),
+          });
+        } finally {
+          bar.done();
+        }
+        result.cpuSeconds = cpuBetween(cpuBefore, sampleCpu(pids));
+        if (metricsUrls.length > 0) {
+          result.serverCounters = diffCounters(before, await scrapeCounters(metricsUrls, endpoint.ca, auth));
+        }
+        if (config.repeat > 1 && !check) result.round = round;
+        say(
+          `${label}: ${formatRate(result.deliveriesPerSec)} deliveries/s, p99 ${result.latency.p99.toFixed(2)} ms, lost ${result.lost}`,
+        );
+        return result;
+      };
       for (let round = 1; round <= config.repeat; round++) {
-        for (const endpoint of endpoints) {
-          const label = `${plan.name} ${SYSTEM_LABELS[endpoint.system]}${config.repeat > 1 ? ` #${round}` : ''}`;
-          say(`${label}: ${describePlan(plan)}`);
-          const bar = createProgress(io.stderr, label);
-          const metricsUrls = endpoint.system === 'nats' ? [] : [endpoint.publishUrl, endpoint.subscribeUrl];
-          if (trio && endpoint.system !== 'nats') metricsUrls.push(trio.msgqueueUrl);
-          const auth =
-            endpoint.user === undefined ? undefined : { user: endpoint.user, password: endpoint.password ?? '' };
-          const before = await scrapeCounters(metricsUrls, endpoint.ca, auth);
-          const pids: Record<string, number | undefined> =
-            endpoint.system === 'nats' ? { 'nats-server': nats?.pid } : { ...trio?.pids() };
-          // Sampled again when publishing starts, so connection set-up (1 000 TLS handshakes in
-          // `topics`) is not counted against the messages.
-          let cpuBefore = sampleCpu(pids);
-          let result: RunResult;
-          try {
-            result = await runScenario({
-              ...runOptions(endpoint),
-              plan,
-              topicPrefix: `bench.${plan.name}.${endpoint.system}.${runId}.r${round}`,
-              onProgress: (p) => bar.update(p),
-              onPublishing: () => (cpuBefore = sampleCpu(pids)),
-            });
-          } finally {
-            bar.done();
-          }
-          result.cpuSeconds = cpuBetween(cpuBefore, sampleCpu(pids));
-          if (metricsUrls.length > 0) {
-            result.serverCounters = diffCounters(before, await scrapeCounters(metricsUrls, endpoint.ca, auth));
-          }
-          if (config.repeat > 1) result.round = round;
-          results.push(result);
-          say(
-            `${label}: ${formatRate(result.deliveriesPerSec)} deliveries/s, p99 ${result.latency.p99.toFixed(2)} ms, lost ${result.lost}`,
-          );
+        for (const endpoint of endpoints) results.push(await measureOnce(endpoint, round, config.workers));
+      }
+      if (config.clientCheck) {
+        for (const endpoint of endpoints.filter((e) => isReference(e.system))) {
+          clientChecks.push(await measureOnce(endpoint, 0, config.workers * 2));
         }
       }
     }
+  } catch (err) {
+    if (!(err instanceof SetupError)) throw err;
+    say(`wsq-bench: ${err.message}`);
+    return { exitCode: 2, results, warmups };
   } finally {
-    await nats?.stop();
     if (trio) {
       const warnings = Object.entries(trio.warnings()).filter(([, lines]) => lines.length > 0);
       for (const [service, lines] of warnings)
         say(`${service} logged warnings (newest ${lines.length}):\n  ${lines.join('\n  ')}`);
       await trio.stop();
     }
+    await nats?.stop();
   }
   for (const plan of config.scenarios) {
     const series = results
@@ -214,16 +273,20 @@ export async function runBench(config: BenchConfig, io: BenchIo): Promise<BenchO
     say(`chart: ${file}`);
   }
   const human =
-    formatTable(results) + formatRatios(ratios(results), config.repeat > 1) + formatCpu(results) + formatNotes(results);
+    formatTable(results) +
+    formatRatios(ratios(results), config.repeat > 1) +
+    formatCpu(results) +
+    formatClientCheck(results, clientChecks, config.workers) +
+    formatNotes(results);
   const profile = config.profile ? profileReport(config.profile) : '';
   if (config.json) {
     io.stderr.write(human + profile);
-    io.stdout.write(toJson(meta, results, warmups));
+    io.stdout.write(toJson(meta, results, warmups, clientChecks));
   } else {
     io.stdout.write(human + (profile ? '\n' + profile : ''));
   }
   const bad = results.some(
-    (r) => r.system !== 'nats' && (r.lost > 0 || r.duplicates > 0 || r.unexpected > 0 || unacked(r) > 0),
+    (r) => !isReference(r.system) && (r.lost > 0 || r.duplicates > 0 || r.unexpected > 0 || unacked(r) > 0),
   );
-  return { exitCode: bad ? EXIT_LOSS : 0, results, warmups };
+  return { exitCode: bad ? EXIT_LOSS : 0, results, warmups, clientChecks };
 }

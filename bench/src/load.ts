@@ -4,10 +4,11 @@
  * publishers (as fast as the socket drains, or at a fixed rate). The worker entry (worker.ts)
  * wires it to the main thread; tests can drive it directly.
  */
+import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { build, encodeIntoCompressedBase64 } from 'hdr-histogram-js';
 import { openPublisher, openSubscriber } from './clients.js';
-import { encodePayload, newStamp, nowMs, parseStamp } from './payload.js';
+import { newStamp, nowMs, parseStamp } from './payload.js';
 import type { PublisherConn, SubscriberConn } from './transport.js';
 import {
   expectedOnTopic,
@@ -17,7 +18,7 @@ import {
   type WorkerToMain,
 } from './worker-protocol.js';
 
-/** Messages sent back to back before the publisher yields so this thread's receivers run. */
+/** Messages sent in one socket write before the publisher yields so this thread's receivers run. */
 const BURST_MESSAGES = 256;
 /** How often a worker waiting for acks looks at the count. */
 const ACK_POLL_MS = 5;
@@ -45,6 +46,8 @@ export class LoadWorker {
   private readonly subs: SubState[];
   private readonly pubs: { index: number; conn: PublisherConn | undefined }[];
   private readonly histogram = build({ bitBucketSize: 32, numberOfSignificantValueDigits: 3 });
+  /** How long each acknowledged (or refused) message waited for its answer, µs. */
+  private readonly ackHistogram = build({ bitBucketSize: 32, numberOfSignificantValueDigits: 3 });
   private readonly stamp = newStamp();
   private counts: WorkerCounts = { published: 0, received: 0, ready: 0 };
   private duplicates = 0;
@@ -54,6 +57,9 @@ export class LoadWorker {
   private finishing = false;
   private readonly closedByServer: Record<string, number> = {};
   private progressTimer: NodeJS.Timeout | undefined;
+  /** Publishers waiting for acks to come back under the in-flight bound. */
+  private answerWaiters: (() => void)[] = [];
+  private eluAtStart: EventLoopUtilization | undefined;
 
   constructor(
     private readonly setup: WorkerSetup,
@@ -79,14 +85,26 @@ export class LoadWorker {
     };
     let confirmed = 0;
     await runPool(this.subs, connectConcurrency, async (sub) => {
-      sub.conn = await openSubscriber(endpoint, (frame) => this.onDelivery(sub, frame), onClose);
+      sub.conn = await openSubscriber(
+        endpoint,
+        (frame, start, end) => this.onDelivery(sub, frame, start, end),
+        onClose,
+      );
       if ((await sub.conn.subscribe(topicNames[sub.topic])).confirmed) {
         confirmed++;
         this.markReady(sub);
       }
     });
+    const publishSetup = {
+      topicNames,
+      payloadBytes: this.setup.payloadBytes,
+      onAnswer: (waitedMs: number) => {
+        if (waitedMs > 0) this.ackHistogram.recordValue(Math.max(1, Math.round(waitedMs * 1000)));
+        this.wakeAnswerWaiters();
+      },
+    };
     await runPool(this.pubs, connectConcurrency, async (pub) => {
-      pub.conn = await openPublisher(endpoint, onClose);
+      pub.conn = await openPublisher(endpoint, onClose, publishSetup);
     });
     this.progressTimer = setInterval(
       () => this.post({ type: 'progress', ...this.counts }),
@@ -102,8 +120,8 @@ export class LoadWorker {
     if (this.counts.ready === this.subs.length) this.post({ type: 'progress', ...this.counts });
   }
 
-  private onDelivery(sub: SubState, frame: Buffer): void {
-    const stamp = parseStamp(frame, this.stamp);
+  private onDelivery(sub: SubState, frame: Buffer, start: number, end: number): void {
+    const stamp = parseStamp(frame, this.stamp, start, end);
     if (stamp.kind === 'probe') return this.markReady(sub);
     if (stamp.kind !== 'msg') return;
     const now = nowMs();
@@ -128,8 +146,31 @@ export class LoadWorker {
     }
   }
 
+  private wakeAnswerWaiters(): void {
+    if (this.answerWaiters.length === 0) return;
+    const waiters = this.answerWaiters;
+    this.answerWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  /** The next ack or refusal; fails after idleTimeoutMs without one (a dead server must not hang the run). */
+  private nextAnswer(inFlight: number): Promise<void> {
+    const { idleTimeoutMs } = this.setup;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`no ack for ${idleTimeoutMs} ms with ${inFlight} messages in flight`)),
+        idleTimeoutMs,
+      );
+      this.answerWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
   /** Publishes this worker's share; posts `published` when every publisher is done. */
   start(): void {
+    this.eluAtStart = performance.eventLoopUtilization();
     let lastSendAtMs = 0;
     const runs = this.pubs.map(async ({ index, conn }) => {
       const last = await (this.setup.publisherRatePerSec > 0 ? this.paced(index, conn!) : this.fast(index, conn!));
@@ -162,32 +203,38 @@ export class LoadWorker {
     }
   }
 
-  private send(conn: PublisherConn, i: number, cb?: (err?: Error) => void): number {
-    const { topicNames, payloadBytes } = this.setup;
-    const now = nowMs();
-    conn.publish(topicNames[i % topicNames.length], encodePayload(i, now, payloadBytes), cb);
-    this.counts.published++;
-    return now;
-  }
-
-  /** As fast as the socket drains: past publisherBufferBytes unsent, wait until the frame is written. */
+  /**
+   * As fast as the socket drains, in bursts of pre-built frames (one write each): past
+   * publisherBufferBytes unsent, wait until the burst is written. With acks and an in-flight
+   * bound, never more than that many messages unanswered.
+   */
   private async fast(p: number, conn: PublisherConn): Promise<number> {
-    const { messages, publisherCount, publisherBufferBytes } = this.setup;
+    const { messages, publisherCount, publisherBufferBytes, endpoint } = this.setup;
+    const window = endpoint.acks === true ? (endpoint.inFlight ?? 0) : 0;
+    const total = messagesOfPublisher(messages, publisherCount, p);
     let last = 0;
-    for (let i = p; i < messages;) {
-      for (let n = 0; n < BURST_MESSAGES && i < messages; n++, i += publisherCount) {
-        if (conn.bufferedAmount >= publisherBufferBytes || i + publisherCount >= messages) {
-          await new Promise<void>((resolve, reject) => {
-            last = this.send(conn, i, (err) => (err ? reject(err) : resolve()));
-          });
-        } else last = this.send(conn, i);
+    let sent = 0;
+    while (sent < total) {
+      let n = Math.min(BURST_MESSAGES, total - sent);
+      if (window > 0) {
+        let outstanding: number;
+        while ((outstanding = sent - conn.acked - conn.refused) >= window) await this.nextAnswer(outstanding);
+        n = Math.min(n, window - outstanding);
       }
+      const first = p + sent * publisherCount;
+      if (conn.bufferedAmount >= publisherBufferBytes || sent + n >= total) {
+        await new Promise<void>((resolve, reject) => {
+          last = conn.sendBatch(first, publisherCount, n, (err) => (err ? reject(err) : resolve()));
+        });
+      } else last = conn.sendBatch(first, publisherCount, n);
+      sent += n;
+      this.counts.published += n;
       await nextTurn();
     }
     return last;
   }
 
-  /** A fixed rate: each tick sends what the clock says is due (open loop: no waiting on the server). */
+  /** A fixed rate: each tick sends what the clock says is due, in one write (open loop: no waiting on the server). */
   private paced(p: number, conn: PublisherConn): Promise<number> {
     const { messages, publisherCount, publisherRatePerSec } = this.setup;
     const total = messagesOfPublisher(messages, publisherCount, p);
@@ -197,7 +244,11 @@ export class LoadWorker {
     return new Promise((resolve) => {
       const tick = (): void => {
         const due = Math.min(total, Math.floor(((nowMs() - startMs) * publisherRatePerSec) / 1000) + 1);
-        for (; sent < due; sent++) last = this.send(conn, p + sent * publisherCount);
+        if (due > sent) {
+          last = conn.sendBatch(p + sent * publisherCount, publisherCount, due - sent);
+          this.counts.published += due - sent;
+          sent = due;
+        }
         if (sent >= total) {
           clearInterval(timer);
           resolve(last);
@@ -231,6 +282,8 @@ export class LoadWorker {
       acked,
       lastReceiveAtMs: this.lastReceiveAtMs,
       histogram: encodeIntoCompressedBase64(this.histogram),
+      ...(this.setup.endpoint.acks === true ? { ackHistogram: encodeIntoCompressedBase64(this.ackHistogram) } : {}),
+      busy: this.eluAtStart ? performance.eventLoopUtilization(this.eluAtStart).utilization : 0,
     });
   }
 }

@@ -53,11 +53,18 @@ function isMsg(data: Buffer, pos: number): boolean {
   );
 }
 
+/** `HMSG ` in any case: a message with headers (a JetStream stream's message keeps its Nats-Msg-Id). */
+function isHmsg(data: Buffer, pos: number): boolean {
+  return (data[pos] | 0x20) === 0x68 && isMsg(data, pos + 1);
+}
+
 interface PendingMsg {
   subject: string;
   sid: string;
   reply: string | undefined;
   size: number;
+  /** Header bytes at the start of `size` (HMSG), skipped: events carry the payload only. */
+  headerBytes: number;
 }
 
 export class NatsParser {
@@ -71,6 +78,12 @@ export class NatsParser {
   constructor(
     private readonly onEvent: (event: NatsEvent) => void,
     private readonly names = true,
+    /**
+     * When given, a MSG's payload goes here as `data[start, end)` instead of a MSG event: no
+     * event object and no view per message (the bench's receivers take hundreds of thousands a
+     * second on one thread).
+     */
+    private readonly onPayload?: (data: Buffer, start: number, end: number) => void,
   ) {}
 
   /** Consumes a chunk. Payloads passed to onEvent are views valid only during the call. */
@@ -86,12 +99,17 @@ export class NatsParser {
           throw new NatsParserError('NATS_BAD_PAYLOAD', `payload of ${msg.size} bytes not followed by CRLF`);
         }
         this.pending = undefined;
+        if (this.onPayload) {
+          this.onPayload(data, pos + msg.headerBytes, end);
+          pos = end + 2;
+          continue;
+        }
         this.onEvent({
           op: 'MSG',
           subject: msg.subject,
           sid: msg.sid,
           reply: msg.reply,
-          payload: data.subarray(pos, end),
+          payload: data.subarray(pos + msg.headerBytes, end),
         });
         pos = end + 2;
         continue;
@@ -105,7 +123,8 @@ export class NatsParser {
       }
       if (eol === pos || data[eol - 1] !== CR) throw new NatsParserError('NATS_BAD_LINE', 'control line without CRLF');
       // MSG is nearly all the traffic: read it from the bytes, without building the line.
-      if (isMsg(data, pos)) this.pending = this.msgLine(data, pos + 4, eol - 1);
+      if (isMsg(data, pos)) this.pending = this.msgLine(data, pos + 4, eol - 1, false);
+      else if (isHmsg(data, pos)) this.pending = this.msgLine(data, pos + 5, eol - 1, true);
       else this.controlLine(data.toString('latin1', pos, eol - 1));
       pos = eol + 1;
     }
@@ -117,8 +136,11 @@ export class NatsParser {
     return this.rest.length;
   }
 
-  /** `MSG <subject> <sid> [reply-to] <#bytes>` between start and end (the CR). */
-  private msgLine(data: Buffer, start: number, end: number): PendingMsg {
+  /**
+   * `MSG <subject> <sid> [reply-to] <#bytes>` between start and end (the CR), or with
+   * `headers` `HMSG <subject> <sid> [reply-to] <#header bytes> <#total bytes>`.
+   */
+  private msgLine(data: Buffer, start: number, end: number, headers: boolean): PendingMsg {
     const fields: number[] = [];
     let i = start;
     while (i < end && fields.length < 10) {
@@ -128,20 +150,26 @@ export class NatsParser {
       while (i < end && !isSpace(data[i])) i++;
       fields.push(from, i);
     }
-    const n = fields.length / 2;
+    const n = fields.length / 2 - (headers ? 1 : 0);
     if (n !== 3 && n !== 4)
       throw new NatsParserError('NATS_BAD_LINE', `bad MSG line: ${data.toString('latin1', start, end)}`);
-    let size = 0;
-    for (let j = fields[2 * n - 2]; j < fields[2 * n - 1]; j++) {
-      const d = data[j] - 0x30;
-      if (d < 0 || d > 9 || size > MAX_PAYLOAD_BYTES) {
-        throw new NatsParserError('NATS_BAD_LINE', `bad MSG size: ${data.toString('latin1', start, end)}`);
+    const number = (k: number): number => {
+      let v = 0;
+      for (let j = fields[2 * k]; j < fields[2 * k + 1]; j++) {
+        const d = data[j] - 0x30;
+        if (d < 0 || d > 9 || v > MAX_PAYLOAD_BYTES) {
+          throw new NatsParserError('NATS_BAD_LINE', `bad MSG size: ${data.toString('latin1', start, end)}`);
+        }
+        v = v * 10 + d;
       }
-      size = size * 10 + d;
-    }
-    if (!this.names) return { subject: '', sid: '', reply: undefined, size };
+      return v;
+    };
+    const size = number(fields.length / 2 - 1);
+    const headerBytes = headers ? number(n - 1) : 0;
+    if (headerBytes > size) throw new NatsParserError('NATS_BAD_LINE', 'HMSG header bytes beyond its size');
+    if (!this.names) return { subject: '', sid: '', reply: undefined, size, headerBytes };
     const text = (k: number): string => data.toString('latin1', fields[2 * k], fields[2 * k + 1]);
-    return { subject: text(0), sid: text(1), reply: n === 4 ? text(2) : undefined, size };
+    return { subject: text(0), sid: text(1), reply: n === 4 ? text(2) : undefined, size, headerBytes };
   }
 
   private controlLine(line: string): void {
@@ -175,12 +203,12 @@ export class NatsParser {
 }
 
 /** Client → server frames (the few the bench needs). */
-export function natsConnect(user?: string, pass?: string): string {
+export function natsConnect(user?: string, pass?: string, headers = false): string {
   const opts: Record<string, unknown> = {
     verbose: false,
     pedantic: false,
     protocol: 1,
-    headers: false,
+    headers,
     no_responders: false,
     lang: 'wsq-bench',
     version: '0.1.0',
@@ -193,6 +221,11 @@ export function natsSub(subject: string, sid: string): string {
   return `SUB ${subject} ${sid}\r\n`;
 }
 
-export function natsPub(subject: string, payload: string): string {
-  return `PUB ${subject} ${Buffer.byteLength(payload)}\r\n${payload}\r\n`;
+export function natsPub(subject: string, payload: string, replyTo?: string): string {
+  const reply = replyTo === undefined ? '' : `${replyTo} `;
+  return `PUB ${subject} ${reply}${Buffer.byteLength(payload)}\r\n${payload}\r\n`;
+}
+
+export function natsUnsub(sid: string): string {
+  return `UNSUB ${sid}\r\n`;
 }

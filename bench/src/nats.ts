@@ -2,6 +2,9 @@
  * The NATS reference: starts `nats-server` with a TLS WebSocket listener on a free port (and
  * its plain client port on another), with its own generated certificate and the same demo
  * user/password wsq uses, so both systems do TLS and authentication. Waits for "Server is ready".
+ * With `jetstream`, JetStream is on with a store in the server's temp dir (files: the
+ * reference's stream is file-backed), and createBenchStream makes the stream the `jetstream`
+ * reference publishes to.
  */
 import { spawn } from 'node:child_process';
 import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -9,6 +12,8 @@ import { delimiter, join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { createInterface } from 'node:readline';
 import { DEMO_PASSWORD, DEMO_USER, freePort, generateCerts } from '@wsq/core';
+import { natsRequest } from './nats-client.js';
+import { SCENARIOS } from './options.js';
 import type { Endpoint } from './transport.js';
 
 const START_TIMEOUT_MS = 15_000;
@@ -17,6 +22,10 @@ const FALLBACK_PATHS = ['/usr/sbin/nats-server', '/usr/local/bin/nats-server', '
 
 export interface NatsServer {
   wsUrl: string;
+  /** The plain client port's URL (no TLS), for wsq's JetStream home (`--queue nats://…`). */
+  natsUrl: string;
+  /** JetStream is on (file store in a temp dir removed at stop). */
+  jetstream: boolean;
   ca: string;
   user: string;
   password: string;
@@ -48,10 +57,23 @@ export function findNatsServer(explicit?: string, path = process.env.PATH ?? '')
   return candidates.find(executable);
 }
 
-export function natsConfig(o: { port: number; wsPort: number; certFile: string; keyFile: string }): string {
+export function natsConfig(o: {
+  port: number;
+  wsPort: number;
+  certFile: string;
+  keyFile: string;
+  storeDir?: string;
+  pingIntervalMs?: number;
+}): string {
+  const jetstream = o.storeDir === undefined ? [] : [`jetstream { store_dir: "${o.storeDir}" }`];
+  const ping = o.pingIntervalMs === undefined ? [] : [`ping_interval: "${o.pingIntervalMs}ms"`];
   return [
+    ...jetstream,
+    ...ping,
     `host: "127.0.0.1"`,
     `port: ${o.port}`,
+    // The connections scenario opens up to 100 000 (the default allows 65 536).
+    `max_connections: 200000`,
     `authorization { user: "${DEMO_USER}", password: "${DEMO_PASSWORD}" }`,
     `websocket {`,
     `  listen: "127.0.0.1:${o.wsPort}"`,
@@ -62,7 +84,10 @@ export function natsConfig(o: { port: number; wsPort: number; certFile: string; 
   ].join('\n');
 }
 
-export async function startNatsServer(binary: string): Promise<NatsServer> {
+export async function startNatsServer(
+  binary: string,
+  opts: { jetstream?: boolean; pingIntervalMs?: number } = {},
+): Promise<NatsServer> {
   const dir = mkdtempSync(join(tmpdir(), 'wsq-bench-nats-'));
   const certs = await generateCerts(2);
   const certFile = join(dir, 'server.crt');
@@ -71,7 +96,11 @@ export async function startNatsServer(binary: string): Promise<NatsServer> {
   writeFileSync(keyFile, certs.key, { mode: 0o600 });
   const [port, wsPort] = [await freePort(), await freePort()];
   const confFile = join(dir, 'nats.conf');
-  writeFileSync(confFile, natsConfig({ port, wsPort, certFile, keyFile }));
+  const storeDir = opts.jetstream === true ? join(dir, 'jetstream') : undefined;
+  writeFileSync(
+    confFile,
+    natsConfig({ port, wsPort, certFile, keyFile, storeDir, pingIntervalMs: opts.pingIntervalMs }),
+  );
   const child = spawn(binary, ['-c', confFile], { stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<void>((res) => child.once('exit', () => res()));
   const lines: string[] = [];
@@ -109,6 +138,8 @@ export async function startNatsServer(binary: string): Promise<NatsServer> {
   }
   return {
     wsUrl: `wss://127.0.0.1:${wsPort}`,
+    natsUrl: `nats://127.0.0.1:${port}`,
+    jetstream: opts.jetstream === true,
     ca: certs.caCert,
     user: DEMO_USER,
     password: DEMO_PASSWORD,
@@ -118,14 +149,50 @@ export async function startNatsServer(binary: string): Promise<NatsServer> {
   };
 }
 
-/** How the bench's clients reach a started nats-server: one WebSocket URL for both roles. */
-export function natsEndpoint(nats: NatsServer): Endpoint {
-  return {
-    system: 'nats',
+/** The stream the `jetstream` reference publishes to. */
+export const BENCH_STREAM = 'WSQBENCH';
+
+/**
+ * How the bench's clients reach a started nats-server: one WebSocket URL for both roles. The
+ * `jetstream` system publishes with ids and PubAcks (at most `inFlight` unanswered) to
+ * BENCH_STREAM.
+ */
+export function natsEndpoint(nats: NatsServer, system: 'nats' | 'jetstream' = 'nats', inFlight = 0): Endpoint {
+  const ep: Endpoint = {
+    system,
     publishUrl: nats.wsUrl,
     subscribeUrl: nats.wsUrl,
     user: nats.user,
     password: nats.password,
     ca: nats.ca,
   };
+  return system === 'jetstream' ? { ...ep, acks: true, stream: BENCH_STREAM, inFlight } : ep;
+}
+
+/**
+ * Subjects the bench's stream captures: the `jetstream` system's measured runs and warm-ups
+ * (runner topics are `bench.<scenario>.<system>.…`, warm-ups `bench.warmup.<scenario>.<system>.…`),
+ * never the NATS core reference's, whose messages must not be stored. One filter per scenario:
+ * a stream's filters may not overlap.
+ */
+export const BENCH_STREAM_SUBJECTS = SCENARIOS.flatMap((s) => [
+  `bench.${s}.jetstream.>`,
+  `bench.warmup.${s}.jetstream.>`,
+]);
+
+/** Creates BENCH_STREAM: file storage, one replica, limits retention, a 2-minute duplicate window. */
+export async function createBenchStream(nats: NatsServer): Promise<void> {
+  const config = {
+    name: BENCH_STREAM,
+    subjects: BENCH_STREAM_SUBJECTS,
+    storage: 'file',
+    retention: 'limits',
+    discard: 'old',
+    num_replicas: 1,
+    duplicate_window: 120_000_000_000,
+  };
+  const reply = await natsRequest(natsEndpoint(nats), `$JS.API.STREAM.CREATE.${BENCH_STREAM}`, JSON.stringify(config));
+  if (reply.includes('"error"') || !reply.includes('"config"')) {
+    throw new Error(`nats-server refused the bench stream: ${reply}`);
+  }
 }

@@ -9,6 +9,36 @@ import { MIN_PAYLOAD_BYTES } from './payload.js';
 
 export const SCENARIOS = ['pipe', 'fanout', 'topics', 'latency'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
+/** Scenarios `all` leaves out: `connections` measures idle connections, not messages, and takes minutes at scale. */
+export const OTHER_SCENARIOS = ['connections'] as const;
+export const REFERENCES = ['nats', 'jetstream'] as const;
+export type ReferenceName = (typeof REFERENCES)[number];
+export const TOPOLOGIES = ['trio', 'server'] as const;
+export type Topology = (typeof TOPOLOGIES)[number];
+export const QUEUE_HOMES = ['msgqueue', 'jetstream'] as const;
+export type QueueHome = (typeof QUEUE_HOMES)[number];
+
+/** The `connections` scenario's numbers. */
+export interface ConnectionsPlan {
+  /** Idle v1 subscriptions to open on one subscriber. */
+  readonly connections: number;
+  /** Client processes the connections are spread over. */
+  readonly processes: number;
+  /** Loopback source addresses (127.0.0.2, 127.0.0.3, …) the connections are spread over. */
+  readonly sourceAddresses: number;
+  /** The subscriber's --ping-interval-ms during the scenario. */
+  readonly pingIntervalMs: number;
+  /** How long the idle CPU is measured. */
+  readonly idleMs: number;
+  /** Give up on connecting after this long. */
+  readonly connectTimeoutMs: number;
+}
+
+/** Connections per source address: well under the 28 232 ports of Linux's default ephemeral range. */
+export const CONNECTIONS_PER_SOURCE = 20_000;
+/** Connections per client process: each holds one descriptor per connection, under a 20 000 hard limit. */
+export const CONNECTIONS_PER_PROCESS = 12_500;
+export const MAX_CONNECTIONS = 100_000;
 export const PROTOCOLS = ['legacy', 'v1'] as const;
 export type BenchProtocol = (typeof PROTOCOLS)[number];
 
@@ -56,7 +86,40 @@ export const OPTIONS: readonly OptionSpec[] = [
     key: 'scenario',
     type: 'list',
     default: ['all'],
-    help: `scenarios to run, comma-separated, in order: ${SCENARIOS.join(', ')}, or all`,
+    help: `scenarios to run, comma-separated, in order: ${SCENARIOS.join(', ')}, or all (${SCENARIOS.join(', ')}); connections runs alone`,
+  },
+  {
+    key: 'connections',
+    type: 'int',
+    default: undefined,
+    min: 1,
+    max: MAX_CONNECTIONS,
+    unit: 'connections',
+    help: 'connections scenario: idle v1 subscriptions to open (default 10000, 200 with --quick)',
+  },
+  {
+    key: 'connectionProcesses',
+    type: 'int',
+    default: undefined,
+    min: 1,
+    max: 64,
+    help: `connections scenario: client processes (default one per ${CONNECTIONS_PER_PROCESS} connections, at least 2)`,
+  },
+  {
+    key: 'pingIntervalMs',
+    type: 'int',
+    default: 5000,
+    min: 100,
+    unit: 'ms',
+    help: "connections scenario: the subscriber's --ping-interval-ms (heartbeats while idle)",
+  },
+  {
+    key: 'idleMs',
+    type: 'int',
+    default: undefined,
+    min: 100,
+    unit: 'ms',
+    help: 'connections scenario: how long the idle CPU is measured (default 2 ping intervals, 1000 with --quick)',
   },
   { key: 'messages', type: 'int', default: undefined, min: 1, unit: 'messages', help: 'messages published in all' },
   { key: 'subscribers', type: 'int', default: undefined, min: 1, unit: 'connections', help: 'subscriber connections' },
@@ -100,7 +163,35 @@ export const OPTIONS: readonly OptionSpec[] = [
     default: false,
     help: 'wsq.v1 publishers put an id on every message and count the acks (the acknowledged path); needs --protocol v1',
   },
+  {
+    key: 'inFlight',
+    type: 'int',
+    default: 1000,
+    min: 0,
+    unit: 'messages',
+    help: 'with --acks and for JetStream: unacknowledged messages a publisher allows (0: no bound)',
+  },
   { key: 'workers', type: 'int', default: availableParallelism(), min: 1, max: 256, help: 'client worker threads' },
+  {
+    key: 'clientCheck',
+    type: 'bool',
+    default: false,
+    help: 'after each scenario, run every reference once more with twice the client workers: if its figures rise, the clients were what limited it',
+  },
+  {
+    key: 'topology',
+    type: 'string',
+    default: 'trio',
+    choices: [...TOPOLOGIES],
+    help: 'with --target self: trio (msgqueue, publisher, subscriber) or server (the single-process wsq-server)',
+  },
+  {
+    key: 'queue',
+    type: 'string',
+    default: 'msgqueue',
+    choices: [...QUEUE_HOMES],
+    help: "with --topology trio: the queue's home, the msgqueue or JetStream (the bench's own nats-server -js)",
+  },
   {
     key: 'repeat',
     type: 'int',
@@ -121,7 +212,12 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: 'with --target urls: Basic Auth password',
   },
   { key: 'ca', type: 'string', default: undefined, help: 'with --target urls: CA certificate (PEM) to trust' },
-  { key: 'reference', type: 'string', default: 'none', choices: ['none', 'nats'], help: 'also measure a reference' },
+  {
+    key: 'reference',
+    type: 'list',
+    default: ['none'],
+    help: 'also measure references, comma-separated: nats (NATS core), jetstream (PubAck on a file stream), or none',
+  },
   { key: 'natsServer', type: 'string', default: undefined, help: 'nats-server binary (default: PATH, /usr/sbin)' },
   { key: 'json', type: 'bool', default: false, help: 'print results as JSON on stdout (the table goes to stderr)' },
   {
@@ -179,7 +275,15 @@ export interface BenchConfig {
   readonly protocols: readonly BenchProtocol[];
   /** wsq.v1 messages carry ids and their acks are counted (--acks). */
   readonly acks: boolean;
+  /** Unanswered messages an acknowledged publisher allows (--in-flight; 0: no bound). */
+  readonly inFlight: number;
   readonly workers: number;
+  /** --client-check: one more run per reference and scenario with 2 × workers. */
+  readonly clientCheck: boolean;
+  readonly topology: Topology;
+  readonly queue: QueueHome;
+  /** `--scenario connections`: its numbers (then `scenarios` is empty). */
+  readonly connections: ConnectionsPlan | undefined;
   /** Runs per scenario and system (the systems take turns). */
   readonly repeat: number;
   /** Messages of the unmeasured warm-up run through each system, once per bench run; 0: none. */
@@ -190,7 +294,8 @@ export interface BenchConfig {
   readonly user: string | undefined;
   readonly password: string | undefined;
   readonly ca: string | undefined;
-  readonly reference: 'none' | 'nats';
+  /** References to measure, in order (empty: none). */
+  readonly references: readonly ReferenceName[];
   readonly natsServer: string | undefined;
   readonly json: boolean;
   readonly svg: string | undefined;
@@ -263,7 +368,54 @@ export function finishBenchOptions(values: Record<string, unknown>): void {
   if ((values.serviceNodeArgs as string[]).length > 0 && values.target !== 'self') {
     throw new ConfigError('serviceNodeArgs', 'needs --target self (they are flags of the started trio)');
   }
+  const references = values.reference as string[];
+  for (const r of references) {
+    if (r !== 'none' && !(REFERENCES as readonly string[]).includes(r)) {
+      throw new ConfigError(
+        'reference',
+        `must be none or ${REFERENCES.join(', ')} (comma-separated), got ${JSON.stringify(r)}`,
+      );
+    }
+  }
+  if (references.includes('none') && references.length > 1) throw new ConfigError('reference', 'none goes alone');
+  if (values.target !== 'self' && values.topology !== 'trio') {
+    throw new ConfigError('topology', 'needs --target self (it chooses what the bench starts)');
+  }
+  if (values.queue !== 'msgqueue' && (values.target !== 'self' || values.topology !== 'trio')) {
+    throw new ConfigError('queue', '--queue jetstream needs --target self --topology trio');
+  }
+  if ((values.scenario as string[]).includes('connections')) {
+    if ((values.scenario as string[]).length > 1) throw new ConfigError('scenario', 'connections runs alone');
+    if (values.target !== 'self') throw new ConfigError('scenario', 'connections needs --target self');
+    if (references.includes('jetstream')) {
+      throw new ConfigError(
+        'reference',
+        'connections compares with nats only (idle connections are the same for JetStream)',
+      );
+    }
+    planConnections(values);
+    return;
+  }
   for (const name of scenarioNames(values)) planScenario(name, values);
+}
+
+/** `--scenario connections`'s numbers after --quick and the flags. */
+export function planConnections(values: Readonly<Record<string, unknown>>): ConnectionsPlan {
+  const quick = values.quick === true;
+  const connections = opt<number>(values.connections) ?? (quick ? 200 : 10_000);
+  const pingIntervalMs = values.pingIntervalMs as number;
+  const processes =
+    opt<number>(values.connectionProcesses) ?? Math.max(2, Math.ceil(connections / CONNECTIONS_PER_PROCESS));
+  if (processes > connections) throw new ConfigError('connectionProcesses', 'more client processes than connections');
+  return Object.freeze({
+    connections,
+    processes,
+    sourceAddresses: Math.max(1, Math.ceil(connections / CONNECTIONS_PER_SOURCE)),
+    pingIntervalMs,
+    idleMs: opt<number>(values.idleMs) ?? (quick ? 1000 : 2 * pingIntervalMs),
+    // 20 ms a connection: 50 accepts a second, a busy two-core host’s worst seen; 100 000 give up after 33 min.
+    connectTimeoutMs: Math.max(60_000, connections * 20),
+  });
 }
 
 /** `--scenario`'s list, in the order given, `all` standing for every scenario, each name once. */
@@ -280,8 +432,14 @@ function scenarioNames(values: Readonly<Record<string, unknown>>): ScenarioName[
 }
 
 export function toBenchConfig(values: ConfigValues): BenchConfig {
+  const connections = (values.scenario as string[]).includes('connections') ? planConnections(values) : undefined;
   return Object.freeze({
-    scenarios: Object.freeze(scenarioNames(values).map((n) => planScenario(n, values))),
+    scenarios: Object.freeze(connections ? [] : scenarioNames(values).map((n) => planScenario(n, values))),
+    connections,
+    inFlight: values.inFlight as number,
+    clientCheck: values.clientCheck === true,
+    topology: values.topology as Topology,
+    queue: values.queue as QueueHome,
     payloadBytes: values.payloadBytes as number,
     protocols: Object.freeze([...new Set(values.protocol as BenchProtocol[])]),
     acks: values.acks === true,
@@ -295,7 +453,9 @@ export function toBenchConfig(values: ConfigValues): BenchConfig {
     user: opt<string>(values.user),
     password: opt<string>(values.password),
     ca: opt<string>(values.ca),
-    reference: values.reference as 'none' | 'nats',
+    references: Object.freeze(
+      [...new Set(values.reference as string[])].filter((r): r is ReferenceName => r !== 'none'),
+    ),
     natsServer: opt<string>(values.natsServer),
     json: values.json === true,
     svg: opt<string>(values.svg),

@@ -42,11 +42,14 @@ export function newStamp(): Stamp {
   return { kind: 'none', index: -1, sentAtMs: 0 };
 }
 
-/** Finds the payload in a frame (legacy/v1 JSON text or a raw NATS payload) and reads it into `out`. */
-export function parseStamp(buf: Uint8Array, out: Stamp): Stamp {
+/**
+ * Finds the payload in a frame (legacy/v1 JSON text or a raw NATS payload) between `start` and
+ * `end` and reads it into `out`.
+ */
+export function parseStamp(buf: Uint8Array, out: Stamp, start = 0, end = buf.length): Stamp {
   out.kind = 'none';
-  let i = buf.indexOf(TILDE);
-  if (i < 0 || i + 1 >= buf.length) return out;
+  let i = buf.indexOf(TILDE, start);
+  if (i < 0 || i + 1 >= end) return out;
   i++;
   if (buf[i] === P) {
     out.kind = 'probe';
@@ -54,19 +57,19 @@ export function parseStamp(buf: Uint8Array, out: Stamp): Stamp {
   }
   let index = 0;
   let digits = 0;
-  for (; i < buf.length && buf[i] !== TILDE; i++, digits++) {
+  for (; i < end && buf[i] !== TILDE; i++, digits++) {
     const d = buf[i] - ZERO;
     if (d < 0 || d > 9) return out;
     index = index * 10 + d;
   }
-  if (digits === 0 || i >= buf.length) return out;
+  if (digits === 0 || i >= end) return out;
   i++;
   let whole = 0;
   let frac = 0;
   let scale = 1;
   let seenDot = false;
   digits = 0;
-  for (; i < buf.length && buf[i] !== TILDE; i++, digits++) {
+  for (; i < end && buf[i] !== TILDE; i++, digits++) {
     const c = buf[i];
     if (c === DOT && !seenDot) {
       seenDot = true;
@@ -79,7 +82,7 @@ export function parseStamp(buf: Uint8Array, out: Stamp): Stamp {
       scale *= 10;
     } else whole = whole * 10 + d;
   }
-  if (digits === 0 || i >= buf.length) return out;
+  if (digits === 0 || i >= end) return out;
   out.kind = 'msg';
   out.index = index;
   out.sentAtMs = whole + frac / scale;

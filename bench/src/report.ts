@@ -10,7 +10,13 @@ export const SYSTEM_LABELS: Readonly<Record<SystemKind, string>> = {
   'wsq-legacy': 'wsq legacy',
   'wsq-v1': 'wsq v1',
   nats: 'NATS',
+  jetstream: 'JetStream',
 };
+
+/** The reference systems (measured beside wsq, never judged for loss). */
+export function isReference(system: SystemKind): boolean {
+  return system === 'nats' || system === 'jetstream';
+}
 
 export function formatRate(n: number): string {
   return Math.round(n).toLocaleString('en-US');
@@ -74,12 +80,16 @@ export function formatMarkdownTable(results: readonly RunResult[]): string {
 export interface Ratio {
   scenario: string;
   system: SystemKind;
+  /** What it is compared with. */
+  reference: SystemKind;
   /** wsq ÷ NATS: above 1 is faster than NATS. */
   deliveriesPerSec: number;
   /** wsq ÷ NATS: below 1 is lower latency than NATS. */
   p50: number;
   p99: number;
-  /** wsq matches or beats NATS: throughput ≥ (rate-paced runs: delivered all), p99 ≤, and nothing lost. */
+  /** When both were acknowledged: wsq's ack p99 ÷ the reference's. */
+  ackP99?: number;
+  /** wsq matches or beats NATS: throughput ≥ (rate-paced runs: delivered all), p99 ≤ (and ack p99 ≤ when both acknowledge), and nothing lost. */
   beats: boolean;
 }
 
@@ -109,6 +119,15 @@ function summaryOf(runs: readonly RunResult[]): RunResult {
       p50: median(runs.map((r) => r.latency.p50)),
       p99: median(runs.map((r) => r.latency.p99)),
     },
+    ...(first.ackLatency
+      ? {
+          ackLatency: {
+            ...first.ackLatency,
+            p50: median(runs.map((r) => r.ackLatency?.p50 ?? 0)),
+            p99: median(runs.map((r) => r.ackLatency?.p99 ?? 0)),
+          },
+        }
+      : {}),
   };
 }
 
@@ -123,52 +142,117 @@ export function ratios(all: readonly RunResult[]): Ratio[] {
   const results = [...groups.values()].map(summaryOf);
   const out: Ratio[] = [];
   for (const r of results) {
-    if (r.system === 'nats') continue;
-    const ref = results.find((n) => n.system === 'nats' && n.scenario === r.scenario);
-    if (!ref) continue;
-    const div = (a: number, b: number): number => (b > 0 ? a / b : a > 0 ? Infinity : 1);
-    const paced = r.plan.ratePerSec > 0;
-    const fastEnough = paced ? r.deliveries >= r.expectedDeliveries : r.deliveriesPerSec >= ref.deliveriesPerSec;
-    out.push({
-      scenario: r.scenario,
-      system: r.system,
-      deliveriesPerSec: div(r.deliveriesPerSec, ref.deliveriesPerSec),
-      p50: div(r.latency.p50, ref.latency.p50),
-      p99: div(r.latency.p99, ref.latency.p99),
-      beats: fastEnough && r.latency.p99 <= ref.latency.p99 && r.lost === 0 && r.duplicates === 0,
-    });
+    if (isReference(r.system)) continue;
+    for (const ref of results) {
+      if (!isReference(ref.system) || ref.scenario !== r.scenario) continue;
+      out.push(ratioOf(r, ref));
+    }
   }
   return out;
+}
+
+function ratioOf(r: RunResult, ref: RunResult): Ratio {
+  const div = (a: number, b: number): number => (b > 0 ? a / b : a > 0 ? Infinity : 1);
+  const paced = r.plan.ratePerSec > 0;
+  const fastEnough = paced ? r.deliveries >= r.expectedDeliveries : r.deliveriesPerSec >= ref.deliveriesPerSec;
+  const acks = r.ackLatency !== undefined && ref.ackLatency !== undefined;
+  return {
+    scenario: r.scenario,
+    system: r.system,
+    reference: ref.system,
+    deliveriesPerSec: div(r.deliveriesPerSec, ref.deliveriesPerSec),
+    p50: div(r.latency.p50, ref.latency.p50),
+    p99: div(r.latency.p99, ref.latency.p99),
+    ...(acks ? { ackP99: div(r.ackLatency!.p99, ref.ackLatency!.p99) } : {}),
+    beats:
+      fastEnough &&
+      r.latency.p99 <= ref.latency.p99 &&
+      (!acks || r.ackLatency!.p99 <= ref.ackLatency!.p99) &&
+      r.lost === 0 &&
+      r.duplicates === 0,
+  };
 }
 
 export function formatRatios(list: readonly Ratio[], repeated = false): string {
   if (list.length === 0) return '';
   const x = (n: number): string => (Number.isFinite(n) ? `${n.toFixed(2)}×` : '∞');
-  const lines = list.map(
-    (r) =>
-      `${r.scenario.padEnd(8)} ${SYSTEM_LABELS[r.system]} ÷ NATS: deliveries/s ${x(r.deliveriesPerSec)}, ` +
-      `p50 ${x(r.p50)}, p99 ${x(r.p99)} — ${r.beats ? 'matches or beats NATS' : 'behind NATS'}`,
-  );
-  const head = 'wsq ÷ NATS (throughput: higher is better; latency: lower is better)';
+  const lines = list.map((r) => {
+    const ref = SYSTEM_LABELS[r.reference];
+    return (
+      `${r.scenario.padEnd(8)} ${SYSTEM_LABELS[r.system]} ÷ ${ref}: deliveries/s ${x(r.deliveriesPerSec)}, ` +
+      `p50 ${x(r.p50)}, p99 ${x(r.p99)}${r.ackP99 === undefined ? '' : `, ack p99 ${x(r.ackP99)}`} — ` +
+      (r.beats ? `matches or beats ${ref}` : `behind ${ref}`)
+    );
+  });
+  const refs = [...new Set(list.map((r) => SYSTEM_LABELS[r.reference]))].join(', ');
+  const head = `wsq ÷ ${refs} (throughput: higher is better; latency: lower is better)`;
   return [repeated ? `${head}, medians of the runs` : head, ...lines].join('\n') + '\n';
 }
 
 /**
- * CPU seconds per process for each run, and per delivered message in µs: how much of the
- * two-core budget each process took, whatever the wall clock did.
+ * CPU seconds per process for each run, and per delivered message in µs: the system's
+ * processes summed (wsq's services, or nats-server), then the bench's clients apart, with the
+ * busiest client worker's share of its time, so a reader sees whether the clients could have
+ * been what limited the run.
  */
 export function formatCpu(results: readonly RunResult[]): string {
   const rows = results.filter((r) => r.cpuSeconds && Object.keys(r.cpuSeconds).length > 0);
   if (rows.length === 0) return '';
+  const perDelivery = (s: number, r: RunResult): string =>
+    r.deliveries > 0 ? `${((s * 1e6) / r.deliveries).toFixed(1)} µs` : '–';
   const lines = rows.map((r) => {
     const cpu = r.cpuSeconds!;
-    const total = Object.values(cpu).reduce((a, b) => a + b, 0);
-    const perDelivery = r.deliveries > 0 ? ` = ${((total * 1e6) / r.deliveries).toFixed(1)} µs per delivery` : '';
-    const parts = Object.entries(cpu).map(([name, s]) => `${name} ${s.toFixed(2)}`);
+    const servers = Object.entries(cpu).filter(([name]) => name !== 'bench');
+    const serverTotal = servers.reduce((a, [, s]) => a + s, 0);
+    const parts = servers.map(([name, s]) => `${name} ${s.toFixed(2)}`).join(' + ');
+    const client = cpu.bench;
     const scenario = r.round === undefined ? r.scenario : `${r.scenario} #${r.round}`;
-    return `${scenario.padEnd(8)} ${SYSTEM_LABELS[r.system]}: ${parts.join(', ')}; total ${total.toFixed(2)} s${perDelivery}`;
+    let line = `${scenario.padEnd(8)} ${SYSTEM_LABELS[r.system]}: ${parts || 'servers –'} = ${serverTotal.toFixed(2)} s, ${perDelivery(serverTotal, r)} per delivery`;
+    if (client !== undefined) {
+      line += `; clients (bench) ${client.toFixed(2)} s, ${perDelivery(client, r)} per delivery`;
+    }
+    if (r.clientBusy !== undefined) line += `, busiest client worker ${Math.round(r.clientBusy * 100)} % busy`;
+    return line;
   });
   return ['CPU seconds from the start of publishing to the end of each run', ...lines].join('\n') + '\n';
+}
+
+/** Above this rise with twice the workers, a reference's figure was capped by the clients. */
+export const CLIENT_CHECK_TOLERANCE = 0.1;
+/**
+ * A client worker this busy may be what limits a run: more workers cannot help when one
+ * connection's thread is saturated (a pipe's single subscriber), so the check alone cannot say.
+ */
+export const CLIENT_BUSY_LIMIT = 0.9;
+
+/**
+ * `--client-check`: each reference's run with twice the client workers beside the median of
+ * its measured runs. A rise beyond CLIENT_CHECK_TOLERANCE says the clients capped it.
+ */
+export function formatClientCheck(
+  results: readonly RunResult[],
+  checks: readonly RunResult[],
+  workers: number,
+): string {
+  if (checks.length === 0) return '';
+  const lines = checks.map((c) => {
+    const runs = results.filter((r) => r.scenario === c.scenario && r.system === c.system);
+    const base = median(runs.map((r) => r.deliveriesPerSec));
+    const rise = base > 0 ? c.deliveriesPerSec / base - 1 : 0;
+    const busy = Math.max(c.clientBusy ?? 0, ...runs.map((r) => r.clientBusy ?? 0));
+    const verdict =
+      rise > CLIENT_CHECK_TOLERANCE
+        ? 'higher: the clients limited this reference'
+        : busy >= CLIENT_BUSY_LIMIT
+          ? `not higher, but a client worker was ${Math.round(busy * 100)} % busy: one connection's thread may cap it`
+          : 'not higher: the clients did not limit it';
+    return (
+      `${c.scenario.padEnd(8)} ${SYSTEM_LABELS[c.system]}: ${formatRate(c.deliveriesPerSec)} deliveries/s with ` +
+      `${workers * 2} workers against ${formatRate(base)} with ${workers} (${rise >= 0 ? '+' : ''}${(rise * 100).toFixed(0)} %), ` +
+      verdict
+    );
+  });
+  return ['client check: each reference again with twice the client workers', ...lines].join('\n') + '\n';
 }
 
 /** Problems worth a line under the table: connections the server closed, refusals, publish failures. */
@@ -179,7 +263,18 @@ export function formatNotes(results: readonly RunResult[]): string {
     const closed = Object.entries(r.closedByServer);
     if (closed.length > 0) notes.push(`${who}: server closed ${closed.map(([c, n]) => `${n}× ${c}`).join(', ')}`);
     if (r.refused > 0) notes.push(`${who}: ${r.refused} publishes refused by the server`);
-    if (r.acked !== undefined) notes.push(`${who}: ${r.acked} of ${r.published} acknowledged${unackedNote(r)}`);
+    if (r.acked !== undefined) {
+      const wait =
+        r.ackLatency && r.ackLatency.count > 0
+          ? `, ack p50 ${formatMs(r.ackLatency.p50)} ms, p99 ${formatMs(r.ackLatency.p99)} ms`
+          : '';
+      notes.push(`${who}: ${r.acked} of ${r.published} acknowledged${wait}${unackedNote(r)}`);
+    }
+    if ((r.clientBusy ?? 0) >= CLIENT_BUSY_LIMIT) {
+      notes.push(
+        `${who}: a client worker was ${Math.round(r.clientBusy! * 100)} % busy; the clients may have limited this run`,
+      );
+    }
     if (r.unexpected > 0) notes.push(`${who}: ${r.unexpected} deliveries on a topic the subscriber did not ask for`);
     if (r.publishFailed) notes.push(`${who}: publishing failed: ${r.publishFailed}`);
     for (const [counter, n] of Object.entries(r.serverCounters ?? {}))
@@ -205,14 +300,27 @@ export interface BenchMeta {
   workers: number;
   payloadBytes: number;
   target: string;
+  topology?: string;
+  queue?: string;
+  /** Unanswered messages an acknowledged publisher allowed. */
+  inFlight?: number;
   natsVersion?: string;
   /** --warmup-messages: the most messages of the unmeasured run of its shape each system got before each scenario (0: none). */
   warmupMessages?: number;
 }
 
 /** The warm-ups, when given, go in a `warmup` field of their own: never in `results` or `ratios`. */
-export function toJson(meta: BenchMeta, results: readonly RunResult[], warmups: readonly WarmupResult[] = []): string {
-  const plain = results.map(({ histogram: _h, ...rest }) => rest);
+export function toJson(
+  meta: BenchMeta,
+  results: readonly RunResult[],
+  warmups: readonly WarmupResult[] = [],
+  clientChecks: readonly RunResult[] = [],
+): string {
+  const strip = (list: readonly RunResult[]): Omit<RunResult, 'histogram'>[] =>
+    list.map(({ histogram: _h, ...rest }) => rest);
   const warmup = warmups.length > 0 ? { warmup: warmups } : {};
-  return JSON.stringify({ meta, ...warmup, results: plain, ratios: ratios(results) }, null, 2) + '\n';
+  const checks = clientChecks.length > 0 ? { clientChecks: strip(clientChecks) } : {};
+  return (
+    JSON.stringify({ meta, ...warmup, results: strip(results), ratios: ratios(results), ...checks }, null, 2) + '\n'
+  );
 }

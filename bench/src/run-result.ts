@@ -23,8 +23,10 @@ export interface RunResult {
   duplicates: number;
   unexpected: number;
   refused: number;
-  /** With `--acks` (wsq.v1): messages acknowledged by the publisher service. */
+  /** With `--acks` (wsq.v1) and JetStream: messages acknowledged by the server. */
   acked?: number;
+  /** With acks: how long a published message waited for its ack (from the send to the answer). */
+  ackLatency?: LatencySummary;
   closedByServer: Record<string, number>;
   publishFailed: string | undefined;
   /** wsq only: drop/close/invalid-frame counters that grew on the servers during the run. */
@@ -34,6 +36,11 @@ export interface RunResult {
    * included; the servers' figures need Linux's /proc and are absent elsewhere).
    */
   cpuSeconds?: Record<string, number>;
+  /**
+   * The busiest client worker thread's event-loop utilization from the start of publishing (1:
+   * never idle). Near 1, the clients may be what limits the run; well below, they are not.
+   */
+  clientBusy?: number;
   durationMs: number;
   latency: LatencySummary;
   /** Merged latency histogram (µs), hdr-histogram-js compressed base64. */
@@ -55,6 +62,7 @@ export function mergeResults(
   startAtMs: number,
 ): RunResult {
   const hist = build({ bitBucketSize: 64, numberOfSignificantValueDigits: 3 });
+  const ackHist = build({ bitBucketSize: 64, numberOfSignificantValueDigits: 3 });
   const perSub = new Map<number, number>();
   const closedByServer: Record<string, number> = {};
   let published = 0;
@@ -64,10 +72,12 @@ export function mergeResults(
   let unexpected = 0;
   let refused = 0;
   let acked = 0;
+  let clientBusy = 0;
   let publishFailed: string | undefined;
   for (const { setup, result, published: pub } of slots) {
     const r = result!;
     hist.add(decodeFromCompressedBase64(r.histogram));
+    if (r.ackHistogram !== undefined) ackHist.add(decodeFromCompressedBase64(r.ackHistogram));
     setup.subscribers.forEach((s, i) => perSub.set(s, r.receivedBySubscriber[i]));
     for (const [code, n] of Object.entries(r.closedByServer)) closedByServer[code] = (closedByServer[code] ?? 0) + n;
     published += r.published;
@@ -77,6 +87,7 @@ export function mergeResults(
     unexpected += r.unexpected;
     refused += r.refused;
     acked += r.acked;
+    clientBusy = Math.max(clientBusy, r.busy);
     publishFailed ??= pub?.failed;
   }
   let lost = 0;
@@ -101,9 +112,10 @@ export function mergeResults(
     unexpected,
     refused,
     // Every worker of a run shares one endpoint: acks were counted when it asked for them.
-    ...(slots[0]?.setup.endpoint.acks === true ? { acked } : {}),
+    ...(slots[0]?.setup.endpoint.acks === true ? { acked, ackLatency: summarize(ackHist) } : {}),
     closedByServer,
     publishFailed,
+    clientBusy,
     durationMs: Math.max(lastSend, lastReceive) - startAtMs,
     latency: summarize(hist),
     histogram: encodeIntoCompressedBase64(hist),

@@ -49,6 +49,10 @@ export interface WorkerResult extends WorkerCounts {
   lastReceiveAtMs: number;
   /** hdr-histogram-js compressed base64 of latencies in microseconds. */
   histogram: string;
+  /** With `endpoint.acks`: the publishers' ack waits (µs), the same encoding. */
+  ackHistogram?: string;
+  /** This worker thread's event-loop utilization from the start of publishing (1: never idle). */
+  busy: number;
 }
 
 export type WorkerToMain =

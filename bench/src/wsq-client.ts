@@ -12,8 +12,13 @@ import {
   type DeliveryHandler,
   type Endpoint,
   type PublisherConn,
+  type PublishSetup,
   type SubscriberConn,
+  AnswerClock,
+  batchSender,
 } from './transport.js';
+import { publishTemplate, type FrameKind } from './frames.js';
+import { nowMs } from './payload.js';
 
 /**
  * Core's V1_PROTOCOL and legacy/v1 frame shapes, restated: this module runs in every worker
@@ -90,7 +95,7 @@ export async function openWsqSubscriber(
   };
   ws.on('message', (data: Buffer) => {
     // Legacy frames are all deliveries; v1 deliveries start `{"op":"msg"` (core's encodeMsg).
-    if (ep.system !== 'wsq-v1' || isDelivery(data)) return onDelivery(data);
+    if (ep.system !== 'wsq-v1' || isDelivery(data)) return onDelivery(data, 0, data.length);
     const frame = decodeControl(data.toString());
     switch (frame?.op) {
       case 'subscribed':
@@ -104,7 +109,7 @@ export async function openWsqSubscriber(
         return;
       }
       case 'msg':
-        return onDelivery(data);
+        return onDelivery(data, 0, data.length);
       default:
         return;
     }
@@ -132,14 +137,25 @@ export async function openWsqSubscriber(
   };
 }
 
-export async function openWsqPublisher(ep: Endpoint, onClose: CloseHandler): Promise<PublisherConn> {
+const ACK_PREFIX = Buffer.from('{"op":"ack"');
+
+export async function openWsqPublisher(
+  ep: Endpoint,
+  onClose: CloseHandler,
+  setup?: PublishSetup,
+): Promise<PublisherConn> {
   const ws = await openSocket(ep.publishUrl, protocolsOf(ep), wsOptions(ep, true));
   // v1 refusals (RATE_LIMITED, UNAVAILABLE…) come back as error frames; legacy ones are silent.
   let refused = 0;
   let acked = 0;
+  const onAnswer = setup?.onAnswer;
+  const clock = new AnswerClock();
   ws.on('message', (data: Buffer) => {
-    if (data.includes('"op":"ack"')) acked++;
+    // core's encodeAck starts every ack `{"op":"ack"`: a prefix test, no scan per ack.
+    if (startsWith(data, ACK_PREFIX)) acked++;
     else if (data.includes('"op":"error"')) refused++;
+    else return;
+    onAnswer?.(clock.answered(nowMs()));
   });
   ws.on('close', onClose);
   ws.on('error', () => undefined);
@@ -148,11 +164,23 @@ export async function openWsqPublisher(ep: Endpoint, onClose: CloseHandler): Pro
   // user for minutes, and every run and warm-up publishes as the same user.
   const idPrefix = ep.acks === true && system === 'wsq-v1' ? `${randomBytes(6).toString('base64url')}.` : undefined;
   let nextId = 0;
+  const kind: FrameKind = system === 'wsq-v1' ? { kind: 'wsq-v1', idPrefix } : { kind: 'wsq-legacy' };
+  const sendBatch = setup
+    ? batchSender(
+        ws,
+        setup.topicNames.map((t) => publishTemplate(kind, t, setup.payloadBytes)),
+        nowMs,
+        clock,
+      )
+    : () => {
+        throw new Error('sendBatch needs a PublishSetup');
+      };
   return {
     publish(topic, payload, cb) {
-      const id = idPrefix === undefined ? undefined : idPrefix + (nextId++).toString(36);
+      const id = idPrefix === undefined ? undefined : `${idPrefix}p${(nextId++).toString(36)}`;
       ws.send(encodeWsqPublish(system, topic, payload, id), cb);
     },
+    sendBatch,
     get bufferedAmount() {
       return ws.bufferedAmount;
     },
@@ -164,6 +192,12 @@ export async function openWsqPublisher(ep: Endpoint, onClose: CloseHandler): Pro
     },
     close: () => closeSocket(ws),
   };
+}
+
+function startsWith(data: Buffer, prefix: Buffer): boolean {
+  if (data.length < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (data[i] !== prefix[i]) return false;
+  return true;
 }
 
 function closeSocket(ws: WebSocket): void {

@@ -36,7 +36,7 @@ t.test('formatCpu: seconds per process and µs per delivery', async (t) => {
   } as unknown as RunResult;
   t.equal(
     formatCpu([r, { ...r, cpuSeconds: {} }]),
-    'CPU seconds from the start of publishing to the end of each run\npipe     wsq legacy: msgqueue 1.00, publisher 0.50, subscriber 0.25, bench 0.25; total 2.00 s = 20.0 µs per delivery\n',
+    'CPU seconds from the start of publishing to the end of each run\npipe     wsq legacy: msgqueue 1.00 + publisher 0.50 + subscriber 0.25 = 1.75 s, 17.5 µs per delivery; clients (bench) 0.25 s, 2.5 µs per delivery\n',
   );
   t.equal(formatCpu([{ ...r, cpuSeconds: undefined }]), '', 'nothing without figures');
 });

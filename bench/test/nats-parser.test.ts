@@ -9,6 +9,7 @@ import {
   natsSub,
   type NatsEvent,
 } from '../src/nats-parser.js';
+import { holds } from '../src/nats-client.js';
 
 /** Events with payloads copied to strings (the parser's payloads are views valid only in the callback). */
 type Seen =
@@ -163,4 +164,50 @@ t.test('client frames', async (t) => {
   const opts = JSON.parse(connect.slice('CONNECT '.length, connect.indexOf('\r\n'))) as Record<string, unknown>;
   t.match(opts, { verbose: false, pedantic: false, protocol: 1, headers: false, user: 'hello', pass: 'test' });
   t.notOk('user' in JSON.parse(natsConnect().slice(8, natsConnect().indexOf('\r\n'))), 'no credentials when none');
+});
+
+t.test('HMSG: the payload after the headers, in one chunk or split anywhere', async (t) => {
+  const headers = 'NATS/1.0\r\nNats-Msg-Id: a1\r\n\r\n';
+  const wire = `HMSG s.1 7 $JS.ACK.x ${headers.length} ${headers.length + 5}\r\n${headers}hello\r\nPING\r\n`;
+  const want = [{ op: 'MSG', subject: 's.1', sid: '7', reply: '$JS.ACK.x', payload: 'hello' }, { op: 'PING' }];
+  t.same(parseChunks([Buffer.from(wire)]), want);
+  for (let cut = 1; cut < wire.length; cut += 7) {
+    t.same(parseChunks([Buffer.from(wire.slice(0, cut)), Buffer.from(wire.slice(cut))]), want, `cut at ${cut}`);
+  }
+  t.same(parseChunks([Buffer.from(`hmsg s 1 ${headers.length} ${headers.length}\r\n${headers}\r\n`)], false), [
+    { op: 'MSG', subject: '', sid: '', payload: '' },
+  ]);
+  t.throws(() => parseChunks([Buffer.from('HMSG s 1 9 5\r\n')]), { code: 'NATS_BAD_LINE' }, 'headers beyond the size');
+  t.equal(natsPub('a', 'xy', '_INBOX.r'), 'PUB a _INBOX.r 2\r\nxy\r\n');
+  t.match(natsConnect('u', 'p', true), /"headers":true/);
+});
+
+t.test('onPayload: MSG and HMSG payloads as ranges of the bytes, no MSG events', async (t) => {
+  const headers = 'NATS/1.0\r\nA: b\r\n\r\n';
+  const wire =
+    `MSG a 1 3\r\nabc\r\nPING\r\nHMSG b 2 ${headers.length} ${headers.length + 2}\r\n${headers}xy\r\n` +
+    'MSG c 3 0\r\n\r\n';
+  for (const cut of [0, 5, 13, 30, wire.length - 3]) {
+    const payloads: string[] = [];
+    const events: string[] = [];
+    const parser = new NatsParser(
+      (ev) => events.push(ev.op),
+      false,
+      (data, start, end) => payloads.push(data.toString('latin1', start, end)),
+    );
+    if (cut > 0) parser.feed(Buffer.from(wire.slice(0, cut)));
+    parser.feed(Buffer.from(wire.slice(cut)));
+    t.same(payloads, ['abc', 'xy', ''], `payloads, cut at ${cut}`);
+    t.same(events, ['PING'], 'only the other operations as events');
+  }
+});
+
+t.test('holds: a needle inside a range of the bytes, never past it', async (t) => {
+  const data = Buffer.from('{"seq":1}{"error":{}}{"seq":2}');
+  const key = Buffer.from('"error"');
+  t.equal(holds(data, 0, 9, key), false, 'the first PubAck');
+  t.equal(holds(data, 9, 21, key), true, 'the error');
+  t.equal(holds(data, 21, data.length, key), false, 'the last');
+  t.equal(holds(data, 0, 14, key), false, 'cut inside the needle');
+  t.equal(holds(data, 11, 21, key), false, 'the needle starts before the range');
 });

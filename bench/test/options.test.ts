@@ -35,7 +35,16 @@ t.test('defaults: all four scenarios with the issue’s numbers, legacy, self-st
   t.match(c.scenarios[1], { messages: 20_000, subscribers: 100, publishers: 1, topics: 1 });
   t.match(c.scenarios[2], { messages: 50_000, subscribers: 1000, publishers: 4, topics: 1000 });
   t.match(c.scenarios[3], { messages: 20_000, subscribers: 100, topics: 10, ratePerSec: 2000 }, '2000/s for 10 s');
-  t.match(c, { payloadBytes: 64, target: 'self', reference: 'none', json: false, repeat: 1 });
+  t.match(c, {
+    payloadBytes: 64,
+    target: 'self',
+    references: [],
+    json: false,
+    repeat: 1,
+    topology: 'trio',
+    queue: 'msgqueue',
+    inFlight: 1000,
+  });
   t.same(c.protocols, ['legacy']);
   t.ok(c.workers >= 1);
   t.ok(Object.isFrozen(c) && Object.isFrozen(c.scenarios[0]), 'frozen');
@@ -256,4 +265,63 @@ t.test('workers get the node flags minus module hooks (a test runner’s loaders
     ['--cpu-prof', '--max-old-space-size=512'],
   );
   t.same(workerExecArgv([]), []);
+});
+
+t.test('--reference: a list of nats and jetstream, none alone', async (t) => {
+  t.same(run([]).references, []);
+  t.same(run(['--reference', 'none']).references, []);
+  t.same(run(['--reference', 'nats,jetstream']).references, ['nats', 'jetstream']);
+  t.same(run(['--reference', 'jetstream,jetstream']).references, ['jetstream'], 'each once');
+  t.match(exit(['--reference', 'kafka']), { code: 2, output: /reference/ });
+  t.match(exit(['--reference', 'none,nats']), { code: 2, output: /none goes alone/ });
+  t.equal(run(['--in-flight', '50']).inFlight, 50);
+  t.equal(run(['--in-flight', '0']).inFlight, 0, '0: no bound');
+  t.equal(run(['--client-check']).clientCheck, true);
+  t.equal(run([]).clientCheck, false);
+});
+
+t.test('--topology and --queue: what the bench starts', async (t) => {
+  t.match(run(['--topology', 'server']), { topology: 'server', queue: 'msgqueue' });
+  t.match(run(['--queue', 'jetstream']), { topology: 'trio', queue: 'jetstream' });
+  t.match(exit(['--topology', 'cluster']), { code: 2, output: /topology/ });
+  t.match(exit(['--queue', 'jetstream', '--topology', 'server']), {
+    code: 2,
+    output: /needs --target self --topology trio/,
+  });
+  const urls = ['--target', 'urls', '--publish-url', 'wss://h/publish', '--subscribe-url', 'wss://h/subscribe'];
+  t.match(exit([...urls, '--topology', 'server']), { code: 2, output: /topology/ });
+  t.match(exit([...urls, '--queue', 'jetstream']), { code: 2, output: /queue/ });
+});
+
+t.test('--scenario connections: alone, self-started, its own numbers', async (t) => {
+  const c = run(['--scenario', 'connections']);
+  t.same(c.scenarios, [], 'no message scenario');
+  t.match(c.connections, {
+    connections: 10_000,
+    processes: 2,
+    sourceAddresses: 1,
+    pingIntervalMs: 5000,
+    idleMs: 10_000,
+  });
+  t.match(run(['--scenario', 'connections', '--quick']).connections, { connections: 200, idleMs: 1000 });
+  t.match(run(['--scenario', 'connections', '--connections', '100000']).connections, {
+    connections: 100_000,
+    processes: 8,
+    sourceAddresses: 5,
+  });
+  t.match(
+    run(['--scenario', 'connections', '--connections', '10', '--connection-processes', '3', '--idle-ms', '300'])
+      .connections,
+    { processes: 3, idleMs: 300 },
+  );
+  t.match(exit(['--scenario', 'connections', '--connections', '100001']), { code: 2, output: /connections/ });
+  t.match(exit(['--scenario', 'connections,pipe']), { code: 2, output: /connections runs alone/ });
+  t.match(exit(['--scenario', 'connections', '--reference', 'jetstream']), { code: 2, output: /nats only/ });
+  t.same(run(['--scenario', 'connections', '--reference', 'nats']).references, ['nats']);
+  t.match(exit(['--scenario', 'connections', '--connections', '2', '--connection-processes', '3']), { code: 2 });
+  t.same(
+    run([]).scenarios.map((s) => s.name),
+    ['pipe', 'fanout', 'topics', 'latency'],
+    'all leaves connections out',
+  );
 });

@@ -3,6 +3,8 @@ import { build, encodeIntoCompressedBase64 } from 'hdr-histogram-js';
 import { groupOf, summarizeProfile, formatProfileSummary, type CpuProfile } from '../src/profile.js';
 import { createProgress, progressLine } from '../src/progress.js';
 import {
+  formatClientCheck,
+  formatCpu,
   formatMarkdownTable,
   formatMs,
   formatNotes,
@@ -262,4 +264,87 @@ t.test('--repeat: every run is a row; the ratios compare the medians of the runs
   t.match(formatRatios(ratios(runs), true), /medians of the runs/);
   t.equal(median([3, 1, 2]), 2);
   t.equal(median([4, 1, 2, 3]), 2.5);
+});
+
+t.test('two references: each wsq system against each, labelled', async (t) => {
+  const wsq = result('wsq-v1', { deliveriesPerSec: 60_000, acked: 1000 });
+  const nats = result('nats', { deliveriesPerSec: 120_000 });
+  const js = result('jetstream', { deliveriesPerSec: 60_000, acked: 1000 });
+  const list = ratios([wsq, nats, js]);
+  t.same(
+    list.map((r) => [r.system, r.reference, r.deliveriesPerSec]),
+    [
+      ['wsq-v1', 'nats', 0.5],
+      ['wsq-v1', 'jetstream', 1],
+    ],
+  );
+  const text = formatRatios(list);
+  t.match(text, /^wsq ÷ NATS, JetStream /);
+  const ack = (p99: number): NonNullable<RunResult['ackLatency']> => ({ ...wsq.latency, p50: 1, p99 });
+  const acked = ratios([
+    { ...wsq, ackLatency: ack(4) },
+    { ...js, ackLatency: ack(2) },
+  ]);
+  t.match(acked, [{ reference: 'jetstream', ackP99: 2, beats: false }], 'a slower ack is behind, whatever the rate');
+  t.match(formatRatios(acked), /p99 [0-9.]+×, ack p99 2\.00× — behind JetStream/);
+  t.match(
+    ratios([
+      { ...wsq, ackLatency: ack(2) },
+      { ...js, ackLatency: ack(2) },
+    ]),
+    [{ ackP99: 1, beats: true }],
+  );
+  t.match(
+    formatNotes([{ ...wsq, ackLatency: { ...ack(3.5), count: 1000 } }]),
+    'note: pipe wsq v1: 1000 of 1000 acknowledged, ack p50 1.00 ms, p99 3.50 ms\n',
+  );
+  t.match(text, /pipe +wsq v1 ÷ NATS: deliveries\/s 0\.50×.*behind NATS/);
+  t.match(text, /pipe +wsq v1 ÷ JetStream: deliveries\/s 1\.00×.*matches or beats JetStream/);
+});
+
+t.test('CPU per delivery: the system’s processes summed, the clients apart, with how busy they were', async (t) => {
+  const wsq = result('wsq-v1', {
+    cpuSeconds: { bench: 0.05, msgqueue: 0.1, publisher: 0.2, subscriber: 0.3 },
+    clientBusy: 0.42,
+  });
+  const nats = result('nats', { cpuSeconds: { bench: 0.04, 'nats-server': 0.02 }, round: 2 });
+  const text = formatCpu([wsq, nats]);
+  t.match(
+    text,
+    'pipe     wsq v1: msgqueue 0.10 + publisher 0.20 + subscriber 0.30 = 0.60 s, 600.0 µs per delivery; clients (bench) 0.05 s, 50.0 µs per delivery, busiest client worker 42 % busy',
+  );
+  t.match(
+    text,
+    'pipe #2  NATS: nats-server 0.02 = 0.02 s, 20.0 µs per delivery; clients (bench) 0.04 s, 40.0 µs per delivery',
+  );
+  t.equal(formatCpu([result('nats')]), '', 'nothing without CPU figures');
+  t.match(
+    formatCpu([result('nats', { cpuSeconds: { bench: 1 }, deliveries: 0 })]),
+    'servers – = 0.00 s, – per delivery',
+  );
+});
+
+t.test('--client-check: a reference with twice the workers against the median of its runs', async (t) => {
+  const runs = [40_000, 50_000, 60_000].map((d, i) => result('nats', { deliveriesPerSec: d, round: i + 1 }));
+  const same = formatClientCheck(runs, [result('nats', { deliveriesPerSec: 52_000 })], 2);
+  t.match(
+    same,
+    'pipe     NATS: 52,000 deliveries/s with 4 workers against 50,000 with 2 (+4 %), not higher: the clients did not limit it',
+  );
+  const higher = formatClientCheck(runs, [result('nats', { deliveriesPerSec: 80_000 })], 2);
+  t.match(higher, '(+60 %), higher: the clients limited this reference');
+  t.equal(formatClientCheck(runs, [], 2), '');
+  const busy = formatClientCheck(runs, [result('nats', { deliveriesPerSec: 50_000, clientBusy: 0.97 })], 2);
+  t.match(busy, "not higher, but a client worker was 97 % busy: one connection's thread may cap it");
+  t.match(
+    formatNotes([result('nats', { clientBusy: 0.95 })]),
+    'note: pipe NATS: a client worker was 95 % busy; the clients may have limited this run',
+  );
+  t.equal(formatNotes([result('nats', { clientBusy: 0.5 })]), '', 'no note for a client with time to spare');
+  const json = JSON.parse(
+    toJson({ startedAt: '', node: '', cpus: 2, workers: 2, payloadBytes: 64, target: 'self' }, runs, [], [runs[0]!]),
+  ) as {
+    clientChecks: unknown[];
+  };
+  t.equal(json.clientChecks.length, 1, 'the checks in JSON, apart from the results');
 });

@@ -55,7 +55,7 @@ t.test('pipe --quick: legacy and v1 against a self-started trio, and the NATS re
   );
   for (const w of outcome.warmups) {
     t.match(w, { messages: WARMUP, deliveries: WARMUP, lost: 0, duplicates: 0 }, `${w.system} warm-up`);
-    const label = { 'wsq-legacy': 'wsq legacy', 'wsq-v1': 'wsq v1', nats: 'NATS' }[w.system];
+    const label = { 'wsq-legacy': 'wsq legacy', 'wsq-v1': 'wsq v1', nats: 'NATS', jetstream: 'JetStream' }[w.system];
     t.equal(w.scenario, 'pipe', `${w.system}: the warm-up has the scenario's shape`);
     const line = new RegExp(
       `^warm-up pipe ${label}: ${WARMUP} messages, [0-9,]+ deliveries/s \\(not measured\\)$`,
@@ -95,15 +95,19 @@ t.test('pipe --quick: legacy and v1 against a self-started trio, and the NATS re
   );
   t.equal(json.ratios.length, natsServer ? 2 : 0, 'ratios of the measured runs only');
   t.equal(stderr.match(/^pipe +wsq legacy +[0-9,]+ +[0-9,]+ /gm)?.length, 1, 'one table row for wsq legacy');
-  t.equal(stderr.match(/^pipe +wsq legacy: bench /gm)?.length, 1, 'one CPU line for wsq legacy');
+  t.equal(stderr.match(/^pipe +wsq legacy: msgqueue /gm)?.length, 1, 'one CPU line for wsq legacy');
   t.match(stderr, /scenario\s+system/, 'the table goes to stderr with --json');
   t.match(
     stderr,
-    /CPU seconds from the start of publishing to the end of each run\npipe +wsq legacy: bench [0-9.]+/,
+    /CPU seconds from the start of publishing to the end of each run\npipe +wsq legacy: msgqueue [0-9.]+ \+ publisher [0-9.]+ \+ subscriber [0-9.]+ = [0-9.]+ s, [0-9.]+ µs per delivery; clients \(bench\) [0-9.]+ s/,
     'CPU per process under the table',
   );
   if (natsServer) t.match(stderr, /wsq v1 ÷ NATS: deliveries\/s/, 'the ratio is printed');
-  t.match(stderr, `note: pipe wsq v1: ${MESSAGES} of ${MESSAGES} acknowledged\n`, 'the acks under the table');
+  t.match(
+    stderr,
+    new RegExp(`note: pipe wsq v1: ${MESSAGES} of ${MESSAGES} acknowledged, ack p50 [0-9.]+ ms, p99 [0-9.]+ ms\n`),
+    'the acks and their latency under the table',
+  );
   t.equal(readFileSync(svg, 'utf8').match(/<path /g)?.length, outcome.results.length, 'one chart curve per system');
   // CPU.<date>.<time>.<pid>.<thread>.<n>.cpuprofile: a service's worker threads write their own.
   const pids = new Set(readdirSync(profiles).map((f) => f.split('.')[3]));
