@@ -227,3 +227,4 @@ export function until(check: () => boolean, subscribe: (recheck: () => void) => 
   });
 }
 export * from './stub-queue.js';
+export * from './nats-server.js';
