@@ -133,7 +133,19 @@ export interface Trio {
   start(name: ServiceName, extra?: string[]): Promise<ServiceProcess>;
 }
 
-export async function createTrio(t: Teardown, extra: Partial<Record<ServiceName, string[]>> = {}): Promise<Trio> {
+/**
+ * A queue outside the harness (NATS JetStream): publisher and subscriber get `args(name)` in
+ * place of the msgqueue link's flags, and no msgqueue is started.
+ */
+export interface ExternalQueue {
+  args(name: 'publisher' | 'subscriber'): string[];
+}
+
+export async function createTrio(
+  t: Teardown,
+  extra: Partial<Record<ServiceName, string[]>> = {},
+  queue?: ExternalQueue,
+): Promise<Trio> {
   const tls = await testTls();
   const dir = mkdtempSync(join(tmpdir(), 'wsq-e2e-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -161,6 +173,11 @@ export async function createTrio(t: Teardown, extra: Partial<Record<ServiceName,
   function argsFor(name: ServiceName): string[] {
     const args = [...common, '--port', String(ports[name] ?? 0), ...(extra[name] ?? [])];
     if (name === 'msgqueue') return [...args, '--data-dir', join(dir, 'data')];
+    const name_ = name === 'subscriber' ? ['--name', 'e2e-subscriber'] : [];
+    if (queue) {
+      // The test's own flags last, so that they win (a second --name, say).
+      return [...common, '--port', String(ports[name] ?? 0), ...queue.args(name), ...name_, ...(extra[name] ?? [])];
+    }
     const link = [
       '--queue',
       `wss://localhost:${ports.msgqueue}`,
@@ -169,8 +186,7 @@ export async function createTrio(t: Teardown, extra: Partial<Record<ServiceName,
       '--queue-password',
       USERS[name].password,
     ];
-    if (name === 'subscriber') link.push('--name', 'e2e-subscriber');
-    return [...args, ...link];
+    return [...args, ...link, ...name_];
   }
 
   const trio: Trio = {
@@ -196,7 +212,7 @@ export async function createTrio(t: Teardown, extra: Partial<Record<ServiceName,
       return proc;
     },
   };
-  await trio.start('msgqueue');
+  if (!queue) await trio.start('msgqueue');
   await Promise.all([trio.start('publisher'), trio.start('subscriber')]);
   return trio;
 }

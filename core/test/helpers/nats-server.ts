@@ -8,6 +8,8 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { connect } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { freePort } from '../../src/cli/free-port.js';
 import type { Teardown } from './index.js';
 
@@ -127,4 +129,15 @@ export async function startNats(t: Teardown): Promise<NatsNode> {
 /** `n` nats-servers routed into one JetStream cluster on loopback. */
 export function startNatsCluster(t: Teardown, n = 3): Promise<NatsNode[]> {
   return startNodes(t, n);
+}
+
+/** The server name (n1, n2, …) of the stream's RAFT leader, asked of the running nodes. */
+export async function streamLeader(nodes: readonly NatsNode[], stream: string): Promise<string | undefined> {
+  const nc = await connect({ servers: nodes.filter((n) => n.running).map((n) => n.url) });
+  try {
+    const jsm = await jetstreamManager(nc);
+    return (await jsm.streams.info(stream)).cluster?.leader;
+  } finally {
+    await nc.close();
+  }
 }
