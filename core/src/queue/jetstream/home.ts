@@ -66,9 +66,11 @@ export function jetstreamQueueHome(
     'wsq_queue_nats_reconnects_total',
     'Reconnects of the NATS connection of the JetStream queue',
   );
+  // The msgqueue's name for the same thing, so one dashboard serves both homes.
   const lag = m?.gauge(
     'wsq_queue_consumer_lag_messages',
-    "Stream messages not yet delivered to this subscriber's durable consumer",
+    "Stream messages not yet delivered to each durable consumer (this subscriber's --name)",
+    ['consumer'],
   );
   let session: Session | undefined;
   let users = 0;
@@ -127,7 +129,7 @@ export function jetstreamQueueHome(
         consumerTtlMs: config.consumerTtlMs,
         reconnectMinMs: config.reconnectMinMs,
         reconnectMaxMs: config.reconnectMaxMs,
-        onLag: (n) => lag?.set(n),
+        onLag: (n) => lag?.set({ consumer: hooks.name }, n),
       });
       let released = false;
       return Object.assign(Object.create(c) as typeof c, {
