@@ -234,3 +234,32 @@ t.test('a stream that does not fit the flags: an error naming the field, not up'
   await w.reach('up');
   t.equal(await p.append(msg('t', '1')), 1);
 });
+
+t.test('a stream shared with other subjects: their seqs are gaps the consumer reads past', natsSkip(), async (t) => {
+  const node = await startNats(t);
+  const nc = await connect({ servers: node.url });
+  t.teardown(() => nc.close());
+  const jsm = await jetstreamManager(nc);
+  await jsm.streams.add({ name: 'SHARED', subjects: ['wsq.>', 'other.>'], max_msgs: -1, duplicate_window: 120e9 });
+  const js = jsm.jetstream();
+  const { log } = logSink();
+  const home = jetstreamQueueHome(config(node.url, { stream: 'SHARED' }), log);
+  const { p, w } = openProducer(t, home);
+  await w.reach('up');
+  t.equal(await p.append(msg('a', '1')), 1);
+  await js.publish('other.x', 'not ours');
+  await js.publish('wsq.bad%', 'not a subject we write');
+  t.equal(await p.append(msg('a', '4')), 4);
+  const c = openConsumer(t, home, 'shared');
+  await c.count(2);
+  t.same(
+    c.got.map((m) => [m.seq, m.data]),
+    [
+      [1, '1'],
+      [4, '4'],
+    ],
+  );
+  t.equal(await p.append(msg('a', '5')), 5);
+  await c.count(3);
+  t.equal(c.got[2]!.seq, 5, 'live after the gap');
+});

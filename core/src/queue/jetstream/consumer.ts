@@ -87,6 +87,9 @@ export function createJetStreamConsumer(session: Session, opts: JetStreamConsume
   let retryTimer: NodeJS.Timeout | undefined;
   let wake: (() => void) | undefined;
   let replays = 0;
+  /** Messages that came after a gap, waiting for it to be read from the stream. */
+  const held: JsMsg[] = [];
+  let filling = false;
   let reported: LinkState = 'connecting';
 
   function effectiveState(): LinkState {
@@ -175,14 +178,12 @@ export function createJetStreamConsumer(session: Session, opts: JetStreamConsume
         // The durable resumes after its ack floor: anything at or below it was handed over.
         if (delivered === 0) delivered = info.ack_floor.stream_seq;
         const c = await session.js!.consumers.get(session.stream, opts.name);
-        iter = await c.consume({ max_messages: opts.window, abort_on_missing_resource: true });
+        // A callback per message, not an async iterator: no promise per message.
+        iter = await c.consume({ max_messages: opts.window, abort_on_missing_resource: true, callback: onMessage });
         consuming = true;
         backoff.reset();
         report();
-        for await (const m of iter) {
-          await onMessage(m);
-          if (closed) break;
-        }
+        await iter.closed();
         if (closed) return;
         log.warn('the durable consumer stopped; opening it again');
       } catch (err) {
@@ -197,31 +198,65 @@ export function createJetStreamConsumer(session: Session, opts: JetStreamConsume
     }
   }
 
-  async function onMessage(m: JsMsg): Promise<void> {
-    const seq = m.seq;
-    const head = seq + m.info.pending;
+  function onMessage(m: JsMsg): void {
+    const info = m.info;
+    const seq = info.streamSequence;
+    const head = seq + info.pending;
     if (head > lastSeq) lastSeq = head;
-    opts.onLag?.(m.info.pending);
-    if (seq <= delivered) return;
-    if (seq > delivered + 1) await fillGap(delivered + 1, seq - 1);
+    opts.onLag?.(info.pending);
+    if (held.length > 0 || seq > delivered + 1) {
+      // A gap (or a fill under way): later messages wait until the gap is read from the stream.
+      held.push(m);
+      if (!filling) void fill();
+      return;
+    }
+    take(m);
+  }
+
+  function take(m: JsMsg): void {
+    const seq = m.info.streamSequence;
+    if (seq <= delivered) return; // a redelivery of what was handed over
     unacked.push(m);
-    const q = toQueueMessage(m);
     delivered = seq;
+    const q = toQueueMessage(m);
     if (q) add(q);
   }
 
-  /** Messages the durable skipped (lost with a connection): read them from the stream, in order. */
-  async function fillGap(from: number, to: number): Promise<void> {
-    while (from <= to && !closed) {
-      const page = await readRange(from, to, undefined, 1000);
-      for (const q of page.messages) {
-        delivered = q.seq;
-        add(q);
+  /**
+   * Messages the durable skipped (lost with a connection) are read from the stream, in order,
+   * before the held ones; a failed read is retried with backoff.
+   */
+  async function fill(): Promise<void> {
+    filling = true;
+    const retry = createBackoff(opts.reconnectMinMs, opts.reconnectMaxMs);
+    try {
+      while (held.length > 0 && !closed) {
+        const next = held[0]!;
+        const to = next.info.streamSequence - 1;
+        let from = delivered + 1;
+        try {
+          while (from <= to && !closed) {
+            const page = await readRange(from, to, undefined, 1000);
+            for (const q of page.messages) {
+              if (q.seq <= delivered) continue;
+              delivered = q.seq;
+              add(q);
+            }
+            if (!page.more) break;
+            from = page.next;
+          }
+        } catch (err) {
+          log.warn({ err: (err as Error).message, from, to }, 'reading a gap from the stream failed; retrying');
+          await new Promise((resolve) => setTimeout(resolve, retry.next()).unref());
+          continue;
+        }
+        if (delivered < to) delivered = to;
+        // Hand over the held messages up to the next gap.
+        while (held.length > 0 && held[0]!.info.streamSequence <= delivered + 1) take(held.shift()!);
       }
-      if (!page.more) break;
-      from = page.next;
+    } finally {
+      filling = false;
     }
-    delivered = Math.max(delivered, to);
   }
 
   function add(q: QueueMessage): void {

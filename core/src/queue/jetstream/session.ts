@@ -43,6 +43,8 @@ export interface Session {
   /** Set while the connection is open (up or reconnecting). */
   readonly js: JetStreamClient | undefined;
   readonly jsm: JetStreamManager | undefined;
+  /** The connection itself, for the producer's raw publishes. */
+  readonly nc: NatsConnection | undefined;
   readonly stream: string;
   /** Calls `listener` on every state change; returns the unsubscribe. */
   watch(listener: (state: LinkState, detail?: string) => void): () => void;
@@ -199,6 +201,9 @@ export function createSession(opts: SessionOptions): Session {
     },
     get jsm() {
       return jsm;
+    },
+    get nc() {
+      return nc;
     },
     stream: opts.stream,
     watch(listener) {
