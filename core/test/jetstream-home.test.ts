@@ -6,7 +6,7 @@ import { ProtocolError } from '../src/protocol/errors.js';
 import { jetstreamQueueHome, type JetStreamHomeConfig } from '../src/queue/jetstream/home.js';
 import type { LinkState, QueueMessage } from '../src/queue/queue.js';
 import { createMetrics } from '../src/observe/metrics.js';
-import { logSink, natsSkip, startNats, type Teardown } from './helpers/index.js';
+import { logSink, natsSkip, startNats, testTls, type Teardown } from './helpers/index.js';
 
 function config(url: string, over: Partial<JetStreamHomeConfig> = {}): JetStreamHomeConfig {
   return {
@@ -262,4 +262,35 @@ t.test('a stream shared with other subjects: their seqs are gaps the consumer re
   t.equal(await p.append(msg('a', '5')), 5);
   await c.count(3);
   t.equal(c.got[2]!.seq, 5, 'live after the gap');
+});
+
+t.test('tls:// verified against --ca, and token credentials', natsSkip(), async (t) => {
+  const tls = await testTls();
+  const node = await startNats(t, ['--tls', '--tlscert', tls.certPath, '--tlskey', tls.keyPath, '--auth', 's3cret']);
+  const url = `tls://localhost:${node.port}`;
+  const { log } = logSink();
+  const good = jetstreamQueueHome(config(url, { ca: tls.caPath, queueToken: 's3cret' }), log);
+  const { p, w } = openProducer(t, good);
+  await w.reach('up');
+  t.equal(await p.append(msg('t', '1')), 1, 'published over TLS with the token');
+
+  const badToken = logSink();
+  const refused = jetstreamQueueHome(config(url, { ca: tls.caPath, queueToken: 'wrong' }), badToken.log);
+  const r = openProducer(t, refused);
+  await r.w.reach('down');
+  t.match(badToken.text(), /cannot connect to NATS/, 'a wrong token keeps it down, logged');
+
+  // --insecure: no verification (the system CAs do not know the test CA).
+  const insecure = jetstreamQueueHome(config(url, { insecure: true, queueToken: 's3cret' }), logSink().log);
+  const i = openProducer(t, insecure);
+  await i.w.reach('up');
+  t.equal(await i.p.append(msg('t', '2')), 2);
+
+  const unverified = logSink();
+  const strict = jetstreamQueueHome(config(url, { ca: '/nonexistent', queueToken: 's3cret' }), unverified.log);
+  t.throws(
+    () => strict.producer({ outboxMessages: 1, outboxBytes: 1024 }),
+    { field: 'ca', message: /cannot read/ },
+    'an unreadable CA is a config error',
+  );
 });

@@ -56,6 +56,8 @@ interface NodeSpec {
   dir: string;
   routes: number[];
   cluster: boolean;
+  /** More nats-server flags (TLS, auth). */
+  extra: readonly string[];
 }
 
 function launch(spec: NodeSpec): Promise<ChildProcess> {
@@ -64,6 +66,7 @@ function launch(spec: NodeSpec): Promise<ChildProcess> {
     args.push('--cluster_name', 'wsqtest', '-cluster', `nats://127.0.0.1:${spec.clusterPort}`);
     args.push('-routes', spec.routes.map((p) => `nats://127.0.0.1:${p}`).join(','));
   }
+  args.push(...spec.extra);
   const child = spawn(natsServerBinary()!, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   children.add(child);
   child.once('exit', () => children.delete(child));
@@ -78,7 +81,7 @@ function launch(spec: NodeSpec): Promise<ChildProcess> {
   });
 }
 
-async function startNodes(t: Teardown, n: number): Promise<NatsNode[]> {
+async function startNodes(t: Teardown, n: number, extra: readonly string[] = []): Promise<NatsNode[]> {
   const base = mkdtempSync(join(tmpdir(), 'wsq-nats-'));
   t.teardown(() => rmSync(base, { recursive: true, force: true }));
   const specs: NodeSpec[] = [];
@@ -90,6 +93,7 @@ async function startNodes(t: Teardown, n: number): Promise<NatsNode[]> {
       dir: join(base, `n${i + 1}`),
       routes: [],
       cluster: n > 1,
+      extra,
     });
   }
   for (const s of specs) s.routes = specs.filter((o) => o !== s).map((o) => o.clusterPort);
@@ -121,9 +125,9 @@ async function startNodes(t: Teardown, n: number): Promise<NatsNode[]> {
   );
 }
 
-/** One JetStream-enabled nats-server. */
-export async function startNats(t: Teardown): Promise<NatsNode> {
-  return (await startNodes(t, 1))[0]!;
+/** One JetStream-enabled nats-server, with more flags (e.g. `--tls …`, `--auth TOKEN`). */
+export async function startNats(t: Teardown, extra: readonly string[] = []): Promise<NatsNode> {
+  return (await startNodes(t, 1, extra))[0]!;
 }
 
 /** `n` nats-servers routed into one JetStream cluster on loopback. */
