@@ -53,7 +53,14 @@ export type { RawSocket } from './front/ws-adapter.js';
 export { parseObject, isNonNegativeInt } from './protocol/json.js';
 export { loadConfig, resolveValues, printableConfig, flagName, envName } from './config/config.js';
 export type { OptionSpec, OptionType, ConfigValues, LoadOptions, LoadResult } from './config/config.js';
-export { commonOptions, LINK_OPTIONS, LOG_LEVELS, DEMO_USER, DEMO_PASSWORD } from './config/options.js';
+export {
+  commonOptions,
+  LINK_OPTIONS,
+  JETSTREAM_OPTIONS,
+  LOG_LEVELS,
+  DEMO_USER,
+  DEMO_PASSWORD,
+} from './config/options.js';
 export { loadTlsFiles, generateCerts, ensureCerts } from './front/tls.js';
 export type { TlsFiles, GeneratedCerts } from './front/tls.js';
 export {
@@ -125,6 +132,18 @@ export { createQueueProducer, PRODUCER_DEFAULTS } from './queue/link/queue-produ
 export type { QueueProducerOptions } from './queue/link/queue-producer.js';
 export { createQueueConsumer, CONSUMER_DEFAULTS, MAX_PENDING_REPLAYS } from './queue/link/queue-consumer.js';
 export type { QueueConsumerOptions } from './queue/link/queue-consumer.js';
-export { toCommonConfig, toLinkConfig, checkLinkValues } from './config/service-config.js';
-export type { CommonConfig, LinkConfig } from './config/service-config.js';
+export {
+  toCommonConfig,
+  toLinkConfig,
+  toJetStreamConfig,
+  checkLinkValues,
+  isNatsQueue,
+} from './config/service-config.js';
+export type { CommonConfig, LinkConfig, JetStreamConfig } from './config/service-config.js';
+export { openQueueHome } from './queue/home.js';
+export type { QueueHomeConfig, OpenQueueHomeOptions } from './queue/home.js';
+export { jetstreamQueueHome, natsServers } from './queue/jetstream/home.js';
+export type { JetStreamHome, JetStreamHomeConfig, JetStreamHomeOptions } from './queue/jetstream/home.js';
+export type { JetStreamConsumer } from './queue/jetstream/consumer.js';
+export { topicToSubject, subjectToTopic, patternToFilter } from './queue/jetstream/subjects.js';
 export { freePort } from './cli/free-port.js';

@@ -170,7 +170,19 @@ export function commonArgs(tls: TestTls, usersFile: string): string[] {
   ];
 }
 
-export async function createTrio(t: Teardown, extra: Partial<Record<ServiceName, string[]>> = {}): Promise<Trio> {
+/**
+ * A queue outside the harness (NATS JetStream): publisher and subscriber get `args(name)` in
+ * place of the msgqueue link's flags, and no msgqueue is started.
+ */
+export interface ExternalQueue {
+  args(name: 'publisher' | 'subscriber'): string[];
+}
+
+export async function createTrio(
+  t: Teardown,
+  extra: Partial<Record<ServiceName, string[]>> = {},
+  queue?: ExternalQueue,
+): Promise<Trio> {
   const { tls, dir, usersFile } = await prepareRun(t);
   const common = commonArgs(tls, usersFile);
   const procs: Partial<Record<ServiceName, ServiceProcess>> = {};
@@ -179,6 +191,11 @@ export async function createTrio(t: Teardown, extra: Partial<Record<ServiceName,
   function argsFor(name: ServiceName): string[] {
     const args = [...common, '--port', String(ports[name] ?? 0), ...(extra[name] ?? [])];
     if (name === 'msgqueue') return [...args, '--data-dir', join(dir, 'data')];
+    const name_ = name === 'subscriber' ? ['--name', 'e2e-subscriber'] : [];
+    if (queue) {
+      // The test's own flags last, so that they win (a second --name, say).
+      return [...common, '--port', String(ports[name] ?? 0), ...queue.args(name), ...name_, ...(extra[name] ?? [])];
+    }
     const link = [
       '--queue',
       `wss://localhost:${ports.msgqueue}`,
@@ -187,8 +204,7 @@ export async function createTrio(t: Teardown, extra: Partial<Record<ServiceName,
       '--queue-password',
       USERS[name].password,
     ];
-    if (name === 'subscriber') link.push('--name', 'e2e-subscriber');
-    return [...args, ...link];
+    return [...args, ...link, ...name_];
   }
 
   const trio: Trio = {
@@ -214,7 +230,7 @@ export async function createTrio(t: Teardown, extra: Partial<Record<ServiceName,
       return proc;
     },
   };
-  await trio.start('msgqueue');
+  if (!queue) await trio.start('msgqueue');
   await Promise.all([trio.start('publisher'), trio.start('subscriber')]);
   return trio;
 }

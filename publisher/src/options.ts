@@ -8,11 +8,15 @@ import {
   checkLinkValues,
   toCommonConfig,
   toLinkConfig,
+  toJetStreamConfig,
+  isNatsQueue,
   type CommonConfig,
+  type JetStreamConfig,
   type LinkConfig,
   DEMO_PASSWORD,
   DEMO_USER,
   LINK_OPTIONS,
+  JETSTREAM_OPTIONS,
   commonOptions,
   resolveValues,
   type ConfigValues,
@@ -24,6 +28,7 @@ export const DEFAULT_PORT = 8081;
 export const OPTIONS: readonly OptionSpec[] = [
   ...commonOptions(DEFAULT_PORT),
   ...LINK_OPTIONS,
+  ...JETSTREAM_OPTIONS.filter((o) => o.key !== 'consumerTtlMs'),
   {
     key: 'outboxMessages',
     type: 'int',
@@ -66,7 +71,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   },
 ];
 
-export interface PublisherConfig extends CommonConfig, LinkConfig {
+export interface PublisherConfig extends CommonConfig, LinkConfig, JetStreamConfig {
   readonly outboxMessages: number;
   readonly outboxBytes: number;
   readonly publishRatePerSec: number;
@@ -79,7 +84,12 @@ export interface PublisherConfig extends CommonConfig, LinkConfig {
  * With --demo and no link credentials the link uses the demo user too (npm start's trio).
  */
 export function finishOptions(values: Record<string, unknown>): void {
-  if (values.demo === true && values.queueUser === undefined && values.queuePassword === undefined) {
+  if (
+    values.demo === true &&
+    values.queueUser === undefined &&
+    values.queuePassword === undefined &&
+    !isNatsQueue(String(values.queue))
+  ) {
     values.queueUser = DEMO_USER;
     values.queuePassword = DEMO_PASSWORD;
   }
@@ -95,6 +105,7 @@ export function toPublisherConfig(values: ConfigValues): PublisherConfig {
   return Object.freeze({
     ...toCommonConfig(values),
     ...toLinkConfig(values),
+    ...toJetStreamConfig(values),
     outboxMessages: v.outboxMessages as number,
     outboxBytes: v.outboxBytes as number,
     publishRatePerSec: v.publishRatePerSec as number,

@@ -8,9 +8,12 @@ import {
   checkLinkValues,
   toCommonConfig,
   toLinkConfig,
+  toJetStreamConfig,
   type CommonConfig,
+  type JetStreamConfig,
   type LinkConfig,
   LINK_OPTIONS,
+  JETSTREAM_OPTIONS,
   MAX_CONSUMER_NAME_LENGTH,
   MAX_PENDING_REPLAYS,
   commonOptions,
@@ -73,9 +76,14 @@ const OWN_OPTIONS: OptionSpec[] = [
   },
 ];
 
-export const OPTIONS: readonly OptionSpec[] = [...commonOptions(SUBSCRIBER_PORT), ...LINK_OPTIONS, ...OWN_OPTIONS];
+export const OPTIONS: readonly OptionSpec[] = [
+  ...commonOptions(SUBSCRIBER_PORT),
+  ...LINK_OPTIONS,
+  ...JETSTREAM_OPTIONS,
+  ...OWN_OPTIONS,
+];
 
-export interface SubscriberConfig extends CommonConfig, LinkConfig {
+export interface SubscriberConfig extends CommonConfig, LinkConfig, JetStreamConfig {
   readonly logLevel: string;
   readonly name: string;
   readonly consumerWindow: number;
@@ -110,6 +118,7 @@ export function toSubscriberConfig(v: ConfigValues): SubscriberConfig {
   return Object.freeze({
     ...toCommonConfig(v),
     ...toLinkConfig(v),
+    ...toJetStreamConfig(v),
     logLevel: str(v, 'logLevel'),
     name: str(v, 'name'),
     consumerWindow: int(v, 'consumerWindow'),

@@ -107,22 +107,34 @@ export const LINK_OPTIONS: OptionSpec[] = [
     key: 'queue',
     type: 'string',
     default: 'wss://localhost:8080',
-    help: 'msgqueue base URL; a path is a prefix for /pushmsg and /popmsg; no query or fragment',
+    help: 'the queue: a msgqueue base URL wss://host:8080 (a path is a prefix for /pushmsg and /popmsg; no query or fragment), or NATS JetStream as nats://host:4222[,nats://host2:4222…] (tls:// too)',
   },
   {
     key: 'queueUser',
     type: 'string',
     default: undefined,
-    help: 'user for the msgqueue link (default with --demo: hello)',
+    help: 'user for the msgqueue link or NATS (default with --demo and a wss:// queue: hello)',
   },
   {
     key: 'queuePassword',
     type: 'string',
     default: undefined,
     secret: true,
-    help: 'password for the msgqueue link (prefer the env variable)',
+    help: 'password for the msgqueue link or NATS (prefer the env variable)',
   },
-  { key: 'insecure', type: 'bool', default: false, help: 'do NOT verify the msgqueue certificate (testing only)' },
+  {
+    key: 'queueToken',
+    type: 'string',
+    default: undefined,
+    secret: true,
+    help: 'NATS token, in place of --queue-user/--queue-password (nats:// and tls:// queues; prefer the env variable)',
+  },
+  {
+    key: 'insecure',
+    type: 'bool',
+    default: false,
+    help: 'do NOT verify the msgqueue (or NATS tls://) certificate (testing only)',
+  },
   {
     key: 'reconnectMinMs',
     type: 'int',
@@ -138,6 +150,69 @@ export const LINK_OPTIONS: OptionSpec[] = [
     min: 1,
     unit: 'ms',
     help: 'largest reconnect delay to the msgqueue',
+  },
+];
+
+/**
+ * Options of the JetStream home (--queue nats://…), for publisher and subscriber. The
+ * retention and dedupe flags have the msgqueue's names and defaults (msgqueue/src/options.ts),
+ * so one set of flags describes the queue whatever its home.
+ */
+export const JETSTREAM_OPTIONS: OptionSpec[] = [
+  {
+    key: 'stream',
+    type: 'string',
+    default: 'WSQ',
+    help: 'JetStream stream name (nats:// queues); created when missing, checked when present',
+  },
+  {
+    key: 'streamReplicas',
+    type: 'int',
+    default: 1,
+    min: 1,
+    max: 5,
+    unit: 'replicas',
+    help: 'replicas of the JetStream stream (3 survives the loss of one NATS node)',
+  },
+  {
+    key: 'retainMessages',
+    type: 'int',
+    default: 10_000_000,
+    min: 0,
+    unit: 'messages',
+    help: 'JetStream stream: keep at most this many messages (0: unlimited)',
+  },
+  {
+    key: 'retainBytes',
+    type: 'int',
+    default: 1024 * 1024 * 1024,
+    min: 0,
+    unit: 'bytes',
+    help: 'JetStream stream: keep at most this many bytes (0: unlimited)',
+  },
+  {
+    key: 'retainMs',
+    type: 'int',
+    default: 7 * 24 * 60 * 60 * 1000,
+    min: 0,
+    unit: 'ms',
+    help: 'JetStream stream: keep messages at least this long (0: forever)',
+  },
+  {
+    key: 'dedupeWindowMs',
+    type: 'int',
+    default: 120_000,
+    min: 0,
+    unit: 'ms',
+    help: 'JetStream stream duplicate window: a re-sent message id within it gets the original seq',
+  },
+  {
+    key: 'consumerTtlMs',
+    type: 'int',
+    default: 7 * 24 * 60 * 60 * 1000,
+    min: 1000,
+    unit: 'ms',
+    help: 'JetStream: a durable consumer (subscriber --name) unused this long is deleted by the server',
   },
 ];
 

@@ -230,3 +230,4 @@ export function until(check: () => boolean, subscribe: (recheck: () => void) => 
 
 export * from './memory-queue.js';
 export * from './legacy-msgqueue.js';
+export * from './nats-server.js';

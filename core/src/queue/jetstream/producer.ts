@@ -1,0 +1,380 @@
+/**
+ * The JetStream QueueProducer: appends are JetStream publishes to `wsq.<topic>` with the
+ * message's pid as `Nats-Msg-Id`, so the stream's duplicate window makes re-sends harmless.
+ * A v1 client's pid is its own (user + id); a message without one gets a generated pid
+ * (generated-pid.ts), so a re-send after a lost PubAck cannot duplicate it either.
+ *
+ * Every accepted message waits in a bounded outbox (as with the link producer) until its
+ * PubAck; up to `maxInflight` publishes are unanswered at once (async publishes, not one
+ * round trip per message). They are plain NATS publishes with a reply subject under one inbox
+ * subscription, and one timer sweeps the unanswered ones: no request, promise or timer per
+ * message (what `js.publish` costs, several times the rest of the publisher's work). Per-topic order across failures: on the first failed publish
+ * (no stream leader, lost connection, timeout) nothing more is sent; once every publish in
+ * flight has been answered, the outbox is sent again from its oldest unacknowledged message,
+ * one publish at a time until one succeeds, then with the full window again. So a message
+ * is never stored after a later one of the same producer was sent and answered.
+ */
+import { randomBytes } from 'node:crypto';
+import { createInbox, headers, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { ProtocolError } from '../../protocol/errors.js';
+import { generatedPid } from '../../protocol/generated-pid.js';
+import { isValidTopic } from '../../protocol/topics.js';
+import type { Logger } from '../../observe/log.js';
+import { turnNow } from '../../observe/turn-clock.js';
+import type { AppendDone, AppendRequest, LinkState, ProducerHooks, QueueProducer } from '../queue.js';
+import { createBackoff } from '../backoff.js';
+import type { Session } from './session.js';
+import { topicToSubject } from './subjects.js';
+
+/** The header that carries the publisher's accept time (ms since the epoch). */
+export const TS_HEADER = 'Wsq-Ts';
+
+export interface JetStreamProducerOptions extends ProducerHooks {
+  log: Logger;
+  /** Publishes sent and not yet answered (default 1024). */
+  maxInflight?: number;
+  /** How long a publish waits for its PubAck before it counts as failed (default 2000 ms). */
+  publishTimeoutMs?: number;
+  reconnectMinMs: number;
+  reconnectMaxMs: number;
+}
+
+export const JETSTREAM_PRODUCER_DEFAULTS = { maxInflight: 1024, publishTimeoutMs: 2000 } as const;
+
+interface Entry {
+  /** The reply token of its publish in flight. */
+  token: string;
+  sentAt: number;
+  subject: string;
+  payload: Uint8Array;
+  msgId: string;
+  ts: number;
+  bytes: number;
+  acceptedAt: number;
+  done: AppendDone<unknown> | undefined;
+  ctx: unknown;
+}
+
+const OUTBOX_FULL = new ProtocolError('UNAVAILABLE', 'the queue outbox is full');
+const CLOSED = new ProtocolError('UNAVAILABLE', 'the queue producer is closed');
+const BAD_TOPIC = new ProtocolError('BAD_TOPIC', 'not a valid topic');
+const TOO_LARGE = new ProtocolError('TOO_LARGE', 'larger than the NATS max_payload');
+
+/**
+ * A pid as a Nats-Msg-Id: header values are one line of printable text, so a pid with other
+ * characters (a client id may hold any JSON string) goes as `~` + base64url of its UTF-8.
+ * Injective: a pid kept as it is never starts with `~`.
+ */
+export function msgIdOf(pid: string): string {
+  return /^[!-}][!-~]*$/.test(pid) ? pid : '~' + Buffer.from(pid).toString('base64url');
+}
+
+function settlePromise(
+  p: { resolve(seq: number): void; reject(err: ProtocolError): void },
+  err: ProtocolError | undefined,
+  seq: number,
+): void {
+  if (err) p.reject(err);
+  else p.resolve(seq);
+}
+
+/** Why a publish failed: `refusal` set when it would fail the same way again (else retry). */
+interface Failure {
+  text: string;
+  refusal?: ProtocolError;
+}
+
+/** The answer to a publish: its stream seq, or the failure. */
+export function readPubAck(msg: Pick<Msg, 'headers' | 'string'>): number | Failure {
+  const h = msg.headers;
+  if (h?.hasError) return { text: `${h.code} ${h.description || 'no stream leader'}` };
+  let ack: { seq?: unknown; error?: { code?: number; err_code?: number; description?: string } };
+  try {
+    ack = JSON.parse(msg.string()) as typeof ack;
+  } catch {
+    return { text: 'unreadable PubAck' };
+  }
+  if (ack.error) {
+    const text = `JetStream error ${ack.error.err_code ?? ''} ${ack.error.description ?? ''}`.trim();
+    if (ack.error.code === 503) return { text };
+    return { text, refusal: new ProtocolError('INTERNAL', `JetStream refused the message: ${text}`) };
+  }
+  return typeof ack.seq === 'number' ? ack.seq : { text: 'PubAck without seq' };
+}
+
+export function createJetStreamProducer(session: Session, opts: JetStreamProducerOptions): QueueProducer {
+  const log = opts.log.child({ component: 'queue-producer', queue: 'jetstream' });
+  const maxInflight = opts.maxInflight ?? JETSTREAM_PRODUCER_DEFAULTS.maxInflight;
+  const timeout = opts.publishTimeoutMs ?? JETSTREAM_PRODUCER_DEFAULTS.publishTimeoutMs;
+  const retry = createBackoff(opts.reconnectMinMs, Math.min(opts.reconnectMaxMs, 1000));
+  const producer = randomBytes(9).toString('base64url');
+  let pidCounter = 0;
+
+  let entries: Entry[] = [];
+  let head = 0;
+  let cursor = 0;
+  let depth = 0;
+  let bytes = 0;
+  let inflight = 0;
+  /** Publishes in flight by reply token, oldest first. */
+  const pending = new Map<string, Entry>();
+  let nextToken = 0;
+  let inboxConn: NatsConnection | undefined;
+  let inbox = '';
+  let inboxSub: Subscription | undefined;
+  let sweepTimer: NodeJS.Timeout | undefined;
+  let full = false;
+  let closed = false;
+  let lastTopic: string | undefined;
+  let lastSubject = '';
+  /** A publish failed: send nothing until every publish in flight is answered, then rewind. */
+  let failed: string | undefined;
+  /** After a rewind: one publish at a time until one succeeds. */
+  let probing = false;
+  let flushScheduled: NodeJS.Immediate | undefined;
+  let retryTimer: NodeJS.Timeout | undefined;
+  let reported: LinkState = 'connecting';
+
+  function effectiveState(): LinkState {
+    if (closed) return 'closed';
+    if (failed !== undefined || (probing && session.state === 'up')) return 'down';
+    return session.state;
+  }
+
+  function report(detail?: string): void {
+    const s = effectiveState();
+    if (s === reported) return;
+    reported = s;
+    opts.onState?.(s, detail);
+  }
+
+  const unwatch = session.watch((state, detail) => {
+    if (state !== 'up') {
+      // Whatever is in flight may or may not be stored: send it all again, in order.
+      if (inflight > 0 || cursor > head) failed ??= detail ?? 'NATS down';
+    }
+    report(detail);
+    if (state === 'up') rewindWhenQuiet();
+  });
+
+  function settle(e: Entry, result: number | ProtocolError, now = 0): void {
+    const done = e.done;
+    if (!done) return;
+    e.done = undefined;
+    depth--;
+    bytes -= e.bytes;
+    if (typeof result === 'number') {
+      opts.onJournaled?.(e.acceptedAt, now);
+      done(e.ctx, undefined, result);
+    } else {
+      done(e.ctx, result, 0);
+    }
+  }
+
+  function advanceHead(): void {
+    while (head < entries.length && entries[head]!.done === undefined) head++;
+    if (head > 1024 && head * 2 > entries.length) {
+      entries = entries.slice(head);
+      cursor = Math.max(0, cursor - head);
+      head = 0;
+    }
+    if (full && depth < opts.outboxMessages && bytes < opts.outboxBytes) {
+      full = false;
+      log.info({ depth }, 'queue outbox has room again');
+    }
+    opts.onDepth?.(depth, bytes);
+  }
+
+  /** Once nothing is in flight after a failure: start again from the oldest unacknowledged message. */
+  function rewindWhenQuiet(): void {
+    if (closed || inflight > 0 || session.state !== 'up') return;
+    if (failed !== undefined) {
+      failed = undefined;
+      probing = true;
+      cursor = head;
+      report();
+      if (retryTimer) clearTimeout(retryTimer);
+      retryTimer = setTimeout(() => {
+        retryTimer = undefined;
+        flush();
+      }, retry.next());
+      return;
+    }
+    flush();
+  }
+
+  function onAck(e: Entry, seq: number): void {
+    inflight--;
+    settle(e, seq, performance.now());
+    if (probing && failed === undefined) {
+      probing = false;
+      retry.reset();
+      report();
+    }
+    advanceHead();
+    if (failed !== undefined) rewindWhenQuiet();
+    else scheduleFlush();
+  }
+
+  function onError(e: Entry, err: Failure): void {
+    inflight--;
+    const refusal = e.done ? err.refusal : undefined;
+    if (refusal) {
+      log.warn({ err: err.text }, 'JetStream refused a message');
+      settle(e, refusal);
+      advanceHead();
+    } else if (e.done && failed === undefined) {
+      failed = `publish failed: ${err.text}`;
+      log.warn(
+        { err: err.text, inflight },
+        'JetStream publish failed; re-sending from the oldest unacknowledged message',
+      );
+      report(failed);
+      session.suspect(failed);
+    }
+    if (failed !== undefined) rewindWhenQuiet();
+    else scheduleFlush();
+  }
+
+  function scheduleFlush(): void {
+    flushScheduled ??= setImmediate(() => {
+      flushScheduled = undefined;
+      flush();
+    });
+  }
+
+  function onReply(err: Error | null, msg: Msg): void {
+    if (err) return; // the subscription ends with the connection; a new one is made
+    const e = pending.get(msg.subject.slice(inbox.length));
+    if (!e) return; // answered after its timeout: it is being sent again
+    pending.delete(e.token);
+    const r = readPubAck(msg);
+    if (typeof r === 'number') onAck(e, r);
+    else onError(e, r);
+  }
+
+  /** Publishes unanswered for the timeout count as failed (the oldest come first). */
+  function sweep(): void {
+    const now = performance.now();
+    for (const e of pending.values()) {
+      if (now - e.sentAt < timeout) break;
+      pending.delete(e.token);
+      onError(e, { text: `no PubAck within ${timeout} ms` });
+    }
+    if (pending.size === 0 && sweepTimer) {
+      clearInterval(sweepTimer);
+      sweepTimer = undefined;
+    }
+  }
+
+  /** The reply inbox of the current connection (a new connection object gets a new one). */
+  function replyInbox(nc: NatsConnection): string {
+    if (nc !== inboxConn) {
+      inboxSub?.unsubscribe();
+      inboxConn = nc;
+      inbox = createInbox() + '.';
+      inboxSub = nc.subscribe(inbox + '*', { callback: onReply });
+    }
+    return inbox;
+  }
+
+  function flush(): void {
+    const nc = session.nc;
+    if (closed || failed !== undefined || session.state !== 'up' || retryTimer || !nc) return;
+    const prefix = replyInbox(nc);
+    const window = probing ? 1 : maxInflight;
+    const now = performance.now();
+    while (inflight < window && cursor < entries.length) {
+      const e = entries[cursor++]!;
+      if (e.done === undefined) continue;
+      inflight++;
+      e.token = (nextToken++).toString(36);
+      e.sentAt = now;
+      pending.set(e.token, e);
+      const h = headers();
+      h.set('Nats-Msg-Id', e.msgId);
+      h.set(TS_HEADER, String(e.ts));
+      try {
+        nc.publish(e.subject, e.payload, { reply: prefix + e.token, headers: h });
+      } catch (err) {
+        pending.delete(e.token);
+        const text = (err as Error).message;
+        onError(e, /max.?payload/i.test(text) ? { text, refusal: TOO_LARGE } : { text });
+        if (failed !== undefined) return;
+      }
+    }
+    if (pending.size > 0) sweepTimer ??= setInterval(sweep, Math.max(10, timeout / 4));
+  }
+
+  function offer<C>(msg: AppendRequest, done: AppendDone<C>, ctx: C): ProtocolError | undefined {
+    if (closed) return CLOSED;
+    if (msg.topic !== lastTopic) {
+      if (!isValidTopic(msg.topic)) return BAD_TOPIC;
+      lastTopic = msg.topic;
+      lastSubject = topicToSubject(msg.topic);
+    }
+    const payload = Buffer.from(msg.data);
+    const msgId = msgIdOf(msg.pid ?? generatedPid(producer, pidCounter++));
+    const size = payload.length + msg.topic.length + msgId.length;
+    if (depth >= opts.outboxMessages || bytes + size > opts.outboxBytes) {
+      if (!full) {
+        full = true;
+        log.warn(
+          { depth, bytes, state: effectiveState() },
+          'queue outbox full: refusing appends until JetStream catches up',
+        );
+      }
+      return OUTBOX_FULL;
+    }
+    entries.push({
+      token: '',
+      sentAt: 0,
+      subject: lastSubject,
+      payload,
+      msgId,
+      ts: msg.ts,
+      bytes: size,
+      acceptedAt: turnNow(),
+      done: done as AppendDone<unknown>,
+      ctx,
+    });
+    depth++;
+    bytes += size;
+    scheduleFlush();
+    opts.onDepth?.(depth, bytes);
+    return undefined;
+  }
+
+  return {
+    get state() {
+      return effectiveState();
+    },
+    get outboxDepth() {
+      return depth;
+    },
+    offer,
+    append(msg) {
+      return new Promise<number>((resolve, reject) => {
+        const refused = offer(msg, settlePromise, { resolve, reject });
+        if (refused) reject(refused);
+      });
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      unwatch();
+      if (flushScheduled) clearImmediate(flushScheduled);
+      if (retryTimer) clearTimeout(retryTimer);
+      if (sweepTimer) clearInterval(sweepTimer);
+      flushScheduled = retryTimer = sweepTimer = undefined;
+      pending.clear();
+      inboxSub?.unsubscribe();
+      inboxSub = undefined;
+      const err = new ProtocolError('UNAVAILABLE', 'the queue producer closed before JetStream took the message');
+      for (let i = head; i < entries.length; i++) settle(entries[i]!, err);
+      entries = [];
+      head = cursor = 0;
+      report();
+    },
+  };
+}
