@@ -6,3 +6,5 @@ export type { MsgqueueConfig } from './options.js';
 export { PUSH_PATH, POP_PATH } from './links/queue-context.js';
 export { LEGACY_CONSUMER_NAME } from './links/legacy-link.js';
 export type { FsyncMode } from './journal/journal.js';
+export { consumerAdminRoutes, CONSUMERS_PATH } from './consumers/admin-api.js';
+export type { ConsumerLifecycle, ConsumerView } from './consumers/lifecycle.js';

@@ -10,6 +10,8 @@ export interface QueueMetrics {
   appended: TallyCell;
   deduplicated: Counter;
   appendDuration: TallyHistogram;
+  /** Durable consumers deleted, by reason: `expired` (--consumer-ttl-ms) or `admin` (the admin API). */
+  consumersDeleted: Counter<'reason'>;
 }
 
 /** What the scrape-time gauges read. */
@@ -38,7 +40,19 @@ export function createQueueMetrics(base: BaseMetrics, view: QueueView): QueueMet
       for (const [name, acked] of view.cursors()) g.set({ consumer: name }, Math.max(0, last - acked));
     },
   );
+  base.gauge('wsq_queue_consumers', 'Durable consumers (cursors) the queue keeps, attached or not', [], (g) => {
+    let n = 0;
+    for (const _ of view.cursors()) n++;
+    g.set(n);
+  });
+  const consumersDeleted = base.counter<'reason'>(
+    'wsq_queue_consumers_deleted_total',
+    'Durable consumers deleted, by reason: expired (unattached for --consumer-ttl-ms) or admin (DELETE /v1/consumers/NAME)',
+    ['reason'],
+  );
+  for (const reason of ['expired', 'admin']) consumersDeleted.inc({ reason }, 0);
   return {
+    consumersDeleted,
     appended: base.tally('wsq_queue_appended_total', 'Messages appended to the journal'),
     deduplicated: base.counter(
       'wsq_queue_deduplicated_total',

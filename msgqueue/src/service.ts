@@ -24,7 +24,9 @@ import { serveConsumerLink } from './links/consumer-link.js';
 import { openCursorStore, type CursorStore } from './consumers/cursors.js';
 import { prepareDataDir } from './data-dir.js';
 import { createDedupeIndex, rebuildDedupe } from './dedupe/dedupe.js';
+import { consumerAdminRoutes } from './consumers/admin-api.js';
 import { ConsumerHub } from './consumers/hub.js';
+import { createConsumerLifecycle, type ConsumerLifecycle } from './consumers/lifecycle.js';
 import { openJournal, type Journal } from './journal/journal.js';
 import { serveLegacyPop, serveLegacyPush } from './links/legacy-link.js';
 import type { MsgqueueConfig } from './options.js';
@@ -35,7 +37,7 @@ import { createQueueMetrics } from './queue-metrics.js';
 export interface MsgqueueDeps {
   log: Logger;
   metrics?: BaseMetrics;
-  /** Clock for dedupe windows (tests). */
+  /** Clock for dedupe windows and consumer last-seen times (tests). */
   now?: () => number;
 }
 
@@ -45,6 +47,8 @@ export interface Msgqueue {
   /** Re-reads the users file (SIGHUP). */
   reload(): void;
   readonly metrics: BaseMetrics;
+  /** The durable consumers: list, delete, expiry sweep (the admin API's backend). */
+  readonly consumers: ConsumerLifecycle;
 }
 
 export const JOURNAL_SUBDIR = 'journal';
@@ -70,6 +74,7 @@ export async function createMsgqueue(config: MsgqueueConfig, deps: MsgqueueDeps)
       maxConsumers: config.maxConsumers,
       flushIntervalMs: config.cursorFlushIntervalMs,
       maxNameBytes: MAX_CONSUMER_NAME_LENGTH * 4, // 128 characters of up to 4 UTF-8 bytes
+      now,
     });
     // A consumer may have acknowledged seqs the journal lost (its unsynced tail, after a power
     // cut): they were handed out, so new messages start past the highest acknowledged one.
@@ -89,11 +94,26 @@ export async function createMsgqueue(config: MsgqueueConfig, deps: MsgqueueDeps)
   const { journal, cursors } = owned as Required<typeof owned>;
   logRecovery(journal, log);
 
-  const hub = new ConsumerHub();
+  const hub = new ConsumerHub((name) => {
+    try {
+      cursors.touch(name, now());
+    } catch (err) {
+      log.warn({ err, consumer: name }, 'consumer last-seen time not recorded');
+    }
+  });
   const queueMetrics = createQueueMetrics(metrics, {
     firstSeq: () => journal.firstSeq,
     lastSeq: () => journal.lastSeq,
     cursors: () => cursors.entries(),
+  });
+  const consumers = createConsumerLifecycle({
+    cursors,
+    hub,
+    journal,
+    log,
+    deleted: queueMetrics.consumersDeleted,
+    now,
+    ttlMs: config.consumerTtlMs,
   });
   const appender = createAppender({ journal, dedupe, metrics: queueMetrics, onAppended: () => hub.wakeAll() });
   const q: QueueContext = { config, journal, cursors, hub, appender, metrics };
@@ -117,6 +137,7 @@ export async function createMsgqueue(config: MsgqueueConfig, deps: MsgqueueDeps)
     log,
     metrics,
     isReady: () => listening,
+    httpRoutes: consumerAdminRoutes(consumers),
     routes: [
       {
         path: PUSH_PATH,
@@ -138,12 +159,15 @@ export async function createMsgqueue(config: MsgqueueConfig, deps: MsgqueueDeps)
   let closing: Promise<void> | undefined;
   return {
     metrics,
+    consumers,
     async listen() {
       const address = await server.listen();
       listening = true;
+      consumers.start();
       return address;
     },
     close() {
+      consumers.stop();
       closing ??= shutdown(server.close.bind(server), auth, cursors, journal, log).finally(() => {
         listening = false;
       });

@@ -20,6 +20,7 @@ import { BASIC_CHALLENGE, rejectUpgrade, sendHttpError, sendRawReply, sendReply 
 import { connectionId, type Logger } from '../observe/log.js';
 import { closeReasonOfWsError, type BaseMetrics } from '../observe/metrics.js';
 import { originChecker } from './origins.js';
+import { createHttpRouter, type HttpRoute } from './http-routes.js';
 import { createProbes, PROBE_PATHS } from './probes.js';
 import { createTicketEndpoint, TICKETS_PATH } from './ticket-endpoint.js';
 import type { TicketStore } from './tickets.js';
@@ -71,6 +72,8 @@ export interface ServiceServerOptions {
   isReady(): boolean;
   /** When set, `POST /v1/tickets` issues browser tickets and upgrades accept `?ticket=`. */
   tickets?: TicketStore;
+  /** Plain HTTP routes (method + path → handler with the authenticated principal). */
+  httpRoutes?: readonly HttpRoute[];
   /** Extra plain-HTTP handlers; return true when handled. */
   http?: (req: IncomingMessage, res: ServerResponse, url: URL) => boolean | Promise<boolean>;
 }
@@ -134,6 +137,7 @@ export function createServiceServer(opts: ServiceServerOptions): ServiceServer {
   const ticketOf = new WeakMap<IncomingMessage, string>();
   const ticketEndpoint =
     opts.tickets && createTicketEndpoint({ tickets: opts.tickets, originAllowed, identify, metrics, log });
+  const router = opts.httpRoutes && createHttpRouter({ routes: opts.httpRoutes, identify, metrics, log });
   const probe = createProbes({
     metrics,
     metricsAuth: limits.metricsAuth,
@@ -170,6 +174,7 @@ export function createServiceServer(opts: ServiceServerOptions): ServiceServer {
     const url = new URL(req.url ?? '/', 'https://localhost');
     if (PROBE_PATHS.has(url.pathname)) return sendReply(res, await probe(req, url.pathname));
     if (ticketEndpoint && url.pathname === TICKETS_PATH) return ticketEndpoint(req, res);
+    if (router && (await router(req, res, url))) return;
     if (opts.http && (await opts.http(req, res, url))) return;
     if (routes.has(url.pathname)) {
       // A plain request to a WebSocket path: 401 without valid credentials, else 400.

@@ -90,6 +90,8 @@ export function serveLegacyPop(ws: WebSocket, ctx: ConnectionContext, q: QueueCo
   }
   const { next } = resumePoint(q, name, log);
   function advance(seq: number): void {
+    // A connection that lost its name (replaced, closed, the consumer deleted) moves no cursor.
+    if (!hub.holds(session)) return;
     try {
       cursors.set(name, seq);
     } catch (err) {
@@ -121,6 +123,7 @@ export function serveLegacyPop(ws: WebSocket, ctx: ConnectionContext, q: QueueCo
   });
   const session = {
     name,
+    next: () => pump.next,
     wake: () => pump.wake(),
     replaced() {
       pump.stop();
