@@ -47,6 +47,7 @@ export type { LinkRequest, LinkReply, LinkAppendItem, LinkMessage, LinkFrame } f
 export { appendRefOf, MsgsFrameBuilder } from './protocol/link-binary.js';
 export { generatedPid, isProducerId, GENERATED_PID_START, PRODUCER_ID_LENGTH } from './protocol/generated-pid.js';
 export { turnDateNow, turnNow } from './observe/turn-clock.js';
+export { wsqVersion } from './observe/build-info.js';
 export { rawSocketOf, putTextFrameHeader, textFrameHeaderBytes } from './front/raw-frames.js';
 export type { RawSocket } from './front/raw-frames.js';
 export { parseObject, isNonNegativeInt } from './protocol/json.js';
@@ -84,7 +85,9 @@ export type {
   BaseMetrics,
   Collect,
   TallyCell,
-  TallyHistogram,
+  SocketTraffic,
+  ByteCounted,
+  MetricsOptions,
   CloseReason,
   DropReason,
   AuthFailureReason,

@@ -3,13 +3,13 @@
  * lag) are computed when /metrics is scraped, so they are never stale and cost nothing
  * between scrapes.
  */
-import { LATENCY_BUCKETS, type BaseMetrics, type TallyCell, type TallyHistogram } from '@wsq/core';
-import type { Counter } from 'prom-client';
+import { LATENCY_BUCKETS, type BaseMetrics, type TallyCell } from '@wsq/core';
+import type { Counter, Histogram } from 'prom-client';
 
 export interface QueueMetrics {
   appended: TallyCell;
   deduplicated: Counter;
-  appendDuration: TallyHistogram;
+  appendDuration: Histogram;
   /** Durable consumers deleted, by reason: `expired` (--consumer-ttl-ms) or `admin` (the admin API). */
   consumersDeleted: Counter<'reason'>;
 }
@@ -18,6 +18,8 @@ export interface QueueMetrics {
 export interface QueueView {
   firstSeq(): number;
   lastSeq(): number;
+  /** Bytes of the retained journal segments on disk. */
+  logBytes(): number;
   /** Durable consumer names with their acknowledged seq. */
   cursors(): Iterable<readonly [name: string, acked: number]>;
 }
@@ -25,6 +27,9 @@ export interface QueueView {
 export function createQueueMetrics(base: BaseMetrics, view: QueueView): QueueMetrics {
   base.gauge('wsq_queue_log_messages', 'Messages retained in the journal', [], (g) =>
     g.set(Math.max(0, view.lastSeq() - view.firstSeq() + 1)),
+  );
+  base.gauge('wsq_queue_log_bytes', 'Bytes of the journal on disk (what --retain-bytes bounds)', [], (g) =>
+    g.set(view.logBytes()),
   );
   base.gauge('wsq_queue_first_seq', 'Oldest seq retained in the journal (newest + 1 when empty)', [], (g) =>
     g.set(view.firstSeq()),
@@ -58,11 +63,9 @@ export function createQueueMetrics(base: BaseMetrics, view: QueueView): QueueMet
       'wsq_queue_deduplicated_total',
       'Appended items answered with the original seq of their producer id',
     ),
-    // Observed per append (per message at low rates): the tally form, not prom-client's labelled one.
-    appendDuration: base.tallyHistogram(
-      'wsq_queue_append_duration_seconds',
-      'Time from append to journal commit',
-      LATENCY_BUCKETS,
-    ),
+    // Observed per append call (one per link frame, a batch at high rates).
+    appendDuration: base.histogram('wsq_queue_append_duration_seconds', 'Time from append to journal commit', [
+      ...LATENCY_BUCKETS,
+    ]),
   };
 }

@@ -104,6 +104,7 @@ export async function createMsgqueue(config: MsgqueueConfig, deps: MsgqueueDeps)
   const queueMetrics = createQueueMetrics(metrics, {
     firstSeq: () => journal.firstSeq,
     lastSeq: () => journal.lastSeq,
+    logBytes: () => journal.retainedBytes,
     cursors: () => cursors.entries(),
   });
   const consumers = createConsumerLifecycle({

@@ -34,7 +34,7 @@ export function serveLegacyPush(ws: WebSocket, ctx: ConnectionContext, q: QueueC
   let ignored = 0;
 
   function ignore(code: FrameErrorCode, topic?: string): void {
-    metrics.framesInvalid.inc({ endpoint: PUSH_PATH, code });
+    metrics.framesInvalid.inc({ path: PUSH_PATH, code });
     metrics.drops.inc({ reason: 'legacy_invalid_frame' });
     // The first one per connection is worth a warning; a flood of them only at debug.
     log[ignored++ === 0 ? 'warn' : 'debug']({ code, topic, ignored }, 'legacy frame ignored');
@@ -133,7 +133,7 @@ export function serveLegacyPop(ws: WebSocket, ctx: ConnectionContext, q: QueueCo
     },
   };
   ws.on('message', () => {
-    metrics.framesInvalid.inc({ endpoint: POP_PATH, code: 'BAD_FRAME' });
+    metrics.framesInvalid.inc({ path: POP_PATH, code: 'BAD_FRAME' });
     log.debug('frame from a legacy consumer ignored');
   });
   ws.on('close', () => {
