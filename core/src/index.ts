@@ -50,6 +50,7 @@ export { turnDateNow, turnNow } from './observe/turn-clock.js';
 export { putTextFrameHeader, textFrameHeaderBytes } from './front/raw-frames.js';
 export { beforeClose, rawSocketOf } from './front/ws-adapter.js';
 export type { RawSocket } from './front/ws-adapter.js';
+export { wsqVersion } from './observe/build-info.js';
 export { parseObject, isNonNegativeInt } from './protocol/json.js';
 export { loadConfig, resolveValues, printableConfig, flagName, envName } from './config/config.js';
 export type { OptionSpec, OptionType, ConfigValues, LoadOptions, LoadResult } from './config/config.js';
@@ -92,7 +93,9 @@ export type {
   BaseMetrics,
   Collect,
   TallyCell,
-  TallyHistogram,
+  SocketTraffic,
+  ByteCounted,
+  MetricsOptions,
   CloseReason,
   DropReason,
   AuthFailureReason,
@@ -101,6 +104,10 @@ export { createBackoff } from './queue/backoff.js';
 export type { Backoff } from './queue/backoff.js';
 export { originAllowed } from './front/origins.js';
 export { createServiceServer, sendHttpError } from './front/service-server.js';
+export { jsonReply, jsonErrorReply, sendReply } from './front/http-replies.js';
+export type { Reply } from './front/http-replies.js';
+export { matchPath } from './front/http-routes.js';
+export type { HttpRoute, HttpContext } from './front/http-routes.js';
 export { TICKETS_PATH } from './front/ticket-endpoint.js';
 export type {
   ServiceServer,

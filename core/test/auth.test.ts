@@ -48,6 +48,7 @@ t.test('users file: parse, validate, atomic write', async (t) => {
     '{"users":{"bad name":{"password":"scrypt$x"}}}',
     '{"users":{"bob":{"password":"plaintext"}}}',
     '{"users":{"bob":{"password":"scrypt$1$1$1$a$b","publish":["a b"]}}}',
+    '{"users":{"bob":{"password":"scrypt$1$1$1$a$b","admin":"yes"}}}',
   ];
   for (const b of bad) t.throws(() => parseUsersFile(b), { code: 'BAD_CONFIG' }, b);
   t.throws(() => readUsersFile(join(file, 'missing')), { code: 'BAD_CONFIG' });
@@ -65,6 +66,21 @@ t.test('authenticator: demo user, users file, wrong credentials', async (t) => {
   t.equal(await auth.authenticate(req('mallory', 'test')), null);
   t.equal(await auth.authenticate({ headers: {} } as IncomingMessage), null);
   t.equal(await auth.authenticate({ headers: { authorization: 'Bearer x' } } as IncomingMessage), null);
+});
+
+t.test('"admin": true in the users file makes an admin principal; the demo user is none', async (t) => {
+  const file = await usersFile();
+  const users = readUsersFile(file);
+  users.users.root = { password: await hashPassword('toor'), publish: [], subscribe: [], admin: true };
+  users.users.nobody = { password: await hashPassword('x'), publish: [], subscribe: [], admin: false };
+  writeUsersFile(file, users);
+  t.same(readUsersFile(file).users.nobody, { password: users.users.nobody.password, publish: [], subscribe: [] });
+  const auth = await createAuthenticator({ usersFile: file, demo: true });
+  t.teardown(() => auth.close());
+  t.equal((await auth.authenticate(req('root', 'toor')))?.admin, true);
+  t.equal((await auth.authenticate(req('alice', 'wonderland')))?.admin, false);
+  t.equal((await auth.authenticate(req('nobody', 'x')))?.admin, false);
+  t.equal((await auth.authenticate(req('hello', 'test')))?.admin, false);
 });
 
 t.test('authenticator without --demo has no hello user', async (t) => {

@@ -21,3 +21,8 @@ t.test('every close code and HTTP status is documented', async (t) => {
   for (const code of Object.values(CLOSE)) t.ok(numbers.has(String(code)), `close code ${code}`);
   for (const { status } of Object.values(HTTP_ERRORS)) t.ok(numbers.has(String(status)), `HTTP ${status}`);
 });
+
+t.test('every HTTP error code has a row with its status', async (t) => {
+  const rows = new Set([...doc.matchAll(/^\|\s*(\d{3})\s*\|\s*`([A-Z_]+)`\s*\|/gm)].map((m) => `${m[1]} ${m[2]}`));
+  for (const [code, { status }] of Object.entries(HTTP_ERRORS)) t.ok(rows.has(`${status} ${code}`), code);
+});

@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
 import t from 'tap';
+import { Counter, Gauge, Histogram } from 'prom-client';
+import { wsqVersion } from '../src/observe/build-info.js';
 import { createAuthenticator } from '../src/front/auth.js';
 import {
   AUTH_FAILURE_REASONS,
@@ -32,7 +35,7 @@ t.test('a gauge with collect is computed on every scrape', async (t) => {
   size = 7;
   perKey.delete('a');
   perKey.set('b', 2);
-  t.match(await m.registry.metrics(), /wsq_test_size\{service="test"\} 7/);
+  t.match(await m.registry.metrics(), /wsq_test_size\{wsq_service="test"\} 7/);
   t.equal(await value(m, 'wsq_test_keyed', { key: 'a' }), undefined, 'a key gone since the last scrape is gone');
   t.equal(await value(m, 'wsq_test_keyed', { key: 'b' }), 2);
   const plain = m.gauge('wsq_test_plain', 'plain');
@@ -49,17 +52,43 @@ t.test('every known reason is exported at 0 from the start', async (t) => {
     ['wsq_auth_failures_total', AUTH_FAILURE_REASONS],
   ] as const) {
     for (const reason of Object.keys(reasons)) {
-      t.match(text, `${metric}{reason="${reason}",service="test"} 0`, `${metric} ${reason}`);
+      t.match(text, `${metric}{reason="${reason}",wsq_service="test"} 0`, `${metric} ${reason}`);
     }
   }
-  t.match(text, 'wsq_ready{service="test"} 0');
+  t.match(text, 'wsq_ready{wsq_service="test"} 0');
 });
 
-t.test('default metrics carry the wsq_ prefix', async (t) => {
+t.test('default process and Node.js metrics keep their conventional names', async (t) => {
   const text = await createMetrics('test').registry.metrics();
-  t.match(text, /^wsq_process_cpu_user_seconds_total\{service="test"\}/m);
-  t.match(text, /^# TYPE wsq_nodejs_eventloop_lag_seconds gauge/m);
-  t.notMatch(text, /^process_/m);
+  t.match(text, /^process_cpu_seconds_total\{wsq_service="test"\} /m);
+  t.match(text, /^process_cpu_user_seconds_total\{wsq_service="test"\}/m);
+  t.match(text, /^# TYPE nodejs_eventloop_lag_seconds gauge/m);
+  t.notMatch(text, /^wsq_process_/m);
+  t.notMatch(text, /^wsq_nodejs_/m);
+});
+
+t.test('wsq_build_info says which wsq and which Node.js run', async (t) => {
+  const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  t.equal(wsqVersion(), version);
+  const text = await createMetrics('test', { defaultMetrics: false }).registry.metrics();
+  t.match(text, `wsq_build_info{version="${version}",node="${process.version}",wsq_service="test"} 1\n`);
+  const pinned = await createMetrics('test', { defaultMetrics: false, version: '9.9.9' }).registry.metrics();
+  t.match(pinned, 'wsq_build_info{version="9.9.9",');
+});
+
+t.test('no label clashes with the target labels a ServiceMonitor sets', async (t) => {
+  const m = createMetrics('test', { defaultMetrics: false });
+  m.connectionsOpen.inc({ path: '/x' });
+  m.framesInvalid.inc({ path: '/x', code: 'BAD_FRAME' });
+  const reserved = ['service', 'endpoint', 'job', 'instance', 'namespace', 'pod', 'container'];
+  for (const metric of await m.registry.getMetricsAsJSON()) {
+    for (const v of metric.values) {
+      const clash = Object.keys(v.labels).filter((l) => reserved.includes(l));
+      t.same(clash, [], metric.name);
+    }
+  }
 });
 
 t.test('ws errors map to close reasons', async (t) => {
@@ -138,7 +167,7 @@ t.test('wsq_ready follows isReady at each scrape', async (t) => {
   let ready = false;
   const { base, ca } = await start(t, () => ready);
   const scrapeReady = async () =>
-    /^wsq_ready\{service="test"\} (\d)/m.exec((await httpsRequest(`${base}/metrics`, { ca })).body)?.[1];
+    /^wsq_ready\{wsq_service="test"\} (\d)/m.exec((await httpsRequest(`${base}/metrics`, { ca })).body)?.[1];
   t.equal(await scrapeReady(), '0');
   ready = true;
   t.equal(await scrapeReady(), '1');
@@ -154,38 +183,53 @@ t.test('tallies: plain-number cells read into counters on every scrape', async (
   legacy.n++;
   byProto('v1').n += 2;
   let text = await m.registry.metrics();
-  t.match(text, /x_sent_total\{service="svc"\} 3\n/);
-  t.match(text, /x_frames_total\{protocol="legacy",service="svc"\} 1\n/);
-  t.match(text, /x_frames_total\{protocol="v1",service="svc"\} 2\n/);
+  t.match(text, /x_sent_total\{wsq_service="svc"\} 3\n/);
+  t.match(text, /x_frames_total\{protocol="legacy",wsq_service="svc"\} 1\n/);
+  t.match(text, /x_frames_total\{protocol="v1",wsq_service="svc"\} 2\n/);
   sent.n++;
   text = await m.registry.metrics();
-  t.match(text, /x_sent_total\{service="svc"\} 4\n/, 'a later scrape sees the new value, not a sum of scrapes');
+  t.match(text, /x_sent_total\{wsq_service="svc"\} 4\n/, 'a later scrape sees the new value, not a sum of scrapes');
 });
 
-t.test('tallyHistogram scrapes exactly like a prom-client Histogram fed the same values', async (t) => {
-  const ours = createMetrics('svc', { defaultMetrics: false });
-  const theirs = createMetrics('svc', { defaultMetrics: false });
-  const fast = ours.tallyHistogram('wsq_test_seconds', 'A test histogram', LATENCY_BUCKETS);
-  const reference = theirs.histogram('wsq_test_seconds', 'A test histogram', LATENCY_BUCKETS);
-  t.equal(await ours.registry.metrics(), await theirs.registry.metrics(), 'empty: every bucket at 0');
-  // On the bounds, between them, below the first and above the last.
-  const values = [0, 0.0001, 0.00011, 0.001, 0.003, 0.5, 1, 9.99, 10, 11, 1e6, ...LATENCY_BUCKETS];
-  for (const v of values) {
-    fast.observe(v);
-    reference.observe(v);
+t.test("counters, gauges and histograms are prom-client's own classes", async (t) => {
+  const m = createMetrics('svc', { defaultMetrics: false });
+  const h = m.histogram('wsq_test_seconds', 'A test histogram', LATENCY_BUCKETS);
+  t.ok(h instanceof Histogram);
+  m.tally('x_total', 'x');
+  m.tallyBy('y_total', 'y', 'protocol');
+  m.gauge('z', 'z', [], (g) => g.set(1));
+  for (const metric of m.registry.getMetricsAsArray()) {
+    t.ok(
+      metric instanceof Counter || metric instanceof Gauge || metric instanceof Histogram,
+      `${(metric as { name?: string }).name} is a prom-client metric`,
+    );
   }
-  const text = await ours.registry.metrics();
-  t.equal(text, await theirs.registry.metrics());
-  t.match(text, /wsq_test_seconds_bucket\{le="0\.001",service="svc"\} 8\n/, 'cumulative buckets');
-  t.match(text, new RegExp(`wsq_test_seconds_count\\{service="svc"\\} ${values.length}\\n`));
-  t.ok(
-    (await ours.registry.getMetricsAsJSON()).some((m) => m.name === 'wsq_test_seconds'),
-    'listed like any other metric',
-  );
-  ours.registry.resetMetrics();
-  theirs.registry.resetMetrics();
-  t.equal(await ours.registry.metrics(), await theirs.registry.metrics(), 'reset');
-  fast.observe(0.2);
-  reference.observe(0.2);
-  t.equal(await ours.registry.metrics(), await theirs.registry.metrics(), 'observed after a reset');
+  for (const v of [0.0001, 0.003, 20]) h.observe(v);
+  const text = await m.registry.metrics();
+  t.match(text, /wsq_test_seconds_bucket\{le="0\.001",wsq_service="svc"\} 1\n/, 'cumulative buckets');
+  t.match(text, /wsq_test_seconds_count\{wsq_service="svc"\} 3\n/);
+});
+
+t.test('bytes received and sent are counted at the socket, by path, open and closed', async (t) => {
+  const { metrics, open, sink } = await start(t, () => true);
+  const bytes = async (name: string) => (await value(metrics, name, { path: '/x' })) ?? 0;
+  t.equal(await bytes('wsq_received_bytes_total'), 0, 'nothing before the first connection');
+  const a = await open();
+  const afterUpgrade = await bytes('wsq_received_bytes_total');
+  t.ok(afterUpgrade > 0, 'the upgrade request counts');
+  t.ok((await bytes('wsq_sent_bytes_total')) > 0, 'the 101 answer counts');
+  const payload = 'p'.repeat(1000); // under the server's 1024-byte limit
+  await new Promise<void>((resolve, reject) => a.ws.send(payload, (err) => (err ? reject(err) : resolve())));
+  const pong = new Promise((resolve) => a.ws.once('pong', resolve));
+  a.ws.ping(); // answered after the server read the frame before it
+  await pong;
+  const afterSend = await bytes('wsq_received_bytes_total');
+  t.ok(afterSend >= afterUpgrade + 1000, 'an open socket is read at scrape time');
+  a.ws.close();
+  await a.reader.waitClose();
+  const b = await open();
+  b.ws.close();
+  await b.reader.waitClose();
+  await sink.until(() => sink.lines().filter((l) => l.msg === 'connection closed').length === 2);
+  t.ok((await bytes('wsq_received_bytes_total')) > afterSend, 'closed sockets keep their counts');
 });

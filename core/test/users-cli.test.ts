@@ -70,6 +70,25 @@ t.test('add on an existing user sets the password and keeps patterns not given',
   t.same({ publish: alice.publish, subscribe: alice.subscribe }, { publish: ['a'], subscribe: [] });
 });
 
+t.test('--admin grants the admin API; an update keeps it unless --no-admin', async (t) => {
+  const file = freshFile();
+  const added = await users(['add', 'root', '--users', file, '--password-stdin', '--admin'], 'pw');
+  t.equal(added.code, 0, added.stderr);
+  t.match(added.stdout, /admin\)/);
+  const admin = () => parseUsersFile(readFileSync(file, 'utf8')).users.root!.admin;
+  t.equal(admin(), true);
+  t.equal((await users(['add', 'root', '--users', file, '--password-stdin'], 'pw2')).code, 0);
+  t.equal(admin(), true, 'kept');
+  t.equal((await users(['add', 'plain', '--users', file, '--password-stdin'], 'pw')).code, 0);
+  t.equal(
+    (await users(['list', '--users', file])).stdout,
+    'plain  publish: >  subscribe: >\nroot   publish: >  subscribe: >  admin\n',
+  );
+  t.equal((await users(['add', 'root', '--users', file, '--password-stdin', '--no-admin'], 'pw3')).code, 0);
+  t.equal(admin(), undefined, 'revoked');
+  t.notMatch(readFileSync(file, 'utf8'), /admin/, 'written only when true');
+});
+
 t.test('remove deletes a user; an unknown user exits 2', async (t) => {
   const file = freshFile();
   t.equal((await users(['add', 'alice', '--users', file, '--password-stdin'], 'pw')).code, 0);

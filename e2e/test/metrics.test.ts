@@ -4,7 +4,7 @@
  * docs/operations.md names; --metrics-auth guards /metrics; every log line is a JSON object
  * an operator can filter, with no credentials in it.
  */
-import { AUTH_FAILURE_REASONS, CLOSE_REASONS, DROP_REASONS } from '@wsq/core';
+import { AUTH_FAILURE_REASONS, CLOSE_REASONS, DROP_REASONS, wsqVersion } from '@wsq/core';
 import { httpsRequest, upgradeStatus } from '@wsq/core/testing';
 import t from 'tap';
 import { connectClient, nextWhere, type Client } from './clients.js';
@@ -15,6 +15,7 @@ const N = 50;
 const MiB = 1024 * 1024;
 const SERVICES: ServiceName[] = ['msgqueue', 'publisher', 'subscriber'];
 const ALICE = { user: 'alice', password: USERS.alice.password };
+const VERSION = wsqVersion();
 
 t.test('metrics, refusals and logs of the real trio', async (t) => {
   const trio = await createTrio(t, {
@@ -64,18 +65,44 @@ t.test('metrics, refusals and logs of the real trio', async (t) => {
     t.equal(le10s - before.subscriber.sum('wsq_delivery_latency_seconds_bucket', { le: '10' }), N, 'all under 10 s');
     t.equal(after.msgqueue.sum('wsq_queue_log_messages'), after.msgqueue.sum('wsq_queue_last_seq'), 'log size');
 
-    t.equal(after.publisher.sum('wsq_connections_open', { endpoint: '/publish' }), 1);
-    t.equal(after.subscriber.sum('wsq_connections_open', { endpoint: '/subscribe' }), 1);
-    t.equal(after.msgqueue.sum('wsq_connections_open', { endpoint: '/pushmsg' }), 1, 'the publisher link');
-    t.equal(after.msgqueue.sum('wsq_connections_open', { endpoint: '/popmsg' }), 1, 'the subscriber link');
+    t.equal(after.publisher.sum('wsq_connections_open', { path: '/publish' }), 1);
+    t.equal(after.subscriber.sum('wsq_connections_open', { path: '/subscribe' }), 1);
+    t.equal(after.msgqueue.sum('wsq_connections_open', { path: '/pushmsg' }), 1, 'the publisher link');
+    t.equal(after.msgqueue.sum('wsq_connections_open', { path: '/popmsg' }), 1, 'the subscriber link');
     t.equal(after.subscriber.sum('wsq_subscriptions'), 1);
     t.equal(after.subscriber.sum('wsq_subscriber_topics'), 1);
     t.equal(after.publisher.sum('wsq_publisher_outbox_messages'), 0, 'outbox empty once everything is acked');
     for (const name of SERVICES) t.equal(after[name].sum('wsq_ready'), 1, `${name} ready`);
     t.equal(after.publisher.sum('wsq_publisher_queue_link_up'), 1);
     t.equal(after.subscriber.sum('wsq_subscriber_queue_link_up'), 1);
-    t.ok(after.publisher.sum('wsq_process_resident_memory_bytes') > 0, 'process metrics');
-    t.ok(after.publisher.types.has('wsq_nodejs_eventloop_lag_seconds'), 'Node.js runtime metrics');
+    for (const name of SERVICES) {
+      const m = after[name];
+      t.ok(m.sum('process_resident_memory_bytes') > 0, `${name}: process metrics by their conventional names`);
+      t.ok(m.types.has('process_cpu_seconds_total'), `${name}: process_cpu_seconds_total`);
+      t.ok(m.types.has('nodejs_eventloop_lag_seconds'), `${name}: Node.js runtime metrics`);
+      t.same(
+        [...m.types.keys()].filter((n) => /^wsq_(process|nodejs)_/.test(n)),
+        [],
+        `${name}: no wsq_ prefix on default metrics`,
+      );
+      const build = m.samples.find((x) => x.name === 'wsq_build_info');
+      t.match(build, { value: 1, labels: { version: VERSION, node: process.version, wsq_service: name } });
+    }
+    t.ok(moved('msgqueue', 'wsq_queue_log_bytes') > 0, 'the journal bytes moved with the appends');
+    for (const [name, path] of [
+      ['publisher', '/publish'],
+      ['subscriber', '/subscribe'],
+      ['msgqueue', '/pushmsg'],
+      ['msgqueue', '/popmsg'],
+    ] as const) {
+      // The subscribing client only read in between (its sub frame went before the first scrape).
+      const received =
+        path === '/subscribe'
+          ? after[name].sum('wsq_received_bytes_total', { path })
+          : moved(name, 'wsq_received_bytes_total', { path });
+      t.ok(received > 0, `${name} ${path}: bytes received`);
+      t.ok(moved(name, 'wsq_sent_bytes_total', { path }) > 0, `${name} ${path}: bytes sent`);
+    }
 
     // The subscriber acknowledges on the next turn after the hand-over: no event tells the
     // test when the msgqueue moved the cursor, so read the lag until it is 0 (a few scrapes).
@@ -86,11 +113,11 @@ t.test('metrics, refusals and logs of the real trio', async (t) => {
 
     // A second socket shows in the gauge, and leaves it once the server saw it close.
     const second = await open(trio.subscribeUrl());
-    t.equal((await metricsOf('subscriber')).sum('wsq_connections_open', { endpoint: '/subscribe' }), 2);
+    t.equal((await metricsOf('subscriber')).sum('wsq_connections_open', { path: '/subscribe' }), 2);
     const closed = nextLog(trio.subscriber, (l) => l.msg === 'connection closed');
     second.ws.close();
     await closed;
-    t.equal((await metricsOf('subscriber')).sum('wsq_connections_open', { endpoint: '/subscribe' }), 1);
+    t.equal((await metricsOf('subscriber')).sum('wsq_connections_open', { path: '/subscribe' }), 1);
   });
 
   await t.test('refusals are counted by reason', async (t) => {
@@ -154,7 +181,7 @@ t.test('metrics, refusals and logs of the real trio', async (t) => {
       after[name].sum(metric, labels) - before[name].sum(metric, labels);
     t.equal(moved('publisher', 'wsq_auth_failures_total', { reason: 'bad_credentials' }), 1, 'auth failure');
     t.equal(moved('publisher', 'wsq_dropped_messages_total', { reason: 'forbidden' }), 1, 'forbidden drop');
-    t.equal(moved('publisher', 'wsq_invalid_frames_total', { endpoint: '/publish', code: 'FORBIDDEN' }), 1);
+    t.equal(moved('publisher', 'wsq_invalid_frames_total', { path: '/publish', code: 'FORBIDDEN' }), 1);
     t.equal(moved('publisher', 'wsq_dropped_messages_total', { reason: 'rate_limited' }), limited, 'rate limited');
     t.equal(moved('subscriber', 'wsq_closes_total', { reason: 'too_large' }), 1, 'too large');
     t.equal(moved('subscriber', 'wsq_auth_failures_total', { reason: 'bad_ticket' }), 1, 'reused ticket');

@@ -96,7 +96,7 @@ t.test('permissions: FORBIDDEN for v1 outside the patterns, legacy ignored and c
   t.match(await sub.reader.json(), { op: 'msg', topic: 'chat.eu', data: 'yes' });
   t.match(await watcher.reader.json(), { op: 'msg', topic: 'chat.eu', data: 'yes' });
 
-  const forbidden = /^wsq_invalid_frames_total\{.*endpoint="\/publish".*code="FORBIDDEN"/;
+  const forbidden = /^wsq_invalid_frames_total\{.*path="\/publish".*code="FORBIDDEN"/;
   const counted = await metric(trio.publisher, forbidden);
   const legacy = await connectClient(trio.publishUrl(), trio.tls, { user: 'carol', password: 'carol-secret' });
   legacy.ws.send('{"Topic":"news","Content":"nope"}');

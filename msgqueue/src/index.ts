@@ -10,3 +10,5 @@ export { openQueueStore } from './store.js';
 export type { QueueStore, QueueStoreDeps } from './store.js';
 export { embeddedQueueHome, EMBEDDED_WHERE } from './embedded/home.js';
 export type { EmbeddedHomeOptions } from './embedded/home.js';
+export { consumerAdminRoutes, CONSUMERS_PATH } from './consumers/admin-api.js';
+export type { ConsumerLifecycle, ConsumerView } from './consumers/lifecycle.js';

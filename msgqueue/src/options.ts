@@ -98,6 +98,14 @@ export const OPTIONS: OptionSpec[] = [
     help: 'durable consumer names (cursors) the queue keeps',
   },
   {
+    key: 'consumerTtlMs',
+    type: 'int',
+    default: 7 * 24 * 3600 * 1000,
+    min: 1,
+    unit: 'ms',
+    help: 'a durable consumer unattached this long is deleted with its cursor (7 days; checked every tenth of it, at most every minute)',
+  },
+  {
     key: 'cursorFlushIntervalMs',
     type: 'int',
     default: CURSOR_DEFAULTS.flushIntervalMs,
@@ -182,6 +190,7 @@ export interface MsgqueueConfig {
   readonly dedupeWindowMs: number;
   readonly dedupeMaxEntries: number;
   readonly maxConsumers: number;
+  readonly consumerTtlMs: number;
   readonly cursorFlushIntervalMs: number;
   readonly maxInflightAppends: number;
   readonly maxConsumerWindowMessages: number;
@@ -253,6 +262,7 @@ export function toConfig(values: ConfigValues): MsgqueueConfig {
     dedupeWindowMs: num(values, 'dedupeWindowMs'),
     dedupeMaxEntries: num(values, 'dedupeMaxEntries'),
     maxConsumers: num(values, 'maxConsumers'),
+    consumerTtlMs: num(values, 'consumerTtlMs'),
     cursorFlushIntervalMs: num(values, 'cursorFlushIntervalMs'),
     maxInflightAppends: num(values, 'maxInflightAppends'),
     maxConsumerWindowMessages: num(values, 'maxConsumerWindowMessages'),

@@ -17,6 +17,8 @@ import {
   type Logger,
   warnAboutUsers,
 } from '@wsq/core';
+import { consumerAdminRoutes } from './consumers/admin-api.js';
+import type { ConsumerLifecycle } from './consumers/lifecycle.js';
 import { serveConsumerLink } from './links/consumer-link.js';
 import { serveLegacyPop, serveLegacyPush } from './links/legacy-link.js';
 import type { MsgqueueConfig } from './options.js';
@@ -29,7 +31,7 @@ export { CURSORS_SUBDIR, JOURNAL_SUBDIR } from './store.js';
 export interface MsgqueueDeps {
   log: Logger;
   metrics?: BaseMetrics;
-  /** Clock for dedupe windows (tests). */
+  /** Clock for dedupe windows and consumer last-seen times (tests). */
   now?: () => number;
   /**
    * The storage to serve (wsq-server shares it with the embedded home). Its owner closes it;
@@ -48,6 +50,8 @@ export interface Msgqueue {
   /** Re-reads the users file (SIGHUP). */
   reload(): void;
   readonly metrics: BaseMetrics;
+  /** The durable consumers: list, delete, expiry sweep (the admin API's backend). */
+  readonly consumers: ConsumerLifecycle;
 }
 
 export async function createMsgqueue(config: MsgqueueConfig, deps: MsgqueueDeps): Promise<Msgqueue> {
@@ -82,6 +86,7 @@ export async function createMsgqueue(config: MsgqueueConfig, deps: MsgqueueDeps)
     log,
     metrics,
     isReady: () => listening && (deps.isReady?.() ?? true),
+    httpRoutes: consumerAdminRoutes(store.consumers),
     routes: [
       {
         path: PUSH_PATH,
@@ -103,12 +108,15 @@ export async function createMsgqueue(config: MsgqueueConfig, deps: MsgqueueDeps)
   let closing: Promise<void> | undefined;
   return {
     metrics,
+    consumers: store.consumers,
     async listen() {
       const address = await server.listen();
       listening = true;
+      store.consumers.start();
       return address;
     },
     close() {
+      store.consumers.stop();
       closing ??= shutdown(server.close.bind(server), ownAuth ? auth : undefined, ownStore ? store : undefined).finally(
         () => {
           listening = false;

@@ -11,6 +11,7 @@ import { openCursorStore, type CursorStore } from './consumers/cursors.js';
 import { prepareDataDir } from './data-dir.js';
 import { createDedupeIndex, rebuildDedupe } from './dedupe/dedupe.js';
 import { ConsumerHub } from './consumers/hub.js';
+import { createConsumerLifecycle, type ConsumerLifecycle } from './consumers/lifecycle.js';
 import { openJournal, type Journal } from './journal/journal.js';
 import type { MsgqueueConfig } from './options.js';
 import type { QueueContext } from './links/queue-context.js';
@@ -22,13 +23,15 @@ export const CURSORS_SUBDIR = 'cursors';
 export interface QueueStoreDeps {
   log: Logger;
   metrics: BaseMetrics;
-  /** Clock for dedupe windows (tests). */
+  /** Clock for dedupe windows and consumer last-seen times (tests). */
   now?: () => number;
 }
 
 export interface QueueStore extends QueueContext {
   /** False once close() began: the embedded home reports 'closed' from then on. */
   readonly open: boolean;
+  /** The durable consumers' expiry and admin view; its owner starts and stops the sweep. */
+  readonly consumers: ConsumerLifecycle;
   /** Writes the cursors and fsyncs the journal. Idempotent; call it after the links are gone. */
   close(): Promise<void>;
 }
@@ -45,6 +48,7 @@ export async function openQueueStore(config: MsgqueueConfig, deps: QueueStoreDep
       maxConsumers: config.maxConsumers,
       flushIntervalMs: config.cursorFlushIntervalMs,
       maxNameBytes: MAX_CONSUMER_NAME_LENGTH * 4, // 128 characters of up to 4 UTF-8 bytes
+      now,
     });
     // A consumer may have acknowledged seqs the journal lost (its unsynced tail, after a power
     // cut): they were handed out, so new messages start past the highest acknowledged one.
@@ -63,11 +67,27 @@ export async function openQueueStore(config: MsgqueueConfig, deps: QueueStoreDep
   const { journal, cursors } = owned as Required<typeof owned>;
   logRecovery(journal, log);
 
-  const hub = new ConsumerHub();
+  const hub = new ConsumerHub((name) => {
+    try {
+      cursors.touch(name, now());
+    } catch (err) {
+      log.warn({ err, consumer: name }, 'consumer last-seen time not recorded');
+    }
+  });
   const queueMetrics = createQueueMetrics(metrics, {
     firstSeq: () => journal.firstSeq,
     lastSeq: () => journal.lastSeq,
+    logBytes: () => journal.retainedBytes,
     cursors: () => cursors.entries(),
+  });
+  const consumers = createConsumerLifecycle({
+    cursors,
+    hub,
+    journal,
+    log,
+    deleted: queueMetrics.consumersDeleted,
+    now,
+    ttlMs: config.consumerTtlMs,
   });
   const appender = createAppender({ journal, dedupe, metrics: queueMetrics, onAppended: () => hub.wakeAll() });
   log.info(
@@ -89,10 +109,12 @@ export async function openQueueStore(config: MsgqueueConfig, deps: QueueStoreDep
     hub,
     appender,
     metrics,
+    consumers,
     get open() {
       return closing === undefined;
     },
     close() {
+      consumers.stop();
       closing ??= closeFiles(cursors, journal, log);
       return closing;
     },

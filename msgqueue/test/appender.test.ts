@@ -23,6 +23,7 @@ async function setup(t: Teardown, windowMs = 120_000) {
   const metrics = createQueueMetrics(createMetrics('msgqueue', { defaultMetrics: false }), {
     firstSeq: () => journal.firstSeq,
     lastSeq: () => journal.lastSeq,
+    logBytes: () => journal.retainedBytes,
     cursors: () => [],
   });
   const appender = createAppender({ journal, dedupe, metrics, onAppended: () => undefined });

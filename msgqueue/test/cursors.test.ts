@@ -70,11 +70,11 @@ t.test('a set during a flush is written by the next flush', async (t) => {
 
 t.test('the file is replaced atomically: a torn tmp file from a crash is ignored', async (t) => {
   const dir = await tempDir(t);
-  const store = await openTest(t, dir);
+  const store = await openTest(t, dir, { now: () => 1000 });
   store.set('a', 5);
   await store.close();
   const before = await readFile(join(dir, CURSOR_FILE), 'utf8');
-  t.same(JSON.parse(before), { version: 1, cursors: [['a', 5]] });
+  t.same(JSON.parse(before), { version: 2, cursors: [['a', 5, 1000]] });
   // A crash between writing the tmp file and the rename leaves the old file intact.
   await writeFile(join(dir, `${CURSOR_FILE}.tmp`), '{"version":1,"cursors":[["a",9');
 
@@ -93,6 +93,54 @@ t.test('a corrupt cursor file refuses to open', async (t) => {
   await t.rejects(openCursorStore(dir), { code: 'CURSOR_CORRUPT' });
   await writeFile(join(dir, CURSOR_FILE), '{"version":1,"cursors":[["a",-1]]}');
   await t.rejects(openCursorStore(dir), { code: 'CURSOR_CORRUPT' });
+  await writeFile(join(dir, CURSOR_FILE), '{"version":2,"cursors":[["a",1]]}');
+  await t.rejects(openCursorStore(dir), { code: 'CURSOR_CORRUPT' }, 'version 2 rows carry a last-seen time');
+  await writeFile(join(dir, CURSOR_FILE), '{"version":3,"cursors":[]}');
+  await t.rejects(openCursorStore(dir), { code: 'CURSOR_CORRUPT' });
+});
+
+t.test('last-seen times survive a restart; a version 1 file loads as seen at load time', async (t) => {
+  const dir = await tempDir(t);
+  let clock = 5_000;
+  const store = await openTest(t, dir, { now: () => clock });
+  store.set('acked', 3);
+  t.same(store.entry('acked'), { acked: 3, lastSeenMs: 5_000 }, 'a new name is seen when first set');
+  store.touch('attached', 7_000);
+  t.same(store.entry('attached'), { acked: 0, lastSeenMs: 7_000 }, 'touch registers an unknown name at 0');
+  clock = 9_000;
+  store.set('acked', 4);
+  t.equal(store.entry('acked')?.lastSeenMs, 5_000, 'an ack is not a sighting');
+  t.equal(store.has('attached'), true);
+  t.equal(store.has('nobody'), false);
+  t.equal(store.entry('nobody'), undefined);
+  await store.close();
+
+  const reopened = await openTest(t, dir, { now: () => 1_000_000 });
+  t.same(reopened.entry('acked'), { acked: 4, lastSeenMs: 5_000 });
+  t.same(reopened.entry('attached'), { acked: 0, lastSeenMs: 7_000 });
+
+  const old = await tempDir(t);
+  await writeFile(join(old, CURSOR_FILE), '{"version":1,"cursors":[["a",9]]}');
+  const upgraded = await openTest(t, old, { now: () => 42_000 });
+  t.same(upgraded.entry('a'), { acked: 9, lastSeenMs: 42_000 });
+  upgraded.touch('a', 43_000);
+  await upgraded.flush();
+  t.same(JSON.parse(await readFile(join(old, CURSOR_FILE), 'utf8')), { version: 2, cursors: [['a', 9, 43_000]] });
+});
+
+t.test('touch and set share the consumer limit; a touch at the same time is not a change', async (t) => {
+  const store = await openTest(t, await tempDir(t), { maxConsumers: 1 });
+  store.touch('a', 1);
+  t.throws(() => store.touch('b', 1), { code: 'LIMIT_EXCEEDED' });
+  t.throws(() => store.set('b', 1), { code: 'LIMIT_EXCEEDED' });
+  t.throws(() => store.touch('', 1), { code: 'INVALID_ARGUMENT' });
+  await store.flush();
+  const writes = store.stats.writes;
+  store.touch('a', 1);
+  await store.flush();
+  t.equal(store.stats.writes, writes, 'nothing to write');
+  await store.close();
+  t.throws(() => store.touch('a', 2), { code: 'CURSOR_CLOSED' });
 });
 
 t.test('new names past maxConsumers are refused with LIMIT_EXCEEDED', async (t) => {
@@ -115,6 +163,8 @@ t.test('invalid names and positions are refused', async (t) => {
   t.throws(() => store.set('a', 1.5), { code: 'INVALID_ARGUMENT' });
   t.equal(store.size, 0);
   await t.rejects(openCursorStore(await tempDir(t), { maxConsumers: 0 }), { code: 'INVALID_ARGUMENT' });
+  const noClock = { now: 'soon' } as unknown as Partial<CursorStoreOptions>;
+  await t.rejects(openCursorStore(await tempDir(t), noClock), { code: 'INVALID_ARGUMENT' });
 });
 
 t.test('close flushes, is idempotent, and later sets fail', async (t) => {

@@ -111,7 +111,7 @@ t.test('messages retention deleted before they were read are skipped, counted an
   await until(61 - first);
   t.equal(got[0]!.seq, first, 'resumes at the oldest retained');
   const text = await s.metrics.registry.metrics();
-  t.match(text, /wsq_dropped_messages_total\{reason="retention",service="msgqueue"\} [1-9]/);
+  t.match(text, /wsq_dropped_messages_total\{reason="retention",wsq_service="msgqueue"\} [1-9]/);
   t.ok(s.logs.lines().some((l) => l.msg === 'retention deleted messages this consumer had not acknowledged'));
 });
 
@@ -139,7 +139,10 @@ t.test('a newer consumer of the same name replaces the older one', async (t) => 
   await append(s.store, 1);
   await newer.until(1);
   t.equal(older.got.length, 0, 'the replaced one gets nothing more');
-  t.match(await s.metrics.registry.metrics(), /wsq_closes_total\{reason="consumer_replaced",service="msgqueue"\} 1/);
+  t.match(
+    await s.metrics.registry.metrics(),
+    /wsq_closes_total\{reason="consumer_replaced",wsq_service="msgqueue"\} 1/,
+  );
 });
 
 t.test('past --max-consumers a new name cannot consume', async (t) => {

@@ -46,8 +46,8 @@ t.test('invalid legacy frames are ignored, counted and logged', async (t) => {
   push.ws.send('{"Topic":"ok","Content":"kept"}');
   t.equal(await pop.reader.next(), '{"Topic":"ok","Content":"kept"}', 'only the valid frame is delivered');
   const text = await q.metricsText();
-  t.equal(metricValue(text, 'wsq_invalid_frames_total', { endpoint: '/pushmsg', code: 'BAD_FRAME' }), 2);
-  t.equal(metricValue(text, 'wsq_invalid_frames_total', { endpoint: '/pushmsg', code: 'BAD_TOPIC' }), 1);
+  t.equal(metricValue(text, 'wsq_invalid_frames_total', { path: '/pushmsg', code: 'BAD_FRAME' }), 2);
+  t.equal(metricValue(text, 'wsq_invalid_frames_total', { path: '/pushmsg', code: 'BAD_TOPIC' }), 1);
   t.equal(metricValue(text, 'wsq_dropped_messages_total', { reason: 'legacy_invalid_frame' }), 3);
   t.ok(
     q.logs.lines().some((l) => l.msg === 'legacy frame ignored'),

@@ -202,10 +202,7 @@ t.test('bad frames answer an error frame and the connection stays open', async (
   t.match(await c.next(), { op: 'error', code: 'BAD_FRAME' }, 'ack beyond what was sent');
   c.send({ op: 'consume', name: 'c2', window: 10 });
   t.match(await c.next(), { op: 'error', code: 'BAD_FRAME' }, 'one consumer per connection');
-  t.equal(
-    metricValue(await q.metricsText(), 'wsq_invalid_frames_total', { endpoint: '/pushmsg', code: 'BAD_TOPIC' }),
-    1,
-  );
+  t.equal(metricValue(await q.metricsText(), 'wsq_invalid_frames_total', { path: '/pushmsg', code: 'BAD_TOPIC' }), 1);
 });
 
 t.test('a second connection with the same name replaces the first at the acknowledged cursor', async (t) => {

@@ -205,12 +205,22 @@ t.test('generated pids sent as counters are journaled spelled out, and dedupe ac
 
 t.test('metrics count appends, the log size and consumer lag', async (t) => {
   const q = await startQueue(t);
+  const emptyBytes = metricValue(await q.metricsText(), 'wsq_queue_log_bytes');
+  t.equal(emptyBytes, 0, 'an empty journal');
   const p = await linkClient(t, q, '/pushmsg');
   await p.append(1, [
     { topic: 'm', data: '1' },
     { topic: 'm', data: '2' },
     { topic: 'm', data: '3' },
   ]);
+  const logBytes = metricValue(await q.metricsText(), 'wsq_queue_log_bytes') ?? 0;
+  t.ok(logBytes > 3 * 'm1'.length, `the journal bytes grow with appends (${logBytes})`);
+  const segments = await readdir(join(q.dataDir, 'journal'));
+  const onDisk = (await Promise.all(segments.map((f) => stat(join(q.dataDir, 'journal', f))))).reduce(
+    (sum, st) => sum + st.size,
+    0,
+  );
+  t.ok(logBytes <= onDisk, `no more than the files hold (${onDisk})`);
   const { c } = await consumer(t, q, 'lagging');
   await c.receive(3);
   c.send({ op: 'ack', seq: 1 });

@@ -217,7 +217,7 @@ export function handlePublishConnection(ws: WebSocket, ctx: ConnectionContext, e
   }
 
   function countInvalid(code: FrameErrorCode, why: string): void {
-    metrics.framesInvalid.inc({ endpoint: PUBLISH_PATH, code });
+    metrics.framesInvalid.inc({ path: PUBLISH_PATH, code });
     log.debug({ code, protocol, why }, 'frame refused');
     const dropped = DROPPED_AS[code];
     if (dropped) drop(dropped);

@@ -23,7 +23,7 @@ export function publisherMetrics(base: BaseMetrics, outboxDepth: () => number = 
       'Publishing sockets paused because the msgqueue outbox passed its high-water mark',
     ),
     /** Time from accepting a message to the msgqueue journaling it. */
-    ackSeconds: base.tallyHistogram(
+    ackSeconds: base.histogram(
       'wsq_publish_ack_seconds',
       'Seconds from accepting a message to the msgqueue journaling it',
       LATENCY_BUCKETS,

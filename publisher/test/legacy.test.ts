@@ -45,7 +45,7 @@ t.test('invalid, badly addressed and forbidden frames are ignored and counted, n
   );
   t.equal(r.pending, 0, 'no reply of any kind');
   t.equal(r.closed, undefined, 'still open');
-  const invalid = (code: string) => metricValue(p.metrics.framesInvalid, { endpoint: '/publish', code });
+  const invalid = (code: string) => metricValue(p.metrics.framesInvalid, { path: '/publish', code });
   t.equal(await invalid('BAD_FRAME'), 3);
   t.equal(await invalid('BAD_TOPIC'), 1);
   t.equal(await invalid('FORBIDDEN'), 1);
@@ -63,13 +63,13 @@ t.test('an empty topic as the very first frame is ignored and counted, and the p
     queue.log.map((m) => m.data),
     ['"after"'],
   );
-  t.equal(await metricValue(p.metrics.framesInvalid, { endpoint: '/publish', code: 'BAD_TOPIC' }), 1);
+  t.equal(await metricValue(p.metrics.framesInvalid, { path: '/publish', code: 'BAD_TOPIC' }), 1);
   const other = await p.client(t, LEGACY);
   other.ws.send('{"topic":"","content":"y"}');
   other.ws.send('{"Topic":"news","Content":"still served"}');
   await queue.waitFor(() => queue.log.length === 2);
   t.equal(queue.log[1]!.data, '"still served"');
-  t.equal(await metricValue(p.metrics.framesInvalid, { endpoint: '/publish', code: 'BAD_TOPIC' }), 2);
+  t.equal(await metricValue(p.metrics.framesInvalid, { path: '/publish', code: 'BAD_TOPIC' }), 2);
   t.equal(first.r.closed, undefined, 'the first client is still connected');
 });
 

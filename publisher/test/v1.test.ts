@@ -79,7 +79,7 @@ t.test('refused frames get one error frame each and the connection stays open', 
   ws.send('{"op":"pub","topic":"news","data":1,"id":"ok"}');
   t.same(await r.json(), { op: 'ack', id: 'ok', seq: 1 }, 'still open and publishing');
   t.equal(queue.log.length, 1);
-  t.equal(await metricValue(p.metrics.framesInvalid, { endpoint: '/publish', code: 'BAD_TOPIC' }), 3);
+  t.equal(await metricValue(p.metrics.framesInvalid, { path: '/publish', code: 'BAD_TOPIC' }), 3);
 });
 
 t.test("FORBIDDEN outside the user's publish patterns", async (t) => {

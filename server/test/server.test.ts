@@ -86,7 +86,7 @@ t.test('one process, three ports, one journal, one registry, probes everywhere',
     t.equal((await httpsRequest(url(port, '/healthz'), { ca: tls.ca })).status, 200, `healthz on ${port}`);
     const text = (await httpsRequest(url(port, '/metrics'), { ca: tls.ca })).body;
     for (const family of ['wsq_queue_appended_total', 'wsq_publisher_published_total', 'wsq_subscriber_consumed_total'])
-      t.match(text, new RegExp(`^${family}\\{service="server"\\} 1$`, 'm'), `${family} on ${port}`);
+      t.match(text, new RegExp(`^${family}\\{wsq_service="server"\\} 1$`, 'm'), `${family} on ${port}`);
   }
   t.equal(
     (await upgradeStatus(url(a.queue.port, '/pushmsg', 'wss'), { ca: tls.ca })).status,

@@ -85,7 +85,7 @@ function unsubscribe(deps: FrameDeps, client: Client, pattern: string): void {
 }
 
 function answerError(deps: FrameDeps, client: Client, r: Refusal, id: string | undefined): void {
-  deps.metrics.base.framesInvalid.inc({ endpoint: ENDPOINT, code: r.code });
+  deps.metrics.base.framesInvalid.inc({ path: ENDPOINT, code: r.code });
   client.log.debug({ code: r.code }, 'frame refused');
   client.send(encodeError(r.code, r.message, id));
 }
@@ -123,7 +123,7 @@ export function onV1Text(deps: FrameDeps, client: Client, text: string): void {
 
 /** Counted always; the first of each code per connection is logged at info, repeats at debug, so a flood cannot flood the log. */
 function ignore(deps: FrameDeps, client: Client, code: FrameErrorCode, detail: string): void {
-  deps.metrics.base.framesInvalid.inc({ endpoint: ENDPOINT, code });
+  deps.metrics.base.framesInvalid.inc({ path: ENDPOINT, code });
   const first = !client.ignoredCodes.has(code);
   client.ignoredCodes.add(code);
   client.log[first ? 'info' : 'debug']({ code, detail }, 'legacy frame ignored');

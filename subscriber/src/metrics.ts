@@ -15,7 +15,7 @@ export function subscriberMetrics(base: BaseMetrics) {
     replayed: base.counter('wsq_subscriber_replayed_total', 'Messages sent to clients by `since` replays'),
     subscriptions: base.gauge('wsq_subscriptions', 'Subscriptions held by open connections'),
     topics: base.gauge('wsq_subscriber_topics', 'Distinct subscription patterns'),
-    latency: base.tallyHistogram(
+    latency: base.histogram(
       'wsq_delivery_latency_seconds',
       'Seconds from the publisher accepting a message to its first send on a subscriber socket',
       LATENCY_BUCKETS,

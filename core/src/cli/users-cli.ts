@@ -2,7 +2,7 @@
  * wsq-users: manages the users file the services read with --users (scrypt hashes, never
  * passwords). Exit status: 0 done, 1 the file could not be written, 2 bad usage.
  *
- *   wsq-users add NAME --users FILE [--password-stdin] [--publish P,…] [--subscribe P,…]
+ *   wsq-users add NAME --users FILE [--password-stdin] [--publish P,…] [--subscribe P,…] [--admin | --no-admin]
  *   wsq-users remove NAME --users FILE
  *   wsq-users list --users FILE
  */
@@ -125,9 +125,9 @@ async function readPassword(io: UsersCliIo, fromStdin: boolean): Promise<string>
   return password;
 }
 
-function describe(p: { publish: readonly string[]; subscribe: readonly string[] }): string {
+function describe(p: { publish: readonly string[]; subscribe: readonly string[]; admin?: boolean }): string {
   const list = (l: readonly string[]) => (l.length === 0 ? '(none)' : l.join(','));
-  return `publish: ${list(p.publish)}  subscribe: ${list(p.subscribe)}`;
+  return `publish: ${list(p.publish)}  subscribe: ${list(p.subscribe)}${p.admin === true ? '  admin' : ''}`;
 }
 
 function buildProgram(io: UsersCliIo): Command {
@@ -146,18 +146,25 @@ function buildProgram(io: UsersCliIo): Command {
     .option('--password-stdin', 'read the password from stdin (otherwise prompt twice on the terminal)')
     .option('--publish <patterns>', 'comma-separated topic patterns the user may publish to (new user default: >)')
     .option('--subscribe <patterns>', 'comma-separated topic patterns the user may subscribe to (new user default: >)')
+    .option('--admin', 'may use the admin API, e.g. list and delete durable consumers (new user default: no)')
+    .option('--no-admin', 'may not use the admin API')
     .action(
-      async (name: string, o: { users: string; passwordStdin?: boolean; publish?: string; subscribe?: string }) => {
+      async (
+        name: string,
+        o: { users: string; passwordStdin?: boolean; publish?: string; subscribe?: string; admin?: boolean },
+      ) => {
         checkName(name);
         const publish = parsePatterns('--publish', o.publish);
         const subscribe = parsePatterns('--subscribe', o.subscribe);
         const file = load(o.users, true);
         const password = await readPassword(io, o.passwordStdin === true);
         const old = file.users[name];
+        const admin = o.admin ?? old?.admin === true;
         const record = {
           password: await hashPassword(password),
           publish: publish ?? old?.publish ?? ['>'],
           subscribe: subscribe ?? old?.subscribe ?? ['>'],
+          ...(admin && { admin: true }),
         };
         file.users[name] = record;
         writeUsersFile(o.users, file);

@@ -20,6 +20,8 @@ export interface Principal {
   readonly name: string;
   readonly publish: readonly string[];
   readonly subscribe: readonly string[];
+  /** May use the admin API (`"admin": true` in the users file). */
+  readonly admin?: boolean;
 }
 
 export interface Authenticator {
@@ -138,7 +140,7 @@ export async function createAuthenticator(opts: AuthOptions): Promise<Authentica
     // A reload during the await may have removed the user, changed the password or the patterns.
     const now = users.get(name);
     if (!ok || rec === undefined || now?.password !== rec.password) return null;
-    return Object.freeze({ name, publish: now.publish, subscribe: now.subscribe });
+    return Object.freeze({ name, publish: now.publish, subscribe: now.subscribe, admin: now.admin === true });
   }
 
   async function check(name: string, password: string, source = ''): Promise<Principal | null> {

@@ -53,8 +53,10 @@ export function createConnections(log: Logger, metrics: BaseMetrics): Connection
       const connLog = log.child({ conn: id });
       tracked.set(ws, { user: principal.name, alive: true });
       perUser.set(principal.name, (perUser.get(principal.name) ?? 0) + 1);
-      metrics.connectionsOpen.inc({ endpoint: route.path });
-      metrics.connectionsTotal.inc({ endpoint: route.path });
+      metrics.connectionsOpen.inc({ path: route.path });
+      metrics.connectionsTotal.inc({ path: route.path });
+      // Bytes are counted at the socket (read at scrape time and at close), not per message.
+      const untrack = metrics.traffic.track(route.path, req.socket);
       ws.on('pong', () => {
         const t = tracked.get(ws);
         if (t) t.alive = true;
@@ -71,7 +73,8 @@ export function createConnections(log: Logger, metrics: BaseMetrics): Connection
         const left = (perUser.get(principal.name) ?? 1) - 1;
         if (left === 0) perUser.delete(principal.name);
         else perUser.set(principal.name, left);
-        metrics.connectionsOpen.dec({ endpoint: route.path });
+        metrics.connectionsOpen.dec({ path: route.path });
+        untrack();
         connLog.debug({ code }, 'connection closed');
       });
       connLog.debug({ path: route.path, user: principal.name, protocol: ws.protocol || 'legacy' }, 'connection open');

@@ -20,6 +20,21 @@ export function errorReply(code: HttpErrorCode, extra: Record<string, string> = 
   return { status, headers: { 'Content-Type': 'text/plain', ...extra }, body: text + '\n' };
 }
 
+/** A JSON answer. */
+export function jsonReply(status: number, body: unknown, extra: Record<string, string> = {}): Reply {
+  return {
+    status,
+    headers: { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', ...extra },
+    body: JSON.stringify(body),
+  };
+}
+
+/** An error of the table as JSON, `{"error":{"code","message"}}` (the HTTP API's error shape). */
+export function jsonErrorReply(code: HttpErrorCode, message?: string, extra: Record<string, string> = {}): Reply {
+  const { status, text } = HTTP_ERRORS[code];
+  return jsonReply(status, { error: { code, message: message ?? text } }, extra);
+}
+
 /**
  * Writes a reply as the response. Content-Length is always the body's, so a HEAD response
  * (whose body Node drops) carries the same headers as the GET one.

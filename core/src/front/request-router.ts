@@ -1,10 +1,11 @@
 /**
- * The plain HTTP requests of a service server: probes, the ticket endpoint, the service's own
- * handlers, then 401/400 for a plain request to a WebSocket path and 404 for anything else.
+ * The plain HTTP requests of a service server: probes, the ticket endpoint, the service's
+ * routes and own handlers, then 401/400 for a plain request to a WebSocket path and 404 for anything else.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BASIC_CHALLENGE, sendHttpError, sendReply } from './http-replies.js';
 import type { BaseMetrics } from '../observe/metrics.js';
+import type { HttpRouter } from './http-routes.js';
 import type { Identify } from './identify.js';
 import { PROBE_PATHS, type Probe } from './probes.js';
 import type { WsRoute } from './routes.js';
@@ -17,6 +18,8 @@ export interface RequestRouterDeps {
   routes: ReadonlyMap<string, WsRoute>;
   probe: Probe;
   ticketEndpoint: ((req: IncomingMessage, res: ServerResponse) => Promise<void>) | undefined;
+  /** The service's method + path routes (http-routes.ts). */
+  httpRouter: HttpRouter | undefined;
   http: HttpHandler | undefined;
   identify: Identify;
   metrics: BaseMetrics;
@@ -30,6 +33,7 @@ export function createRequestRouter(deps: RequestRouterDeps): RequestRouter {
     const url = new URL(req.url ?? '/', 'https://localhost');
     if (PROBE_PATHS.has(url.pathname)) return sendReply(res, await probe(req, url.pathname));
     if (ticketEndpoint && url.pathname === TICKETS_PATH) return ticketEndpoint(req, res);
+    if (deps.httpRouter && (await deps.httpRouter(req, res, url))) return;
     if (deps.http && (await deps.http(req, res, url))) return;
     if (routes.has(url.pathname)) {
       // A plain request to a WebSocket path: 401 without valid credentials, else 400.

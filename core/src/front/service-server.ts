@@ -21,6 +21,7 @@ import type { BaseMetrics } from '../observe/metrics.js';
 import { createConnections } from './connections.js';
 import { createIdentify } from './identify.js';
 import { originChecker } from './origins.js';
+import { createHttpRouter, type HttpRoute } from './http-routes.js';
 import { createProbes } from './probes.js';
 import { createRequestRouter, type HttpHandler } from './request-router.js';
 import type { WsRoute } from './routes.js';
@@ -44,6 +45,8 @@ export interface ServiceServerOptions {
   isReady(): boolean;
   /** When set, `POST /v1/tickets` issues browser tickets and upgrades accept `?ticket=`. */
   tickets?: TicketStore;
+  /** Plain HTTP routes (method + path → handler with the authenticated principal). */
+  httpRoutes?: readonly HttpRoute[];
   /** Extra plain-HTTP handlers; return true when handled. */
   http?: HttpHandler;
 }
@@ -87,7 +90,16 @@ export function createServiceServer(opts: ServiceServerOptions): ServiceServer {
     isReady: () => accepting && opts.isReady(),
     identify,
   });
-  const handleRequest = createRequestRouter({ routes, probe, ticketEndpoint, http: opts.http, identify, metrics });
+  const httpRouter = opts.httpRoutes && createHttpRouter({ routes: opts.httpRoutes, identify, metrics, log });
+  const handleRequest = createRequestRouter({
+    routes,
+    probe,
+    ticketEndpoint,
+    httpRouter,
+    http: opts.http,
+    identify,
+    metrics,
+  });
   const handleUpgrade = createUpgradeHandler({
     limits,
     routes,

@@ -4,6 +4,9 @@
  *
  *   { "version": 1, "users": { "alice": { "password": "scrypt$N$r$p$salt$hash",
  *                                          "publish": ["chat.>"], "subscribe": [">"] } } }
+ *
+ * `"admin": true` on a user grants the admin API (the msgqueue's /v1/consumers); it is
+ * written only when true.
  */
 import { randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -14,6 +17,7 @@ export interface UserRecord {
   password: string;
   publish: string[];
   subscribe: string[];
+  admin?: boolean;
 }
 export interface UsersFile {
   version: 1;
@@ -74,10 +78,14 @@ export function parseUsersFile(text: string, path = 'users file'): UsersFile {
     if (!USER_NAME_PATTERN.test(name) || typeof r?.password !== 'string' || !r.password.startsWith('scrypt$')) {
       throw new ConfigError('users', `${path}: user ${JSON.stringify(name)} needs a name and an scrypt password hash`);
     }
+    if (r.admin !== undefined && typeof r.admin !== 'boolean') {
+      throw new ConfigError('users', `${path}: ${name}.admin must be true or false`);
+    }
     out.users[name] = {
       password: r.password,
       publish: checkPatterns(`${name}.publish`, r.publish ?? []),
       subscribe: checkPatterns(`${name}.subscribe`, r.subscribe ?? []),
+      ...(r.admin === true && { admin: true }),
     };
   }
   return out;

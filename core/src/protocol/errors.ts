@@ -35,7 +35,9 @@ export const FRAME_ERROR_CODES = Object.keys(FRAME_ERRORS) as FrameErrorCode[];
 export const HTTP_ERRORS = {
   UNAUTHORIZED: { status: 401, text: 'missing or wrong credentials' },
   FORBIDDEN_ORIGIN: { status: 403, text: 'origin not allowed' },
+  FORBIDDEN: { status: 403, text: 'the user may not do this' },
   NOT_FOUND: { status: 404, text: 'no such path' },
+  CONFLICT: { status: 409, text: 'the resource is in use' },
   NOT_WEBSOCKET: { status: 400, text: 'this path only accepts WebSocket upgrades' },
   NOT_UPGRADABLE: { status: 400, text: 'this path does not accept WebSocket upgrades' },
   BAD_SUBPROTOCOL: { status: 400, text: 'unsupported WebSocket subprotocol' },

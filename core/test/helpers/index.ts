@@ -194,11 +194,19 @@ export function keyCount(line: string, key: string): number {
 export function logSink(
   service = 'test',
   level = 'debug',
-): { log: Logger; lines: () => Record<string, unknown>[]; text: () => string } {
+): {
+  log: Logger;
+  lines: () => Record<string, unknown>[];
+  text: () => string;
+  /** Resolves once `check()` is true, re-checked after every log line. */
+  until: (check: () => boolean) => Promise<void>;
+} {
   const chunks: string[] = [];
+  const written = new Set<() => void>();
   const stream = new Writable({
     write(chunk: Buffer, _enc, cb) {
       chunks.push(chunk.toString());
+      for (const recheck of [...written]) recheck();
       cb();
     },
   });
@@ -207,6 +215,11 @@ export function logSink(
   return {
     log,
     text,
+    until: (check) =>
+      until(check, (recheck) => {
+        written.add(recheck);
+        return () => written.delete(recheck);
+      }),
     lines: () =>
       text()
         .split('\n')

@@ -1,6 +1,8 @@
-// Durable consumer positions: the last seq each named consumer acknowledged.
-// set() is called on every ack, so it only touches memory; the whole table is written
-// atomically (tmp file + fsync + rename) by flush(), on a timer and at close.
+// Durable consumer positions: the last seq each named consumer acknowledged, and when it was
+// last seen (attached, detached, or found attached by the expiry sweep), so that "unattached
+// for --consumer-ttl-ms" survives restarts. set() is called on every ack, so it only touches
+// memory; the whole table is written atomically (tmp file + fsync + rename) by flush(), on a
+// timer and at close.
 
 import { open, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -13,17 +15,21 @@ export interface CursorStoreOptions {
   flushIntervalMs: number;
   /** Longest consumer name, in UTF-8 bytes. */
   maxNameBytes: number;
+  /** Clock of the last-seen times (ms since the epoch). */
+  now: () => number;
 }
 
 export const CURSOR_DEFAULTS: CursorStoreOptions = Object.freeze({
   maxConsumers: 10_000,
   flushIntervalMs: 200,
   maxNameBytes: 256,
+  now: Date.now,
 });
 
 export const CURSOR_FILE = 'cursors.json';
 const TMP_SUFFIX = '.tmp';
-const FORMAT_VERSION = 1;
+/** Version 2 adds the last-seen time; a version 1 file loads with every consumer seen at load time. */
+const FORMAT_VERSION = 2;
 
 export type CursorErrorCode = 'LIMIT_EXCEEDED' | 'INVALID_ARGUMENT' | 'CURSOR_IO' | 'CURSOR_CORRUPT' | 'CURSOR_CLOSED';
 
@@ -43,15 +49,26 @@ export interface CursorStats {
   flushErrors: number;
 }
 
+export interface CursorEntry {
+  acked: number;
+  /** When the consumer was last seen (ms since the epoch). */
+  lastSeenMs: number;
+}
+
 export interface CursorStore {
   /** Last acknowledged seq of `name`; 0 if unknown. */
   get(name: string): number;
-  /** Records a position in memory; persisted by the next flush. */
+  has(name: string): boolean;
+  /** Records a position in memory; persisted by the next flush. A new name is seen now. */
   set(name: string, ackedSeq: number): void;
+  /** Records that `name` was seen at `atMs`, registering it (at seq 0) when unknown. */
+  touch(name: string, atMs: number): void;
   /** Forgets a consumer; true if it existed. */
   delete(name: string): boolean;
   names(): string[];
   entries(): IterableIterator<[name: string, ackedSeq: number]>;
+  /** Position and last-seen time of `name`, or undefined. */
+  entry(name: string): Readonly<CursorEntry> | undefined;
   readonly size: number;
   readonly stats: Readonly<CursorStats>;
   /** Writes the table atomically if anything changed since the last flush. */
@@ -69,7 +86,7 @@ export async function openCursorStore(dir: string, opts: Partial<CursorStoreOpti
   } catch (err) {
     throw new CursorStoreError('CURSOR_IO', `cannot prepare ${dir}`, { cause: err });
   }
-  return new FileCursorStore(dir, path, await loadCursors(path), options);
+  return new FileCursorStore(dir, path, await loadCursors(path, options.now()), options);
 }
 
 class FileCursorStore implements CursorStore {
@@ -82,7 +99,7 @@ class FileCursorStore implements CursorStore {
   constructor(
     private readonly dir: string,
     private readonly path: string,
-    private readonly cursors: Map<string, number>,
+    private readonly cursors: Map<string, CursorEntry>,
     private readonly opts: CursorStoreOptions,
   ) {
     this.timer = setInterval(() => this.flush().catch(() => void this.stats.flushErrors++), opts.flushIntervalMs);
@@ -94,7 +111,15 @@ class FileCursorStore implements CursorStore {
   }
 
   get(name: string): number {
-    return this.cursors.get(name) ?? 0;
+    return this.cursors.get(name)?.acked ?? 0;
+  }
+
+  has(name: string): boolean {
+    return this.cursors.has(name);
+  }
+
+  entry(name: string): Readonly<CursorEntry> | undefined {
+    return this.cursors.get(name);
   }
 
   set(name: string, ackedSeq: number): void {
@@ -104,11 +129,31 @@ class FileCursorStore implements CursorStore {
       throw new CursorStoreError('INVALID_ARGUMENT', 'ackedSeq must be an integer >= 0');
     }
     const known = this.cursors.get(name);
-    if (known === ackedSeq) return;
-    if (known === undefined && this.cursors.size >= this.opts.maxConsumers) {
+    if (known === undefined) {
+      this.add(name, { acked: ackedSeq, lastSeenMs: this.opts.now() });
+    } else if (known.acked !== ackedSeq) {
+      known.acked = ackedSeq;
+      this.dirty = true;
+    }
+  }
+
+  touch(name: string, atMs: number): void {
+    if (this.closing) throw new CursorStoreError('CURSOR_CLOSED', 'cursor store is closed');
+    this.checkName(name);
+    const known = this.cursors.get(name);
+    if (known === undefined) {
+      this.add(name, { acked: 0, lastSeenMs: atMs });
+    } else if (known.lastSeenMs !== atMs) {
+      known.lastSeenMs = atMs;
+      this.dirty = true;
+    }
+  }
+
+  private add(name: string, entry: CursorEntry): void {
+    if (this.cursors.size >= this.opts.maxConsumers) {
       throw new CursorStoreError('LIMIT_EXCEEDED', `at most ${this.opts.maxConsumers} consumers`);
     }
-    this.cursors.set(name, ackedSeq);
+    this.cursors.set(name, entry);
     this.dirty = true;
   }
 
@@ -123,8 +168,8 @@ class FileCursorStore implements CursorStore {
     return [...this.cursors.keys()];
   }
 
-  entries(): IterableIterator<[string, number]> {
-    return this.cursors.entries();
+  *entries(): IterableIterator<[string, number]> {
+    for (const [name, { acked }] of this.cursors) yield [name, acked];
   }
 
   flush(): Promise<void> {
@@ -158,7 +203,8 @@ class FileCursorStore implements CursorStore {
 
   private async writeFile(): Promise<void> {
     this.dirty = false;
-    const body = JSON.stringify({ version: FORMAT_VERSION, cursors: [...this.cursors] });
+    const cursors = [...this.cursors].map(([name, e]) => [name, e.acked, e.lastSeenMs]);
+    const body = JSON.stringify({ version: FORMAT_VERSION, cursors });
     const tmp = this.path + TMP_SUFFIX;
     try {
       const fh = await open(tmp, 'w', 0o644);
@@ -178,7 +224,8 @@ class FileCursorStore implements CursorStore {
   }
 }
 
-async function loadCursors(path: string): Promise<Map<string, number>> {
+/** Reads the table; consumers of a version 1 file (no last-seen time) count as seen at `loadedAtMs`. */
+async function loadCursors(path: string, loadedAtMs: number): Promise<Map<string, CursorEntry>> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -196,13 +243,19 @@ async function loadCursors(path: string): Promise<Map<string, number>> {
     throw corrupt('not JSON');
   }
   const doc = parsed as { version?: unknown; cursors?: unknown };
-  if (doc?.version !== FORMAT_VERSION || !Array.isArray(doc.cursors)) throw corrupt('unknown format');
-  const cursors = new Map<string, number>();
-  for (const pair of doc.cursors as unknown[]) {
+  const version = doc?.version;
+  if ((version !== 1 && version !== FORMAT_VERSION) || !Array.isArray(doc.cursors)) throw corrupt('unknown format');
+  const cursors = new Map<string, CursorEntry>();
+  const count = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+  for (const row of doc.cursors as unknown[]) {
     const ok =
-      Array.isArray(pair) && typeof pair[0] === 'string' && Number.isSafeInteger(pair[1]) && (pair[1] as number) >= 0;
+      Array.isArray(row) &&
+      row.length === (version === 1 ? 2 : 3) &&
+      typeof row[0] === 'string' &&
+      count(row[1]) &&
+      (version === 1 || count(row[2]));
     if (!ok) throw corrupt('bad entry');
-    cursors.set(pair[0] as string, pair[1] as number);
+    cursors.set(row[0] as string, { acked: row[1] as number, lastSeenMs: version === 1 ? loadedAtMs : row[2] });
   }
   return cursors;
 }
@@ -217,6 +270,7 @@ async function fsyncDir(dir: string): Promise<void> {
 }
 
 function validateOptions(opts: CursorStoreOptions): CursorStoreOptions {
+  if (typeof opts.now !== 'function') throw new CursorStoreError('INVALID_ARGUMENT', 'invalid cursor store option now');
   for (const key of ['maxConsumers', 'flushIntervalMs', 'maxNameBytes'] as const) {
     if (!(Number.isSafeInteger(opts[key]) && opts[key] > 0)) {
       throw new CursorStoreError('INVALID_ARGUMENT', `invalid cursor store option ${key}`);

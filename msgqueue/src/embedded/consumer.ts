@@ -65,6 +65,7 @@ export function createEmbeddedConsumer(
 
   const session: ConsumerSession = {
     name,
+    next: () => next,
     wake,
     replaced() {
       stop();

@@ -79,6 +79,8 @@ export interface Journal {
   readonly lastSeq: number;
   readonly stats: Readonly<JournalStats>;
   readonly recovery: Readonly<RecoveryReport>;
+  /** Bytes of the retained segment files on disk: what --retain-bytes bounds. */
+  readonly retainedBytes: number;
   /** Bytes dropped by recovery at open: torn tail cut plus unreadable bytes of older segments. */
   readonly recoveredTruncatedBytes: number;
   /**

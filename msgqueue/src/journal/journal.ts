@@ -60,7 +60,7 @@ class FileJournal implements Journal {
   private closing: Promise<void> | undefined;
   /** Messages and bytes in `segments`, kept up to date for the retention check. */
   private retainedCount = 0;
-  private retainedBytes = 0;
+  private retainedByteCount = 0;
   private readonly unlinks = new Set<Promise<void>>();
   private readonly timers: NodeJS.Timeout[] = [];
 
@@ -79,7 +79,7 @@ class FileJournal implements Journal {
       onRecord: (msg, recordBytes, buf, off) => {
         this.cache.push(msg.seq, buf, off, recordBytes);
         this.retainedCount++;
-        this.retainedBytes += recordBytes;
+        this.retainedByteCount += recordBytes;
       },
       onGroupCommitted: () => this.enforceRetention(),
       groupBuffer: (bytes) => this.cache.groupBuffer(bytes),
@@ -95,6 +95,10 @@ class FileJournal implements Journal {
   get firstSeq(): number {
     for (const seg of this.segments) if (seg.count > 0) return seg.firstSeq;
     return this.writer.active.nextSeq;
+  }
+
+  get retainedBytes(): number {
+    return this.retainedByteCount;
   }
 
   get recoveredTruncatedBytes(): number {
@@ -212,7 +216,7 @@ class FileJournal implements Journal {
     while (this.segments.length > 1) {
       const oldest = this.segments[0];
       const overCount = retainMessages > 0 && this.retainedCount > retainMessages;
-      const overBytes = retainBytes > 0 && this.retainedBytes > retainBytes;
+      const overBytes = retainBytes > 0 && this.retainedByteCount > retainBytes;
       if (!overCount && !overBytes && !(oldest.maxTs < cutoff)) break;
       this.segments.shift();
       this.countRetained(oldest, -1);
@@ -223,7 +227,7 @@ class FileJournal implements Journal {
 
   private countRetained(seg: Segment, sign: 1 | -1): void {
     this.retainedCount += sign * seg.count;
-    this.retainedBytes += sign * (seg.size + seg.garbageBytes);
+    this.retainedByteCount += sign * (seg.size + seg.garbageBytes);
   }
 
   private unlinkInBackground(seg: Segment): void {

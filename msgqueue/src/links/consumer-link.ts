@@ -91,6 +91,7 @@ export function serveConsumerLink(ws: WebSocket, ctx: ConnectionContext, q: Queu
       pump,
       unacked,
       acked,
+      next: () => pump.next,
       wake: () => pump.wake(),
       replaced() {
         pump.stop();

@@ -34,7 +34,7 @@ export function serveLegacyPush(ws: WebSocket, ctx: ConnectionContext, q: QueueC
   let ignored = 0;
 
   function ignore(code: FrameErrorCode, topic?: string): void {
-    metrics.framesInvalid.inc({ endpoint: PUSH_PATH, code });
+    metrics.framesInvalid.inc({ path: PUSH_PATH, code });
     metrics.drops.inc({ reason: 'legacy_invalid_frame' });
     // The first one per connection is worth a warning; a flood of them only at debug.
     log[ignored++ === 0 ? 'warn' : 'debug']({ code, topic, ignored }, 'legacy frame ignored');
@@ -90,6 +90,8 @@ export function serveLegacyPop(ws: WebSocket, ctx: ConnectionContext, q: QueueCo
   }
   const { next } = resumePoint(q, name, log);
   function advance(seq: number): void {
+    // A connection that lost its name (replaced, closed, the consumer deleted) moves no cursor.
+    if (!hub.holds(session)) return;
     try {
       cursors.set(name, seq);
     } catch (err) {
@@ -121,6 +123,7 @@ export function serveLegacyPop(ws: WebSocket, ctx: ConnectionContext, q: QueueCo
   });
   const session = {
     name,
+    next: () => pump.next,
     wake: () => pump.wake(),
     replaced() {
       pump.stop();
@@ -130,7 +133,7 @@ export function serveLegacyPop(ws: WebSocket, ctx: ConnectionContext, q: QueueCo
     },
   };
   ws.on('message', () => {
-    metrics.framesInvalid.inc({ endpoint: POP_PATH, code: 'BAD_FRAME' });
+    metrics.framesInvalid.inc({ path: POP_PATH, code: 'BAD_FRAME' });
     log.debug('frame from a legacy consumer ignored');
   });
   ws.on('close', () => {

@@ -34,7 +34,7 @@ export function linkRefuser(ws: WebSocket, endpoint: string, log: Logger, metric
     const message = err instanceof Error ? err.message : String(err);
     if (code === 'INTERNAL') log.error({ err, ref }, `${role} request failed`);
     else log.debug({ code, message, ref }, `${role} frame refused`);
-    metrics.framesInvalid.inc({ endpoint, code });
+    metrics.framesInvalid.inc({ path: endpoint, code });
     sendError(ws, code, message, ref);
   };
 }

@@ -23,7 +23,7 @@ export const POP_PATH = '/popmsg';
  * maxConsumers exist. Checked when a consumer attaches, so acks never hit the limit later.
  */
 export function cursorAllowed(q: QueueContext, name: string): boolean {
-  return q.cursors.size < q.config.maxConsumers || q.cursors.names().includes(name);
+  return q.cursors.size < q.config.maxConsumers || q.cursors.has(name);
 }
 
 /**

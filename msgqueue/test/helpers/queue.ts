@@ -46,6 +46,7 @@ export async function startQueue(
   t: Teardown,
   options: Record<string, unknown> = {},
   dataDir?: string,
+  deps: { now?: () => number } = {},
 ): Promise<RunningQueue> {
   const tls = await testTls();
   const dir = dataDir ?? (await tempDir(t));
@@ -68,6 +69,7 @@ export async function startQueue(
   const queue = await createMsgqueue(toConfig(values as ConfigValues), {
     log: logs.log,
     metrics: createMetrics('msgqueue', { defaultMetrics: false }),
+    ...deps,
   });
   t.teardown(() => queue.close());
   const { port } = await queue.listen();

@@ -42,7 +42,7 @@ t.test('a certificate from an untrusted CA: down with the reason, never up', asy
     states.seen.some((s) => s.state === 'up'),
     'never up',
   );
-  t.equal(await q.metric('wsq_connections_total', { endpoint: '/pushmsg' }), 0, 'no WebSocket reached the queue');
+  t.equal(await q.metric('wsq_connections_total', { path: '/pushmsg' }), 0, 'no WebSocket reached the queue');
   t.match(sink.text(), /certificate not trusted/, 'the reason is logged');
 });
 
