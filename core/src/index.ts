@@ -51,6 +51,7 @@ export { rawSocketOf, putTextFrameHeader, textFrameHeaderBytes } from './front/r
 export type { RawSocket } from './front/raw-frames.js';
 export { parseObject, isNonNegativeInt } from './protocol/json.js';
 export { loadConfig, resolveValues, printableConfig, flagName, envName } from './config/config.js';
+export { wsqVersion, versionLine } from './config/version.js';
 export type { OptionSpec, OptionType, ConfigValues, LoadOptions, LoadResult } from './config/config.js';
 export { commonOptions, LINK_OPTIONS, LOG_LEVELS, DEMO_USER, DEMO_PASSWORD } from './config/options.js';
 export { loadTlsFiles, generateCerts, ensureCerts } from './front/tls.js';
