@@ -317,7 +317,7 @@ export function createServiceServer(opts: ServiceServerOptions): ServiceServer {
     },
     listen() {
       return new Promise((resolve, reject) => {
-        const fail = (err: NodeJS.ErrnoException): void => reject(listenError(err, limits.host));
+        const fail = (err: NodeJS.ErrnoException): void => reject(listenError(err, limits.host, limits.port));
         server.once('error', fail);
         server.listen(limits.port, limits.host, () => {
           server.off('error', fail);
@@ -352,12 +352,21 @@ export function createServiceServer(opts: ServiceServerOptions): ServiceServer {
  * A host that does not resolve, or is not an address of this machine, is a configuration
  * error (exit 2 naming host); anything else, such as a port in use, stays what it was.
  */
-function listenError(err: NodeJS.ErrnoException, host: string): Error {
+function listenError(err: NodeJS.ErrnoException, host: string, port: number): Error {
   if (err.code === 'ENOTFOUND') {
     return new ConfigError('host', `cannot listen on --host ${host}: the name does not resolve (${err.message})`);
   }
   if (err.code === 'EADDRNOTAVAIL') {
     return new ConfigError('host', `cannot listen on --host ${host}: not an address of this machine (${err.message})`);
+  }
+  if (err.code === 'EADDRINUSE') {
+    // Still exit 1 (not the operator's typo: another process holds the port), with the fix.
+    const inUse = new Error(
+      `port ${port} on ${host} is in use by another process (EADDRINUSE): choose another with --port (env WSQ_PORT)`,
+      { cause: err },
+    ) as NodeJS.ErrnoException;
+    inUse.code = 'EADDRINUSE';
+    return inUse;
   }
   return err;
 }
