@@ -54,7 +54,8 @@ export { loadConfig, resolveValues, printableConfig, flagName, envName } from '.
 export { wsqVersion, versionLine } from './config/version.js';
 export type { OptionSpec, OptionType, ConfigValues, LoadOptions, LoadResult } from './config/config.js';
 export { commonOptions, LINK_OPTIONS, LOG_LEVELS, DEMO_USER, DEMO_PASSWORD } from './config/options.js';
-export { loadTlsFiles, generateCerts, ensureCerts } from './front/tls.js';
+export { loadTlsFiles, frontTls, generateCerts, ensureCerts } from './front/tls.js';
+export { loadCertKeyPair, watchTlsFiles, type TlsReloader } from './front/tls-reload.js';
 export type { TlsFiles, GeneratedCerts } from './front/tls.js';
 export {
   hashPassword,

@@ -272,3 +272,14 @@ t.test('finish() hook validates across fields', async (t) => {
   t.equal(r.kind === 'exit' && r.code, 2);
   t.match(r.kind === 'exit' ? r.output : '', 'invalid configuration: --reconnect-max-ms: must be');
 });
+
+t.test('--tls is on unless turned off explicitly', async (t) => {
+  t.equal(values([]).tls, true);
+  t.equal(values(['--tls=false']).tls, false);
+  t.equal(values(['--no-tls']).tls, false);
+  t.equal(values([], { WSQ_TLS: 'false' }).tls, false);
+  for (const value of ['', '0', 'no', 'off']) {
+    const r = run([], { WSQ_TLS: value });
+    t.match(r.kind === 'exit' && r.output, 'invalid configuration: WSQ_TLS: ', `WSQ_TLS=${JSON.stringify(value)}`);
+  }
+});

@@ -181,4 +181,5 @@ t.test('a host the service cannot listen on exits 2 naming --host; a port in use
   const inUse = await run('publisher', [...tlsFlags, '--port', String(port)]);
   t.equal(inUse.code, 1, 'EADDRINUSE is not a configuration error');
   t.match(inUse.stderr, /cannot listen: .*EADDRINUSE/);
+  t.match(inUse.stderr, /choose another with --port/, 'the fix is named');
 });

@@ -12,7 +12,7 @@ import {
   createMetrics,
   createServiceServer,
   LINK_PROTOCOL,
-  loadTlsFiles,
+  frontTls,
   MAX_CONSUMER_NAME_LENGTH,
   type Authenticator,
   type BaseMetrics,
@@ -42,7 +42,7 @@ export interface MsgqueueDeps {
 export interface Msgqueue {
   listen(): Promise<AddressInfo>;
   close(): Promise<void>;
-  /** Re-reads the users file (SIGHUP). */
+  /** Re-reads the users file and the TLS certificate (SIGHUP). */
   reload(): void;
   readonly metrics: BaseMetrics;
 }
@@ -53,7 +53,7 @@ export const CURSORS_SUBDIR = 'cursors';
 export async function createMsgqueue(config: MsgqueueConfig, deps: MsgqueueDeps): Promise<Msgqueue> {
   const { log } = deps;
   const now = deps.now ?? Date.now;
-  const tls = loadTlsFiles(config.tlsPaths, false);
+  const tls = frontTls({ ...config.tlsPaths, tls: config.tls });
   const metrics = deps.metrics ?? createMetrics('msgqueue');
   warnAboutUsers(log, config);
   const auth = await createAuthenticator({
@@ -112,7 +112,7 @@ export async function createMsgqueue(config: MsgqueueConfig, deps: MsgqueueDeps)
   const server = createServiceServer({
     service: 'msgqueue',
     limits: config.limits,
-    tls,
+    ...tls,
     auth,
     log,
     metrics,
@@ -151,6 +151,7 @@ export async function createMsgqueue(config: MsgqueueConfig, deps: MsgqueueDeps)
     },
     reload() {
       auth.reload();
+      server.reloadTls();
     },
   };
 }

@@ -13,7 +13,7 @@ import {
   createMetrics,
   createServiceServer,
   createTicketStore,
-  loadTlsFiles,
+  frontTls,
   type AppendDone,
   type AppendRequest,
   type BaseMetrics,
@@ -52,7 +52,7 @@ export interface Publisher {
 export async function createPublisher(config: PublisherConfig, deps: PublisherDeps): Promise<Publisher> {
   const { log } = deps;
   // Throws ConfigError('cert' | 'key' | 'ca'): the process exits 2 before anything starts.
-  const tls = loadTlsFiles({ cert: config.cert, key: config.key, ca: config.ca }, false);
+  const tls = frontTls(config);
   warnAboutUsers(log, config);
 
   const auth = await createAuthenticator({
@@ -109,7 +109,7 @@ export async function createPublisher(config: PublisherConfig, deps: PublisherDe
   const server = createServiceServer({
     service: 'publisher',
     limits: config,
-    tls,
+    ...tls,
     auth,
     log,
     metrics,
@@ -202,8 +202,9 @@ export async function createPublisher(config: PublisherConfig, deps: PublisherDe
       return closed;
     },
     reload() {
-      log.info('reloading the users file');
+      log.info('reloading the users file and the TLS certificate');
       auth.reload();
+      server.reloadTls();
     },
   };
 }

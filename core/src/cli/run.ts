@@ -2,8 +2,8 @@
  * What every src/main.ts does: parse configuration (exit 2 naming the field), build the
  * service (exit 1 with the error's code when it cannot start), listen (a host it cannot
  * listen on also exits 2, naming host), and turn SIGTERM/SIGINT into a graceful close (exit 0
- * within 10 s) and SIGHUP into a reload. Kept here so the four entry files are a few lines of
- * wiring.
+ * within 10 s) and SIGHUP into a reload (users file and TLS certificate). Kept here so the
+ * four entry files are a few lines of wiring.
  */
 import type { AddressInfo } from 'node:net';
 import { loadConfig, printableConfig, type ConfigValues, type LoadOptions, type OptionSpec } from '../config/config.js';
@@ -64,9 +64,10 @@ export async function runService(opts: RunOptions): Promise<void> {
     log.flush();
     process.exit(bad ? 2 : 1);
   }
+  const scheme = loaded.config.tls === false ? 'http' : 'https';
   log.info(
     { host: address.address, port: address.port },
-    `${opts.service} listening on https://${address.address}:${address.port}`,
+    `${opts.service} listening on ${scheme}://${address.address}:${address.port}`,
   );
 
   let stopping = false;
