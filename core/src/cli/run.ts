@@ -6,7 +6,14 @@
  * four entry files are a few lines of wiring.
  */
 import type { AddressInfo } from 'node:net';
-import { loadConfig, printableConfig, type ConfigValues, type LoadOptions, type OptionSpec } from '../config/config.js';
+import {
+  loadConfig,
+  nameOrigin,
+  printableConfig,
+  type ConfigValues,
+  type LoadOptions,
+  type OptionSpec,
+} from '../config/config.js';
 import { ConfigError } from '../protocol/errors.js';
 import { createLogger, type Logger } from '../observe/log.js';
 
@@ -40,7 +47,7 @@ export async function runService(opts: RunOptions): Promise<void> {
     handle = await opts.build(loaded.config, log);
   } catch (err) {
     if (err instanceof ConfigError) {
-      process.stderr.write(`wsq-${opts.service}: invalid configuration: ${err.message}\n`);
+      process.stderr.write(`wsq-${opts.service}: invalid configuration: ${nameOrigin(err, loaded.origins).message}\n`);
       log.flush();
       process.exit(2);
     }
@@ -60,7 +67,8 @@ export async function runService(opts: RunOptions): Promise<void> {
     // An unusable --host is a ConfigError (exit 2); a port in use and the like exit 1.
     const bad = err instanceof ConfigError;
     const what = bad ? 'invalid configuration' : 'cannot listen';
-    process.stderr.write(`wsq-${opts.service}: ${what}: ${(err as Error).message}\n`);
+    const message = bad ? nameOrigin(err, loaded.origins).message : (err as Error).message;
+    process.stderr.write(`wsq-${opts.service}: ${what}: ${message}\n`);
     log.flush();
     process.exit(bad ? 2 : 1);
   }

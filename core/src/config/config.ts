@@ -47,7 +47,14 @@ export interface LoadOptions {
 
 /** What the caller should do after parsing the command line. */
 export type LoadResult =
-  { kind: 'run'; config: ConfigValues; printConfig: boolean } | { kind: 'exit'; code: number; output: string };
+  | {
+      kind: 'run';
+      config: ConfigValues;
+      printConfig: boolean;
+      /** Where each option was set (`--port`, `WSQ_PORT`, `FILE: port`), for later errors. */
+      origins: ReadonlyMap<string, string>;
+    }
+  | { kind: 'exit'; code: number; output: string };
 
 export function flagName(key: string): string {
   return '--' + key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
@@ -307,13 +314,23 @@ export function loadConfig(specs: readonly OptionSpec[], opts: LoadOptions): Loa
       const origin = err instanceof ConfigError ? origins.get(err.field) : undefined;
       throw origin ? new ConfigError((err as ConfigError).field, (err as ConfigError).detail, origin) : err;
     }
-    return { kind: 'run', config: Object.freeze(values) as ConfigValues, printConfig: flags.printConfig === true };
+    const config = Object.freeze(values) as ConfigValues;
+    return { kind: 'run', config, printConfig: flags.printConfig === true, origins };
   } catch (err) {
     if (err instanceof ConfigError) {
       return { kind: 'exit', code: 2, output: `wsq-${opts.service}: invalid configuration: ${err.message}\n` };
     }
     throw err;
   }
+}
+
+/**
+ * A ConfigError raised after loading (a certificate file that cannot be read, a --host the
+ * service cannot listen on), renamed after where the operator set its field.
+ */
+export function nameOrigin(err: ConfigError, origins: ReadonlyMap<string, string>): ConfigError {
+  const origin = origins.get(err.field);
+  return origin ? new ConfigError(err.field, err.detail, origin) : err;
 }
 
 /** The effective configuration as JSON, with secrets masked. */

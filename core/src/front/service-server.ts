@@ -394,10 +394,10 @@ export function createServiceServer(opts: ServiceServerOptions): ServiceServer {
  */
 function listenError(err: NodeJS.ErrnoException, host: string, port: number): Error {
   if (err.code === 'ENOTFOUND') {
-    return new ConfigError('host', `cannot listen on --host ${host}: the name does not resolve (${err.message})`);
+    return new ConfigError('host', `cannot listen on ${host}: the name does not resolve (${err.message})`);
   }
   if (err.code === 'EADDRNOTAVAIL') {
-    return new ConfigError('host', `cannot listen on --host ${host}: not an address of this machine (${err.message})`);
+    return new ConfigError('host', `cannot listen on ${host}: not an address of this machine (${err.message})`);
   }
   if (err.code === 'EADDRINUSE') {
     // Still exit 1 (not the operator's typo: another process holds the port), with the fix.
