@@ -61,7 +61,7 @@ t.test('--scenario takes a list, in the order given, each scenario once', async 
   for (const bad of ['pipe,bogus', ',', 'PIPE']) {
     const e = exit(['--scenario', bad]);
     t.equal(e.code, 2, `${JSON.stringify(bad)}: exit 2`);
-    t.match(e.output, /invalid configuration: scenario: /, `${JSON.stringify(bad)} names the field`);
+    t.match(e.output, /invalid configuration: --scenario: /, `${JSON.stringify(bad)} names the field`);
   }
   t.match(exit(['--scenario', 'pipe,bogus']).output, /got "bogus"/, 'names the bad scenario');
 });
@@ -72,7 +72,7 @@ t.test('--acks: v1 messages carry ids; needs the v1 protocol', async (t) => {
   t.equal(run(['--protocol', 'legacy,v1', '--acks']).acks, true, 'legacy is measured without');
   const e = exit(['--acks']);
   t.equal(e.code, 2);
-  t.match(e.output, /invalid configuration: acks: needs --protocol v1/);
+  t.match(e.output, /invalid configuration: --acks: needs --protocol v1/);
 });
 
 t.test('--repeat: runs per scenario and system', async (t) => {
@@ -124,7 +124,7 @@ t.test('--warmup-messages: 100000 by default, 500 with --quick, from flag, env o
   for (const bad of ['-1', '1.5', 'many', '']) {
     const e = exit([], { WSQ_WARMUP_MESSAGES: bad });
     t.equal(e.code, 2, `WSQ_WARMUP_MESSAGES=${JSON.stringify(bad)}`);
-    t.match(e.output, /invalid configuration: warmupMessages: /, `${JSON.stringify(bad)} names the field`);
+    t.match(e.output, /invalid configuration: WSQ_WARMUP_MESSAGES: /, `${JSON.stringify(bad)} names the variable`);
   }
   t.equal(exit(['--warmup-messages=-5']).code, 2, 'a negative flag');
   for (const bad of ['-1', 'x']) {
@@ -169,10 +169,10 @@ t.test('bad options exit 2 naming the field', async (t) => {
     [['--protocol', 'v2'], /protocol/],
     [['--protocol', 'legacy,v2'], /protocol/],
     [['--protocol', ''], /protocol/],
-    [['--payload-bytes', '8'], /payloadBytes/],
+    [['--payload-bytes', '8'], /--payload-bytes/],
     [['--messages', '0'], /messages/],
-    [['--target', 'urls'], /publishUrl/],
-    [['--target', 'urls', '--publish-url', 'wss://h/publish', '--subscribe-url', 'http://h/s'], /subscribeUrl/],
+    [['--target', 'urls'], /--publish-url/],
+    [['--target', 'urls', '--publish-url', 'wss://h/publish', '--subscribe-url', 'http://h/s'], /--subscribe-url/],
     [['--user', 'u'], /password/],
     [['--scenario', 'topics', '--publishers', '10', '--messages', '5'], /publishers/],
     [['--profile', 'x', '--target', 'urls', '--publish-url', 'wss://a/p', '--subscribe-url', 'wss://a/s'], /profile/],
@@ -186,7 +186,7 @@ t.test('bad options exit 2 naming the field', async (t) => {
         '--subscribe-url',
         'wss://a/s',
       ],
-      /serviceNodeArgs/,
+      /--service-node-args/,
     ],
     [['--bogus'], /unknown option/],
     [['--repeat', '0'], /repeat/],

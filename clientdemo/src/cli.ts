@@ -7,7 +7,7 @@ import { splitArgv } from './argv.js';
 import { createClient, type Client } from './client.js';
 import { ClientError, describeClose } from './errors.js';
 import { painter, receivedLine, sentLine, useColor, type Painter } from './format.js';
-import { checkOptions, OPTIONS, toClientdemoConfig, type ClientdemoConfig } from './options.js';
+import { checkOptions, ENV_PREFIX, OPTIONS, toClientdemoConfig, type ClientdemoConfig } from './options.js';
 import { runRepl } from './repl.js';
 
 export interface CliIo {
@@ -36,6 +36,7 @@ export async function runCli(io: CliIo): Promise<number> {
     description: DESCRIPTION,
     argv: flags,
     env: io.env,
+    envPrefix: ENV_PREFIX,
     finish: checkOptions,
   });
   if (loaded.kind === 'exit') {

@@ -1,9 +1,15 @@
-/** clientdemo's options: flags > WSQ_* environment > --config JSON > defaults (core's machinery). */
+/**
+ * clientdemo's options: flags > WSQ_CLIENT_* environment > --config JSON > defaults (core's
+ * machinery). The client has its own variable names, so a service's WSQ_CA or WSQ_INSECURE
+ * exported in the same shell does not change it.
+ */
 import { existsSync, readFileSync } from 'node:fs';
 import { ConfigError, DEMO_PASSWORD, DEMO_USER, type ConfigValues, type OptionSpec } from '@wsq/core';
 import type { ClientOptions, Protocol } from './client.js';
 
 export const DEFAULT_CA = 'certs/ca.crt';
+/** WSQ_CLIENT_CA, WSQ_CLIENT_INSECURE, …, and WSQ_CLIENT_CONFIG for --config. */
+export const ENV_PREFIX = 'WSQ_CLIENT_';
 
 export const OPTIONS: OptionSpec[] = [
   { key: 'publishUrl', type: 'string', default: 'wss://localhost:8081/publish', help: 'publisher WebSocket URL' },

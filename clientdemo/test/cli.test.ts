@@ -185,3 +185,39 @@ t.test('interactive mode exits 1 when it cannot connect', async (t) => {
   t.equal(await runCli(io), 1);
   t.match(io.stderrText(), /wrong user or password/);
 });
+
+t.test('clientdemo reads WSQ_CLIENT_* only: the services’ WSQ_* variables change nothing', async (t) => {
+  const io = streams(['--print-config']);
+  io.env = {
+    ...ENV,
+    WSQ_CA: '/services/ca.crt',
+    WSQ_INSECURE: 'true',
+    WSQ_MAX_PAYLOAD_BYTES: '200',
+    WSQ_USER: 'service-user',
+    WSQ_CLIENT_USER: 'alice',
+    WSQ_CLIENT_MAX_PAYLOAD_BYTES: '4096',
+    WSQ_CLIENT_PROTOCOL: 'v1',
+  };
+  t.equal(await runCli(io), 0);
+  const printed = JSON.parse(io.stdoutText()) as Record<string, unknown>;
+  t.match(printed, { user: 'alice', maxPayloadBytes: 4096, protocol: 'v1', ca: 'certs/ca.crt', insecure: false });
+
+  const bad = streams([]);
+  bad.env = { ...ENV, WSQ_CLIENT_COUNT: 'many' };
+  t.equal(await runCli(bad), 2);
+  t.match(bad.stderrText(), /WSQ_CLIENT_COUNT: expected an integer/, 'the error names the variable');
+
+  const help = streams(['--help']);
+  t.equal(await runCli(help), 0);
+  const text = help.stdoutText().replace(/\s+/g, ' ');
+  for (const name of ['WSQ_CLIENT_CA', 'WSQ_CLIENT_INSECURE', 'WSQ_CLIENT_MAX_PAYLOAD_BYTES', 'WSQ_CLIENT_CONFIG']) {
+    t.match(text, name, `--help names ${name}`);
+  }
+  t.notMatch(text, /env WSQ_(?!CLIENT_)/, 'no service variable in --help');
+});
+
+t.test('--version prints the wsq version', async (t) => {
+  const io = streams(['--version']);
+  t.equal(await runCli(io), 0);
+  t.match(io.stdoutText(), /^wsq \d+\.\d+\.\d+\S*\n$/);
+});

@@ -53,6 +53,7 @@ export type { RawSocket } from './front/ws-adapter.js';
 export { wsqVersion } from './observe/build-info.js';
 export { parseObject, isNonNegativeInt } from './protocol/json.js';
 export { loadConfig, resolveValues, printableConfig, flagName, envName } from './config/config.js';
+export { versionLine } from './config/version.js';
 export type { OptionSpec, OptionType, ConfigValues, LoadOptions, LoadResult } from './config/config.js';
 export {
   commonOptions,
@@ -62,7 +63,8 @@ export {
   DEMO_USER,
   DEMO_PASSWORD,
 } from './config/options.js';
-export { loadTlsFiles, generateCerts, ensureCerts } from './front/tls.js';
+export { loadTlsFiles, frontTls, generateCerts, ensureCerts } from './front/tls.js';
+export { loadCertKeyPair, watchTlsFiles, type TlsReloader } from './front/tls-reload.js';
 export type { TlsFiles, GeneratedCerts } from './front/tls.js';
 export {
   hashPassword,

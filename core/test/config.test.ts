@@ -1,9 +1,10 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { envName, flagName, loadConfig, printableConfig, type OptionSpec } from '../src/config/config.js';
 import { commonOptions, LINK_OPTIONS } from '../src/config/options.js';
+import { ConfigError } from '../src/protocol/errors.js';
 
 const specs: OptionSpec[] = [...commonOptions(8081), ...LINK_OPTIONS];
 const base = { service: 'publisher', description: 'test' };
@@ -96,26 +97,61 @@ t.test('a boolean flag with any other value exits 2 naming the flag', async (t) 
   }
 });
 
-t.test('invalid values exit 2 naming the field', async (t) => {
+t.test('invalid values exit 2 naming what the operator set: the flag or the variable', async (t) => {
   const cases: [string[], NodeJS.ProcessEnv, string][] = [
-    [['--port', 'abc'], {}, 'port'],
-    [['--port', '70000'], {}, 'port'],
-    [['--max-payload-bytes', '1'], {}, 'maxPayloadBytes'],
-    [['--log-level', 'loud'], {}, 'logLevel'],
-    [[], { WSQ_PING_INTERVAL_MS: 'soon' }, 'pingIntervalMs'],
-    [[], { WSQ_DEMO: 'maybe' }, 'demo'],
-    [['--allowed-origins', '*'], {}, 'allowedOrigins'],
-    [['--allowed-origins', 'https://a.com, https://b.com/'], {}, 'allowedOrigins'],
-    [[], { WSQ_ALLOWED_ORIGINS: 'app.example.com' }, 'allowedOrigins'],
+    [['--port', 'abc'], {}, '--port'],
+    [['--port', '70000'], {}, '--port'],
+    [['--max-payload-bytes', '1'], {}, '--max-payload-bytes'],
+    [['--log-level', 'loud'], {}, '--log-level'],
+    [[], { WSQ_PORT: 'abc' }, 'WSQ_PORT'],
+    [[], { WSQ_PING_INTERVAL_MS: 'soon' }, 'WSQ_PING_INTERVAL_MS'],
+    [[], { WSQ_DEMO: 'maybe' }, 'WSQ_DEMO'],
+    [['--allowed-origins', '*'], {}, '--allowed-origins'],
+    [['--allowed-origins', 'https://a.com, https://b.com/'], {}, '--allowed-origins'],
+    [[], { WSQ_ALLOWED_ORIGINS: 'app.example.com' }, 'WSQ_ALLOWED_ORIGINS'],
   ];
-  for (const [argv, env, field] of cases) {
+  for (const [argv, env, where] of cases) {
     const r = run(argv, env);
     t.equal(r.kind, 'exit', `${argv.join(' ')} ${JSON.stringify(env)}`);
     if (r.kind === 'exit') {
       t.equal(r.code, 2);
-      t.match(r.output, field);
+      t.match(r.output, `invalid configuration: ${where}: `, `${argv.join(' ')} ${JSON.stringify(env)} names ${where}`);
     }
   }
+});
+
+t.test('a cross-field error names where the field was set', async (t) => {
+  const finish = (v: Record<string, unknown>) => {
+    if (v.insecure === true && v.demo !== true) throw new ConfigError('insecure', 'needs --demo here');
+  };
+  const both = (argv: string[], env: NodeJS.ProcessEnv) => loadConfig(specs, { ...base, argv, env, finish });
+  const fromEnv = both([], { WSQ_INSECURE: 'true' });
+  t.match(fromEnv.kind === 'exit' && fromEnv.output, 'invalid configuration: WSQ_INSECURE: needs --demo');
+  const fromFlag = both(['--insecure'], {});
+  t.match(fromFlag.kind === 'exit' && fromFlag.output, 'invalid configuration: --insecure: needs --demo');
+});
+
+t.test('--version prints wsq and the package version, exit 0', async (t) => {
+  const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  const r = run(['--version']);
+  t.same(r, { kind: 'exit', code: 0, output: `wsq ${version}\n` });
+});
+
+t.test('an explicit boolean takes only true or false, so an empty variable cannot turn it off', async (t) => {
+  const specs: OptionSpec[] = [{ key: 'tls', type: 'bool', default: true, explicit: true, help: 'TLS' }];
+  const load = (argv: string[], env: NodeJS.ProcessEnv) => loadConfig(specs, { ...base, argv, env });
+  for (const value of ['', '0', 'no']) {
+    const r = load([], { WSQ_TLS: value });
+    t.match(r.kind === 'exit' && r.output, 'WSQ_TLS: expected true or false', `WSQ_TLS=${JSON.stringify(value)}`);
+  }
+  const off = load([], { WSQ_TLS: 'false' });
+  t.equal(off.kind === 'run' && off.config.tls, false);
+  const flag = load(['--tls=false'], {});
+  t.equal(flag.kind === 'run' && flag.config.tls, false);
+  const on = load([], {});
+  t.equal(on.kind === 'run' && on.config.tls, true, 'on unless turned off');
 });
 
 t.test('config file errors name the field', async (t) => {
@@ -161,8 +197,8 @@ t.test('a config file holds JSON types: numbers, booleans and string arrays, not
     t.equal(r.kind === 'exit' && r.code, 2, JSON.stringify(content));
     t.match(
       r.kind === 'exit' ? r.output : '',
-      `invalid configuration: ${field}: `,
-      `${JSON.stringify(content)} names ${field}`,
+      `invalid configuration: ${file}: ${field}: `,
+      `${JSON.stringify(content)} names the file and ${field}`,
     );
   }
   const overridden = join(dir, 'overridden.json');
@@ -223,7 +259,6 @@ t.test('--print-config masks secrets', async (t) => {
 });
 
 t.test('finish() hook validates across fields', async (t) => {
-  const { ConfigError } = await import('../src/protocol/errors.js');
   const r = loadConfig(specs, {
     ...base,
     argv: ['--reconnect-min-ms', '500', '--reconnect-max-ms', '100'],
@@ -235,5 +270,16 @@ t.test('finish() hook validates across fields', async (t) => {
     },
   });
   t.equal(r.kind === 'exit' && r.code, 2);
-  t.match(r.kind === 'exit' ? r.output : '', 'reconnectMaxMs');
+  t.match(r.kind === 'exit' ? r.output : '', 'invalid configuration: --reconnect-max-ms: must be');
+});
+
+t.test('--tls is on unless turned off explicitly', async (t) => {
+  t.equal(values([]).tls, true);
+  t.equal(values(['--tls=false']).tls, false);
+  t.equal(values(['--no-tls']).tls, false);
+  t.equal(values([], { WSQ_TLS: 'false' }).tls, false);
+  for (const value of ['', '0', 'no', 'off']) {
+    const r = run([], { WSQ_TLS: value });
+    t.match(r.kind === 'exit' && r.output, 'invalid configuration: WSQ_TLS: ', `WSQ_TLS=${JSON.stringify(value)}`);
+  }
 });

@@ -8,6 +8,7 @@ import { createInterface } from 'node:readline';
 import { PassThrough, type Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
+import { busyPortHint, loadPrettyFormat } from '../src/cli/start.js';
 import { supervise, type ChildSpec } from '../src/cli/start-supervisor.js';
 import { httpsRequest, type Teardown } from './helpers/index.js';
 
@@ -20,7 +21,8 @@ const ENV = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.st
 const FAKE = join(DIR, 'fake-service.mjs');
 writeFileSync(
   FAKE,
-  `const [name, mode] = process.argv.slice(2);
+  `import { existsSync } from 'node:fs';
+const [name, mode] = process.argv.slice(2);
 const log = (msg, extra = {}) => console.log(JSON.stringify({ level: 'info', time: new Date().toISOString(), pid: process.pid, hostname: 'h', service: name, msg, ...extra }));
 process.on('SIGTERM', () => {
   if (mode === 'hang') return;
@@ -31,7 +33,12 @@ setInterval(() => {}, 60000);
 console.log('plain text line');
 console.error('to stderr');
 console.log('{not json');
-log(name + ' listening on https://127.0.0.1:1', { port: 1 });
+const listening = () => log(name + ' listening on https://127.0.0.1:1', { port: 1 });
+if (mode.startsWith('gate=')) {
+  // Listens only once the test creates the gate file.
+  const gate = mode.slice(5);
+  const check = setInterval(() => { if (existsSync(gate)) { clearInterval(check); listening(); } }, 5);
+} else listening();
 if (mode === 'die') process.exit(3);
 `,
 );
@@ -46,12 +53,15 @@ function collect(stream: PassThrough): () => string {
   return () => text;
 }
 
+const FORMAT = await loadPrettyFormat(false);
+
 function run(children: ChildSpec[], stopTimeoutMs = 10000) {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   const out = collect(stdout);
   const err = collect(stderr);
   const listening = new Set<string>();
+  const spawned: string[] = [];
   let allListening!: () => void;
   const ready = new Promise<void>((resolve) => (allListening = resolve));
   const sup = supervise({
@@ -60,12 +70,14 @@ function run(children: ChildSpec[], stopTimeoutMs = 10000) {
     stderr,
     color: false,
     stopTimeoutMs,
+    format: FORMAT,
+    onSpawn: (name) => spawned.push(name),
     onListening: (name) => {
       listening.add(name);
       if (listening.size === children.length) allListening();
     },
   });
-  return { sup, out, err, ready };
+  return { sup, out, err, ready, spawned, stdout };
 }
 
 t.test('supervisor: prefixed, pretty-printed lines; stop() ends all with 0', async (t) => {
@@ -80,6 +92,74 @@ t.test('supervisor: prefixed, pretty-printed lines; stop() ends all with 0', asy
   t.match(out, /^\[bbb\] \[[\d:.]+\] INFO: stopped$/m, 'output after SIGTERM is printed before done');
   t.notMatch(out, /"pid"|hostname/);
   t.match(r.err(), /^\[a\] {3}to stderr$/m);
+});
+
+t.test('supervisor: without a formatter JSON lines are printed as they are', async (t) => {
+  const stdout = new PassThrough();
+  const out = collect(stdout);
+  const sup = supervise({
+    children: [fake('a')],
+    stdout,
+    stderr: new PassThrough(),
+    color: false,
+    stopTimeoutMs: 5000,
+  });
+  await new Promise<void>((resolve) => stdout.on('data', () => out().includes('listening') && resolve()));
+  sup.stop();
+  t.equal(await sup.done, 0);
+  t.match(out(), /^\[a\] \{"level":"info",.*"msg":"a listening on/m);
+});
+
+t.test('supervisor: a child with `after` starts once that one listens', async (t) => {
+  const gate = join(DIR, 'gate-after');
+  const r = run([fake('q', `gate=${gate}`), { ...fake('f'), after: 'q' }, { ...fake('g'), after: 'q' }]);
+  // q runs and prints, but has not said it listens: the others must not exist yet.
+  await new Promise<void>((resolve) => {
+    const check = () => r.out().includes('[q] plain text line') && resolve();
+    r.stdout.on('data', check);
+    check();
+  });
+  t.same(r.spawned, ['q'], 'only q is started before it listens');
+  writeFileSync(gate, '');
+  await r.ready;
+  t.same(r.spawned, ['q', 'f', 'g']);
+  const out = r.out();
+  t.ok(out.indexOf('q listening') < out.indexOf('[f] plain text line'), 'f printed after q listened');
+  r.sup.stop();
+  t.equal(await r.sup.done, 0);
+});
+
+t.test('supervisor: stopped before `after` is met, the waiting child never starts', async (t) => {
+  const r = run([fake('q', `gate=${join(DIR, 'never')}`), { ...fake('f'), after: 'q' }]);
+  await new Promise<void>((resolve) => {
+    const check = () => r.out().includes('[q] plain text line') && resolve();
+    r.stdout.on('data', check);
+    check();
+  });
+  r.sup.stop();
+  t.equal(await r.sup.done, 0);
+  t.same(r.spawned, ['q']);
+});
+
+t.test('supervisor: a hint is printed once per child', async (t) => {
+  const stderr = new PassThrough();
+  const err = collect(stderr);
+  const sup = supervise({
+    children: [fake('a', 'die')],
+    stdout: new PassThrough(),
+    stderr,
+    color: false,
+    stopTimeoutMs: 5000,
+    hint: (name, line) => (line.includes('text') ? `${name} said text` : undefined),
+  });
+  t.equal(await sup.done, 1);
+  t.equal(err().split('a said text').length - 1, 1, err());
+});
+
+t.test('busyPortHint: advice for EADDRINUSE only', async (t) => {
+  t.equal(busyPortHint('listening', 8080), undefined);
+  t.match(busyPortHint('cannot listen: port 8080 ... (EADDRINUSE)', 8080), 'npm start -- --base-port 9080');
+  t.match(busyPortHint('EADDRINUSE', 65000), '--base-port 9000');
 });
 
 t.test('supervisor: one child dying stops the others, status 1', async (t) => {
@@ -176,6 +256,15 @@ t.test('npm start: certs generated, three services on the given ports, SIGTERM e
     p.err.lines.some((l) => /generated a local CA/.test(l)),
     'says it generated certs/',
   );
+  const all = [...p.out.lines, ...p.err.lines];
+  t.same(
+    all.filter((l) => /ECONNREFUSED|link down/i.test(l)),
+    [],
+    'the fronts start after the msgqueue listens: no refused link',
+  );
+  const first = (name: string) => p.out.lines.findIndex((l) => l.startsWith(`[${name}]`));
+  const mqListens = p.out.lines.findIndex((l) => /^\[msgqueue\] +.*listening on https:/.test(l));
+  t.ok(mqListens >= 0 && mqListens < first('publisher') && mqListens < first('subscriber'), 'msgqueue first');
   t.ok(
     p.out.lines.some((l) =>
       l.includes(`npx wscat -c wss://localhost:${sub}/subscribe --auth hello:test --ca certs/ca.crt`),
@@ -207,6 +296,14 @@ t.test('npm start: a service that cannot start stops the others, exit 1', async 
   t.ok(
     p.err.lines.some((l) => /msgqueue exited unexpectedly/.test(l)),
     p.err.lines.join('\n'),
+  );
+  t.ok(
+    p.err.lines.some((l) => /npm start -- --base-port \d+/.test(l)),
+    'a busy port gets the --base-port advice',
+  );
+  t.ok(
+    p.err.lines.some((l) => /in use .*--port/.test(l)),
+    'the service itself names --port',
   );
 });
 

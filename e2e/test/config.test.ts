@@ -141,11 +141,11 @@ t.test('invalid configuration exits 2 naming the field', async (t) => {
   writeFileSync(notJson, '{ "port": ');
   // One case per source (core/test/config.test.ts has the full table in process).
   const cases: [ServiceName, string[], Record<string, string>, RegExp][] = [
-    ['publisher', ['--max-payload-bytes', 'lots'], {}, /maxPayloadBytes/],
-    ['msgqueue', [], { WSQ_FSYNC: 'sometimes' }, /\bfsync\b/],
+    ['publisher', ['--max-payload-bytes', 'lots'], {}, /--max-payload-bytes/],
+    ['msgqueue', [], { WSQ_FSYNC: 'sometimes' }, /WSQ_FSYNC/],
     ['msgqueue', ['--config', unknownKey], {}, /noSuchOption/],
-    ['subscriber', ['--config', notJson], {}, /\bconfig\b/],
-    ['msgqueue', ['--allowed-origins', '*'], {}, /allowedOrigins/],
+    ['subscriber', ['--config', notJson], {}, /--config/],
+    ['msgqueue', ['--allowed-origins', '*'], {}, /--allowed-origins/],
   ];
   const results = await Promise.all(cases.map(([name, args, env]) => run(name, args, env)));
   results.forEach((res, i) => {
@@ -170,7 +170,8 @@ t.test('a host the service cannot listen on exits 2 naming --host; a port in use
     const [name, args, env] = cases[i]!;
     const what = `${name} ${args.join(' ')} ${JSON.stringify(env)}`;
     t.equal(res.code, 2, what);
-    t.match(res.stderr, /invalid configuration: host: .*--host/, `${what} names --host`);
+    const where = env.WSQ_HOST === undefined ? '--host' : 'WSQ_HOST';
+    t.match(res.stderr, `invalid configuration: ${where}: cannot listen on `, `${what} names ${where}`);
   });
 
   const child = spawn(process.execPath, [MAIN('publisher'), ...tlsFlags], {
@@ -184,4 +185,5 @@ t.test('a host the service cannot listen on exits 2 naming --host; a port in use
   const inUse = await run('publisher', [...tlsFlags, '--port', String(port)]);
   t.equal(inUse.code, 1, 'EADDRINUSE is not a configuration error');
   t.match(inUse.stderr, /cannot listen: .*EADDRINUSE/);
+  t.match(inUse.stderr, /choose another with --port/, 'the fix is named');
 });

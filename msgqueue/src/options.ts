@@ -182,6 +182,8 @@ export const OPTIONS: OptionSpec[] = [
 export interface MsgqueueConfig {
   readonly limits: ServerLimits;
   readonly tlsPaths: { cert: string; key: string; ca: string };
+  /** False: plain HTTP/WS behind a TLS-terminating proxy (--tls=false). */
+  readonly tls: boolean;
   readonly users: string | undefined;
   readonly demo: boolean;
   readonly maxBufferedBytes: number;
@@ -246,6 +248,7 @@ export function toConfig(values: ConfigValues): MsgqueueConfig {
       perMessageDeflate: values.perMessageDeflate === true,
     }),
     tlsPaths: Object.freeze({ cert: str(values, 'cert'), key: str(values, 'key'), ca: str(values, 'ca') }),
+    tls: values.tls !== false,
     users,
     demo: values.demo === true,
     maxBufferedBytes: num(values, 'maxBufferedBytes'),

@@ -11,7 +11,7 @@ import {
   createMetrics,
   createServiceServer,
   LINK_PROTOCOL,
-  loadTlsFiles,
+  frontTls,
   type Authenticator,
   type BaseMetrics,
   type Logger,
@@ -47,7 +47,7 @@ export interface MsgqueueDeps {
 export interface Msgqueue {
   listen(): Promise<AddressInfo>;
   close(): Promise<void>;
-  /** Re-reads the users file (SIGHUP). */
+  /** Re-reads the users file and the TLS certificate (SIGHUP). */
   reload(): void;
   readonly metrics: BaseMetrics;
   /** The durable consumers: list, delete, expiry sweep (the admin API's backend). */
@@ -56,7 +56,7 @@ export interface Msgqueue {
 
 export async function createMsgqueue(config: MsgqueueConfig, deps: MsgqueueDeps): Promise<Msgqueue> {
   const { log } = deps;
-  const tls = loadTlsFiles(config.tlsPaths, false);
+  const tls = frontTls({ ...config.tlsPaths, tls: config.tls });
   const metrics = deps.metrics ?? deps.store?.metrics ?? createMetrics('msgqueue');
   const ownAuth = deps.auth === undefined;
   if (ownAuth) warnAboutUsers(log, config);
@@ -81,7 +81,7 @@ export async function createMsgqueue(config: MsgqueueConfig, deps: MsgqueueDeps)
   const server = createServiceServer({
     service: 'msgqueue',
     limits: config.limits,
-    tls,
+    ...tls,
     auth,
     log,
     metrics,
@@ -126,6 +126,7 @@ export async function createMsgqueue(config: MsgqueueConfig, deps: MsgqueueDeps)
     },
     reload() {
       if (ownAuth) auth.reload();
+      server.reloadTls();
     },
   };
 }

@@ -135,44 +135,44 @@ async function runWithTls(t: Teardown, extra: string[], cwd: string): Promise<Ex
   );
 }
 
-t.test('a --data-dir that is a regular file exits 2 naming dataDir, without a stack trace', async (t) => {
+t.test('a --data-dir that is a regular file exits 2 naming --data-dir, without a stack trace', async (t) => {
   const dir = await tempDir(t);
   const file = join(dir, 'not-a-dir');
   await writeFile(file, '');
   const r = await runWithTls(t, ['--data-dir', file], dir);
   t.equal(r.code, 2);
-  t.match(r.stderr, /invalid configuration: dataDir: .*not a directory/);
+  t.match(r.stderr, /invalid configuration: --data-dir: .*not a directory/);
   t.notMatch(r.stderr, /\n\s+at /, 'no stack trace');
   const under = await runWithTls(t, ['--data-dir', join(file, 'sub')], dir);
   t.equal(under.code, 2);
-  t.match(under.stderr, /dataDir: .*ENOTDIR/);
+  t.match(under.stderr, /--data-dir: .*ENOTDIR/);
 });
 
 // Node's recursive mkdir never settles there (procfs answers ENOENT for a child of an existing
 // directory); the tap timeout turns a hang into a failure.
 const noProc = !existsSync('/proc/self') && 'no /proc here';
 t.test(
-  'a --data-dir that cannot be created exits 2 naming dataDir, at once',
+  'a --data-dir that cannot be created exits 2 naming --data-dir, at once',
   { timeout: 20_000, skip: noProc },
   async (t) => {
     const dir = await tempDir(t);
     for (const dataDir of ['/proc/wsq-nope', '/proc/wsq-nope/a/b', '/proc']) {
       const r = await runWithTls(t, ['--data-dir', dataDir], dir);
       t.equal(r.code, 2, dataDir);
-      t.match(r.stderr, /invalid configuration: dataDir: /, dataDir);
+      t.match(r.stderr, /invalid configuration: --data-dir: /, dataDir);
     }
   },
 );
 
 const asRoot = process.getuid?.() === 0 && 'root may write anywhere';
-t.test('a --data-dir it may not write in exits 2 naming dataDir', { skip: asRoot }, async (t) => {
+t.test('a --data-dir it may not write in exits 2 naming --data-dir', { skip: asRoot }, async (t) => {
   const dir = await tempDir(t);
   const locked = join(dir, 'locked');
   await mkdir(locked, { mode: 0o500 });
   t.teardown(() => chmod(locked, 0o700));
   const r = await runWithTls(t, ['--data-dir', locked], dir);
   t.equal(r.code, 2);
-  t.match(r.stderr, /dataDir: .*EACCES/);
+  t.match(r.stderr, /--data-dir: .*EACCES/);
 });
 
 t.test('a corrupt journal exits 1 with its code, not a stack trace', { timeout: 20_000 }, async (t) => {

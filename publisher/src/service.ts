@@ -13,7 +13,7 @@ import {
   createMetrics,
   createServiceServer,
   createTicketStore,
-  loadTlsFiles,
+  frontTls,
   type AppendDone,
   type AppendRequest,
   type Authenticator,
@@ -46,7 +46,7 @@ export interface Publisher {
   listen(): Promise<AddressInfo>;
   /** Stops taking messages, waits up to drainTimeoutMs for in-flight ones, closes clients with 1001, closes the link. */
   close(): Promise<void>;
-  /** Re-reads the users file (SIGHUP). */
+  /** Re-reads the users file and the TLS certificate (SIGHUP). */
   reload(): void;
   /** The msgqueue link's state ('closed' before listen()). */
   readonly linkState: LinkState;
@@ -57,7 +57,7 @@ export interface Publisher {
 export async function createPublisher(config: PublisherConfig, deps: PublisherDeps): Promise<Publisher> {
   const { log } = deps;
   // Throws ConfigError('cert' | 'key' | 'ca'): the process exits 2 before anything starts.
-  const tls = loadTlsFiles({ cert: config.cert, key: config.key, ca: config.ca }, false);
+  const tls = frontTls(config);
   const ownAuth = deps.auth === undefined;
   if (ownAuth) warnAboutUsers(log, config);
 
@@ -117,7 +117,7 @@ export async function createPublisher(config: PublisherConfig, deps: PublisherDe
   const server = createServiceServer({
     service: 'publisher',
     limits: config,
-    tls,
+    ...tls,
     auth,
     log,
     metrics,
@@ -210,6 +210,7 @@ export async function createPublisher(config: PublisherConfig, deps: PublisherDe
       return closed;
     },
     reload() {
+      server.reloadTls();
       if (!ownAuth) return;
       log.info('reloading the users file');
       auth.reload();

@@ -34,13 +34,13 @@ t.test('--help exits 0 and lists the options', async (t) => {
   t.match(stdout, '--queue-password');
 });
 
-t.test('a bad value exits 2 naming the field', async (t) => {
+t.test('a bad value exits 2 naming the flag or the variable', async (t) => {
   const { code, stderr } = await run(['--publish-burst', 'lots']).exited;
   t.equal(code, 2);
-  t.match(stderr, /publishBurst/);
+  t.match(stderr, /--publish-burst/);
   const env = await run([], { WSQ_OUTBOX_MESSAGES: '-1' }).exited;
   t.equal(env.code, 2);
-  t.match(env.stderr, /outboxMessages/);
+  t.match(env.stderr, /WSQ_OUTBOX_MESSAGES/);
 });
 
 t.test('serves, links to the queue, and stops cleanly on SIGTERM', async (t) => {

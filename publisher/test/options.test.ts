@@ -1,5 +1,5 @@
 import t from 'tap';
-import { DEMO_PASSWORD, DEMO_USER, loadConfig } from '@wsq/core';
+import { DEMO_PASSWORD, DEMO_USER, flagName, loadConfig } from '@wsq/core';
 import { OPTIONS, finishOptions, publisherConfig, toPublisherConfig } from '../src/options.js';
 
 function load(argv: string[], env: NodeJS.ProcessEnv = {}) {
@@ -54,7 +54,7 @@ t.test('cross-field and per-field errors name the field', async (t) => {
     t.equal(r.kind, 'exit', argv.join(' '));
     if (r.kind === 'exit') {
       t.equal(r.code, 2);
-      t.match(r.output, new RegExp(`invalid configuration: ${field}:`), argv.join(' '));
+      t.match(r.output, new RegExp(`invalid configuration: ${flagName(field)}:`), argv.join(' '));
     }
   }
   t.throws(() => publisherConfig({ queueUser: 'pub' }), { code: 'BAD_CONFIG', field: 'queuePassword' });

@@ -113,8 +113,9 @@ export async function createServer(config: ServerConfig, deps: ServerDeps): Prom
         return closing;
       },
       reload() {
-        log.info('reloading the users file');
+        log.info('reloading the users file and the TLS certificates');
         auth.reload();
+        for (const part of [msgqueue, publisher, subscriber]) part.reload();
       },
     };
   } catch (err) {

@@ -81,5 +81,5 @@ t.test('the command: --help names the three ports; invalid configuration exits 2
     (err: { code: number; stderr: string }) => err,
   );
   t.equal((bad as { code: number }).code, 2);
-  t.match((bad as { stderr: string }).stderr, 'publishPort');
+  t.match((bad as { stderr: string }).stderr, '--publish-port');
 });

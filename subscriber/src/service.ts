@@ -12,7 +12,7 @@ import {
   createMetrics,
   createServiceServer,
   createTicketStore,
-  loadTlsFiles,
+  frontTls,
   type Authenticator,
   type BaseMetrics,
   type ConnectionContext,
@@ -62,7 +62,7 @@ export async function createSubscriber(config: SubscriberConfig, deps: Subscribe
   const { log } = deps;
   const base = deps.metrics ?? createMetrics('subscriber');
   const metrics = subscriberMetrics(base);
-  const tls = loadTlsFiles({ cert: config.cert, key: config.key, ca: config.ca }, false);
+  const tls = frontTls(config);
   warnAboutUsers(log, config);
   const ownAuth = deps.auth === undefined;
   const auth =
@@ -152,7 +152,7 @@ export async function createSubscriber(config: SubscriberConfig, deps: Subscribe
       metricsAuth: config.metricsAuth,
       perMessageDeflate: config.perMessageDeflate,
     },
-    tls,
+    ...tls,
     auth,
     log,
     metrics: base,
@@ -186,6 +186,8 @@ export async function createSubscriber(config: SubscriberConfig, deps: Subscribe
       return closing;
     },
     reload() {
+      server.reloadTls();
+      if (!ownAuth) return;
       auth.reload();
       log.info('users file reloaded');
     },

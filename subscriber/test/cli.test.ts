@@ -38,7 +38,7 @@ t.test('the command line: --help, bad values, a missing certificate', async (t) 
   t.match(help.stdout, /--max-replay-buffer-messages[^\n]*default: 10000 messages/);
   t.match(help.stdout, /--port[^\n]*default: 8082/);
   t.equal(bad.code, 2, 'a bad value exits 2');
-  t.match(bad.stderr, /consumerWindow/);
+  t.match(bad.stderr, /--consumer-window/);
   t.equal(cross.code, 2, 'a cross-field error exits 2');
   t.match(cross.stderr, /queue/);
   t.equal(noCert.code, 2, 'refuses to start without a certificate');
@@ -88,5 +88,5 @@ t.test('cross-field checks throw ConfigError naming the field', async (t) => {
     env: {},
     finish: checkSubscriberValues,
   });
-  t.match(loaded, { kind: 'exit', code: 2, output: /reconnectMinMs/ });
+  t.match(loaded, { kind: 'exit', code: 2, output: /--reconnect-min-ms/ });
 });

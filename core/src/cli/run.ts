@@ -2,11 +2,18 @@
  * What every src/main.ts does: parse configuration (exit 2 naming the field), build the
  * service (exit 1 with the error's code when it cannot start), listen (a host it cannot
  * listen on also exits 2, naming host), and turn SIGTERM/SIGINT into a graceful close (exit 0
- * within 10 s) and SIGHUP into a reload. Kept here so the four entry files are a few lines of
- * wiring.
+ * within 10 s) and SIGHUP into a reload (users file and TLS certificate). Kept here so the
+ * four entry files are a few lines of wiring.
  */
 import type { AddressInfo } from 'node:net';
-import { loadConfig, printableConfig, type ConfigValues, type LoadOptions, type OptionSpec } from '../config/config.js';
+import {
+  loadConfig,
+  nameOrigin,
+  printableConfig,
+  type ConfigValues,
+  type LoadOptions,
+  type OptionSpec,
+} from '../config/config.js';
 import { ConfigError } from '../protocol/errors.js';
 import { createLogger, type Logger } from '../observe/log.js';
 
@@ -40,7 +47,7 @@ export async function runService(opts: RunOptions): Promise<void> {
     handle = await opts.build(loaded.config, log);
   } catch (err) {
     if (err instanceof ConfigError) {
-      process.stderr.write(`wsq-${opts.service}: invalid configuration: ${err.message}\n`);
+      process.stderr.write(`wsq-${opts.service}: invalid configuration: ${nameOrigin(err, loaded.origins).message}\n`);
       log.flush();
       process.exit(2);
     }
@@ -60,13 +67,15 @@ export async function runService(opts: RunOptions): Promise<void> {
     // An unusable --host is a ConfigError (exit 2); a port in use and the like exit 1.
     const bad = err instanceof ConfigError;
     const what = bad ? 'invalid configuration' : 'cannot listen';
-    process.stderr.write(`wsq-${opts.service}: ${what}: ${(err as Error).message}\n`);
+    const message = bad ? nameOrigin(err, loaded.origins).message : (err as Error).message;
+    process.stderr.write(`wsq-${opts.service}: ${what}: ${message}\n`);
     log.flush();
     process.exit(bad ? 2 : 1);
   }
+  const scheme = loaded.config.tls === false ? 'http' : 'https';
   log.info(
     { host: address.address, port: address.port },
-    `${opts.service} listening on https://${address.address}:${address.port}`,
+    `${opts.service} listening on ${scheme}://${address.address}:${address.port}`,
   );
 
   let stopping = false;

@@ -1,11 +1,12 @@
 /**
  * Runs a set of child processes as one unit for `npm start`: their output lines are prefixed
- * with the service name and pino's JSON made human-readable; when one dies on its own the
- * others are stopped; stop() sends SIGTERM to all and waits (SIGKILL after a deadline).
+ * with the service name and pino's JSON made human-readable (by the caller's formatter); a
+ * child that names another in `after` starts once that one logged that it listens; when one
+ * dies on its own the others are stopped; stop() sends SIGTERM to all and waits (SIGKILL after
+ * a deadline).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { prettyFactory } from 'pino-pretty';
 
 export interface ChildSpec {
   name: string;
@@ -13,7 +14,12 @@ export interface ChildSpec {
   args: readonly string[];
   /** ANSI colour of the name prefix on a terminal. */
   color?: number;
+  /** Started only once this child logged that it listens (the fronts wait for the msgqueue). */
+  after?: string;
 }
+
+/** Turns one parsed JSON log line into text (pino-pretty's, for npm start). */
+export type LogFormat = (line: Record<string, unknown>) => string;
 
 export interface SupervisorOptions {
   children: readonly ChildSpec[];
@@ -27,6 +33,12 @@ export interface SupervisorOptions {
   stopTimeoutMs: number;
   /** A child logged that it listens (runService's `listening` line with a port). */
   onListening?(name: string, port: number): void;
+  /** A child was spawned. */
+  onSpawn?(name: string): void;
+  /** JSON log lines through this; without it they are printed as they are. */
+  format?: LogFormat;
+  /** Advice for the operator about one output line (a busy port), printed once per child. */
+  hint?(name: string, line: string): string | undefined;
 }
 
 export interface Supervisor {
@@ -42,14 +54,9 @@ interface Running {
 }
 
 export function supervise(opts: SupervisorOptions): Supervisor {
-  const pretty = prettyFactory({
-    colorize: opts.color,
-    translateTime: 'SYS:HH:MM:ss.l',
-    ignore: 'pid,hostname,service',
-    singleLine: true,
-  });
   const width = Math.max(...opts.children.map((c) => c.name.length));
   const running: Running[] = [];
+  const hinted = new Set<string>();
   let stopping = false;
   let failed = false;
   let killTimer: NodeJS.Timeout | undefined;
@@ -77,10 +84,16 @@ export function supervise(opts: SupervisorOptions): Supervisor {
           obj = undefined; // not JSON after all: printed as is
         }
       }
-      const text = obj ? pretty(obj).replace(/\n$/, '') : line;
+      const text = obj && opts.format ? opts.format(obj).replace(/\n$/, '') : line;
       for (const l of text.split('\n')) to.write(pre + l + '\n');
+      const advice = hinted.has(r.spec.name) ? undefined : opts.hint?.(r.spec.name, line);
+      if (advice) {
+        hinted.add(r.spec.name);
+        say(advice);
+      }
       if (obj && typeof obj.port === 'number' && typeof obj.msg === 'string' && obj.msg.includes('listening')) {
         opts.onListening?.(r.spec.name, obj.port);
+        for (const next of opts.children) if (next.after === r.spec.name && !stopping) start(next);
       }
     });
   }
@@ -97,6 +110,7 @@ export function supervise(opts: SupervisorOptions): Supervisor {
       failed = true;
       say(`${r.spec.name} stopped with ${how}`);
     }
+    // Children still waiting for another never start once stopping: only the started count.
     if (running.every((x) => x.exited)) {
       clearTimeout(killTimer);
       resolveDone(failed ? 1 : 0);
@@ -117,7 +131,8 @@ export function supervise(opts: SupervisorOptions): Supervisor {
     }, opts.stopTimeoutMs);
   }
 
-  for (const spec of opts.children) {
+  function start(spec: ChildSpec): void {
+    if (running.some((r) => r.spec === spec)) return;
     const proc = spawn(spec.command, [...spec.args], {
       cwd: opts.cwd,
       env: opts.env,
@@ -133,6 +148,9 @@ export function supervise(opts: SupervisorOptions): Supervisor {
       say(`cannot start ${spec.name}: ${err.message}`);
       onExit(r, null, null);
     });
+    opts.onSpawn?.(spec.name);
   }
+
+  for (const spec of opts.children) if (spec.after === undefined) start(spec);
   return { done, stop };
 }

@@ -3,6 +3,8 @@
  * Generates certs/ when it holds no server certificate, runs msgqueue, publisher and
  * subscriber with --demo (user hello / password test), prefixes and pretty-prints their logs,
  * and stops all three on Ctrl-C / SIGTERM. If one dies, the others are stopped (exit 1).
+ * Publisher and subscriber start once the msgqueue listens, so their links connect at once.
+ * A busy port is answered with the --base-port advice.
  *
  *   npm start                                   ports 8080 8081 8082, certs in ./certs
  *   npm start -- --base-port 9000               ports 9000 9001 9002
@@ -18,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { loadConfig, printableConfig, type OptionSpec } from '../config/config.js';
 import { ConfigError } from '../protocol/errors.js';
 import { DEMO_PASSWORD, DEMO_USER } from '../config/options.js';
-import { supervise, type ChildSpec } from './start-supervisor.js';
+import { supervise, type ChildSpec, type LogFormat } from './start-supervisor.js';
 import { ensureCerts } from '../front/tls.js';
 
 /** The repository root, from this file's place (core/dist/src/cli/start.js), not from the cwd. */
@@ -78,6 +80,31 @@ const OPTIONS: OptionSpec[] = [
     help: 'time each service gets to stop before it is killed',
   },
 ];
+
+/**
+ * pino-pretty's formatter. It is a development dependency (npm start runs from a checkout after
+ * `npm install`), so runtime images do not carry it; without it the logs stay JSON.
+ */
+export async function loadPrettyFormat(color: boolean): Promise<LogFormat | undefined> {
+  try {
+    const { prettyFactory } = await import('pino-pretty');
+    return prettyFactory({
+      colorize: color,
+      translateTime: 'SYS:HH:MM:ss.l',
+      ignore: 'pid,hostname,service',
+      singleLine: true,
+    });
+  } catch {
+    return undefined;
+  }
+}
+
+/** The advice for a child's line that says its port is taken. */
+export function busyPortHint(line: string, basePort: number): string | undefined {
+  if (!line.includes('EADDRINUSE')) return undefined;
+  const other = basePort + 1000 <= 65533 ? basePort + 1000 : 9000;
+  return `a port is in use by another program: run on other ports with npm start -- --base-port ${other} (or --msgqueue-port, --publisher-port, --subscriber-port)`;
+}
 
 function portsOf(values: Record<string, unknown>): Record<ServiceName, number> {
   const base = values.basePort as number;
@@ -170,6 +197,8 @@ export async function runStart(): Promise<number> {
     name: s.name,
     color: s.color,
     command: process.execPath,
+    // The fronts start once the msgqueue listens: no refused first link attempt.
+    after: s.name === 'msgqueue' ? undefined : 'msgqueue',
     args: [
       join(ROOT, s.name, 'dist', 'src', 'main.js'),
       '--demo',
@@ -184,12 +213,16 @@ export async function runStart(): Promise<number> {
     `starting msgqueue on ${p.msgqueue}, publisher on ${p.publisher}, subscriber on ${p.subscriber} (DEMO ONLY: --demo)`,
   );
 
+  const format = await loadPrettyFormat(color);
+  if (!format) say('pino-pretty is not installed (run npm install): logs are shown as JSON');
   const listening = new Set<string>();
   const supervisor = supervise({
     children,
     stdout: process.stdout,
     stderr: process.stderr,
     color,
+    format,
+    hint: (_name, line) => busyPortHint(line, config.basePort as number),
     stopTimeoutMs: config.stopTimeoutMs as number,
     onListening: (name) => {
       listening.add(name);

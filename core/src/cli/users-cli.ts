@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import type { ReadStream } from 'node:tty';
 import { Command, CommanderError, Option } from 'commander';
 import { ConfigError } from '../protocol/errors.js';
+import { versionLine } from '../config/version.js';
 import { isValidPattern } from '../protocol/topics.js';
 import { USER_NAME_PATTERN, hashPassword, readUsersFile, writeUsersFile, type UsersFile } from '../front/users.js';
 
@@ -134,6 +135,7 @@ function buildProgram(io: UsersCliIo): Command {
   const program = new Command(NAME)
     .description('Manage the wsq users file (scrypt password hashes and topic permissions).')
     .helpOption('-h, --help', 'show this help and exit')
+    .version(versionLine(), '--version', 'print the version and exit')
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
     .showHelpAfterError(`(run ${NAME} --help for usage)`);

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { ConfigError } from '../protocol/errors.js';
+import { versionLine } from './version.js';
 
 export type OptionType = 'string' | 'int' | 'bool' | 'list';
 
@@ -24,6 +25,11 @@ export interface OptionSpec {
   secret?: boolean;
   /** For a list: checks one item and returns it normalised; throws ConfigError naming the field. */
   item?: (value: string) => string;
+  /**
+   * For a bool: only the words true and false (not 1/0/yes/no/empty), so that a stray or empty
+   * variable cannot turn it off (--tls).
+   */
+  explicit?: boolean;
 }
 
 export type ConfigValues = Readonly<Record<string, string | number | boolean | string[] | undefined>>;
@@ -35,21 +41,30 @@ export interface LoadOptions {
   env?: NodeJS.ProcessEnv;
   /** Cross-field checks and derived defaults; throw ConfigError naming the field. */
   finish?: (values: Record<string, unknown>) => void;
+  /** Prefix of the environment variables (default WSQ_); clientdemo's are WSQ_CLIENT_*. */
+  envPrefix?: string;
 }
 
 /** What the caller should do after parsing the command line. */
 export type LoadResult =
-  { kind: 'run'; config: ConfigValues; printConfig: boolean } | { kind: 'exit'; code: number; output: string };
+  | {
+      kind: 'run';
+      config: ConfigValues;
+      printConfig: boolean;
+      /** Where each option was set (`--port`, `WSQ_PORT`, `FILE: port`), for later errors. */
+      origins: ReadonlyMap<string, string>;
+    }
+  | { kind: 'exit'; code: number; output: string };
 
 export function flagName(key: string): string {
   return '--' + key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
 }
 
-export function envName(key: string): string {
-  return 'WSQ_' + key.replace(/[A-Z]/g, (c) => '_' + c).toUpperCase();
+export function envName(key: string, prefix = 'WSQ_'): string {
+  return prefix + key.replace(/[A-Z]/g, (c) => '_' + c).toUpperCase();
 }
 
-function describe(spec: OptionSpec): string {
+function describe(spec: OptionSpec, prefix: string): string {
   const parts = [spec.help];
   if (spec.choices) parts.push(`one of: ${spec.choices.join(', ')}`);
   const def = spec.default;
@@ -58,27 +73,29 @@ function describe(spec: OptionSpec): string {
   } else if (spec.unit) {
     parts.push(`unit: ${spec.unit}`);
   }
-  parts.push(`env ${envName(spec.key)}`);
+  parts.push(`env ${envName(spec.key, prefix)}`);
   return parts.join('; ');
 }
 
 function buildCommand(specs: readonly OptionSpec[], opts: LoadOptions, out: string[]): Command {
+  const prefix = opts.envPrefix ?? 'WSQ_';
   const cmd = new Command(`wsq-${opts.service}`)
     .description(opts.description)
     .helpOption('-h, --help', 'show this help and exit')
     .allowExcessArguments(false)
     .exitOverride()
-    .configureOutput({ writeOut: (s) => out.push(s), writeErr: (s) => out.push(s) });
-  cmd.addOption(new Option('--config <file>', 'JSON file with options (camelCase keys); env WSQ_CONFIG'));
+    .configureOutput({ writeOut: (s) => out.push(s), writeErr: (s) => out.push(s) })
+    .version(versionLine(), '--version', 'print the version and exit');
+  cmd.addOption(new Option('--config <file>', `JSON file with options (camelCase keys); env ${prefix}CONFIG`));
   cmd.addOption(new Option('--print-config', 'print the effective configuration (secrets masked) and exit'));
   for (const spec of specs) {
     const flag = flagName(spec.key);
     const arg = spec.type === 'bool' ? '' : spec.type === 'list' ? ' <items>' : ' <value>';
-    cmd.addOption(new Option(flag + arg, describe(spec)));
+    cmd.addOption(new Option(flag + arg, describe(spec, prefix)));
     // Defined after the positive flag, so commander leaves the value undefined (env and file
     // decide) unless one of the two is given.
     if (spec.type === 'bool') {
-      const description = `same as ${flag}=false: turns it off over ${envName(spec.key)} and --config`;
+      const description = `same as ${flag}=false: turns it off over ${envName(spec.key, prefix)} and --config`;
       cmd.addOption(new Option(negatedFlag(spec.key), description));
     }
   }
@@ -133,8 +150,8 @@ function coerce(spec: OptionSpec, raw: unknown): string | number | boolean | str
   switch (spec.type) {
     case 'bool': {
       if (typeof raw === 'boolean') return raw;
-      if (raw === 'true' || raw === '1' || raw === 'yes') return true;
-      if (raw === 'false' || raw === '0' || raw === 'no' || raw === '') return false;
+      if (raw === 'true' || (!spec.explicit && (raw === '1' || raw === 'yes'))) return true;
+      if (raw === 'false' || (!spec.explicit && (raw === '0' || raw === 'no' || raw === ''))) return false;
       throw new ConfigError(field, `expected true or false, got ${JSON.stringify(raw)}`);
     }
     case 'int': {
@@ -185,30 +202,41 @@ function jsonTypeOf(raw: unknown): string {
 }
 
 /** Every key in the file must have its option's JSON type, even one a flag or env overrides. */
-function checkFileTypes(specs: readonly OptionSpec[], file: Record<string, unknown>): void {
+function checkFileTypes(specs: readonly OptionSpec[], file: Record<string, unknown>, fileName: string): void {
   for (const spec of specs) {
     const raw = file[spec.key];
     if (raw === undefined) continue;
     const { want, test } = FILE_TYPES[spec.type];
-    if (!test(raw)) throw new ConfigError(spec.key, `must be ${want} in the config file, got ${jsonTypeOf(raw)}`);
+    if (!test(raw)) {
+      const where = `${fileName}: ${spec.key}`;
+      throw new ConfigError(spec.key, `must be ${want} in the config file, got ${jsonTypeOf(raw)}`, where);
+    }
   }
 }
 
-function readConfigFile(file: string, specs: readonly OptionSpec[]): Record<string, unknown> {
+/** `where` names how the file was given: --config or the CONFIG variable. */
+function readConfigFile(file: string, specs: readonly OptionSpec[], where: string): Record<string, unknown> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(readFileSync(file, 'utf8'));
   } catch (err) {
-    throw new ConfigError('config', `cannot read ${file}: ${(err as Error).message}`);
+    throw new ConfigError('config', `cannot read ${file}: ${(err as Error).message}`, where);
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    throw new ConfigError('config', `${file} must hold a JSON object`);
+    throw new ConfigError('config', `${file} must hold a JSON object`, where);
   }
   const known = new Set(specs.map((s) => s.key));
   for (const key of Object.keys(parsed)) {
-    if (!known.has(key)) throw new ConfigError(key, `unknown option in ${file}`);
+    if (!known.has(key)) throw new ConfigError(key, 'unknown option', `${file}: ${key}`);
   }
   return parsed as Record<string, unknown>;
+}
+
+/** Where the operator set each option, so an error names what they typed. */
+export interface ValueSources {
+  envPrefix?: string;
+  /** The --config file's name, for its errors. */
+  fileName?: string;
 }
 
 /** Merges the four sources in precedence order and validates each field. */
@@ -217,18 +245,42 @@ export function resolveValues(
   flags: Record<string, unknown>,
   env: NodeJS.ProcessEnv,
   file: Record<string, unknown>,
+  sources: ValueSources = {},
 ): Record<string, unknown> {
-  checkFileTypes(specs, file);
+  return resolveWithOrigins(specs, flags, env, file, sources).values;
+}
+
+/**
+ * resolveValues, plus what each option's value came from: `--port`, `WSQ_PORT`, `FILE: port`,
+ * or the flag name for a default (what the operator would use to change it).
+ */
+function resolveWithOrigins(
+  specs: readonly OptionSpec[],
+  flags: Record<string, unknown>,
+  env: NodeJS.ProcessEnv,
+  file: Record<string, unknown>,
+  sources: ValueSources,
+): { values: Record<string, unknown>; origins: Map<string, string> } {
+  const fileName = sources.fileName ?? 'the config file';
+  checkFileTypes(specs, file, fileName);
   const values: Record<string, unknown> = {};
+  const origins = new Map<string, string>();
   for (const spec of specs) {
-    const fromEnv = env[envName(spec.key)];
+    const variable = envName(spec.key, sources.envPrefix);
+    const fromEnv = env[variable];
     let raw: unknown = spec.default;
+    let origin = flagName(spec.key);
     if (flags[spec.key] !== undefined) raw = flags[spec.key];
-    else if (fromEnv !== undefined) raw = fromEnv;
-    else if (file[spec.key] !== undefined) raw = file[spec.key];
-    values[spec.key] = raw === undefined ? undefined : coerce(spec, raw);
+    else if (fromEnv !== undefined) [raw, origin] = [fromEnv, variable];
+    else if (file[spec.key] !== undefined) [raw, origin] = [file[spec.key], `${fileName}: ${spec.key}`];
+    origins.set(spec.key, origin);
+    try {
+      values[spec.key] = raw === undefined ? undefined : coerce(spec, raw);
+    } catch (err) {
+      throw err instanceof ConfigError ? new ConfigError(err.field, err.detail, origin) : err;
+    }
   }
-  return values;
+  return { values, origins };
 }
 
 /** Parses argv/env/file. Never exits: returns what main should do, so it is testable. */
@@ -249,18 +301,36 @@ export function loadConfig(specs: readonly OptionSpec[], opts: LoadOptions): Loa
   }
   const flags = cmd.opts<Record<string, unknown>>();
   const env = opts.env ?? process.env;
+  const envPrefix = opts.envPrefix ?? 'WSQ_';
   try {
-    const configFile = (flags.config as string | undefined) ?? env.WSQ_CONFIG;
-    const file = configFile ? readConfigFile(configFile, specs) : {};
-    const values = resolveValues(specs, flags, env, file);
-    opts.finish?.(values);
-    return { kind: 'run', config: Object.freeze(values) as ConfigValues, printConfig: flags.printConfig === true };
+    const configFile = (flags.config as string | undefined) ?? env[`${envPrefix}CONFIG`];
+    const configWhere = flags.config !== undefined ? '--config' : `${envPrefix}CONFIG`;
+    const file = configFile ? readConfigFile(configFile, specs, configWhere) : {};
+    const { values, origins } = resolveWithOrigins(specs, flags, env, file, { envPrefix, fileName: configFile });
+    try {
+      opts.finish?.(values);
+    } catch (err) {
+      // A cross-field check names a field: say where the operator set it.
+      const origin = err instanceof ConfigError ? origins.get(err.field) : undefined;
+      throw origin ? new ConfigError((err as ConfigError).field, (err as ConfigError).detail, origin) : err;
+    }
+    const config = Object.freeze(values) as ConfigValues;
+    return { kind: 'run', config, printConfig: flags.printConfig === true, origins };
   } catch (err) {
     if (err instanceof ConfigError) {
       return { kind: 'exit', code: 2, output: `wsq-${opts.service}: invalid configuration: ${err.message}\n` };
     }
     throw err;
   }
+}
+
+/**
+ * A ConfigError raised after loading (a certificate file that cannot be read, a --host the
+ * service cannot listen on), renamed after where the operator set its field.
+ */
+export function nameOrigin(err: ConfigError, origins: ReadonlyMap<string, string>): ConfigError {
+  const origin = origins.get(err.field);
+  return origin ? new ConfigError(err.field, err.detail, origin) : err;
 }
 
 /** The effective configuration as JSON, with secrets masked. */

@@ -19,13 +19,25 @@ export function commonOptions(defaultPort: number): OptionSpec[] {
       max: 65535,
       help: 'port to listen on (0: any free port)',
     },
-    { key: 'cert', type: 'string', default: 'certs/server.crt', help: 'TLS certificate (PEM)' },
+    {
+      key: 'cert',
+      type: 'string',
+      default: 'certs/server.crt',
+      help: 'TLS certificate (PEM); reloaded on change and on SIGHUP',
+    },
     { key: 'key', type: 'string', default: 'certs/server.key', help: 'TLS private key (PEM)' },
     {
       key: 'ca',
       type: 'string',
       default: 'certs/ca.crt',
       help: 'CA certificate (PEM) trusted for links to other services',
+    },
+    {
+      key: 'tls',
+      type: 'bool',
+      default: true,
+      explicit: true,
+      help: 'serve HTTPS/WSS; only an explicit --tls=false (WSQ_TLS=false) serves plain HTTP/WS, for a TLS-terminating proxy in front',
     },
     {
       key: 'users',

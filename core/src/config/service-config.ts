@@ -14,6 +14,8 @@ export interface CommonConfig {
   readonly cert: string;
   readonly key: string;
   readonly ca: string;
+  /** False: plain HTTP/WS behind a TLS-terminating proxy (--tls=false). */
+  readonly tls: boolean;
   readonly users: string | undefined;
   readonly demo: boolean;
   readonly maxPayloadBytes: number;
@@ -50,6 +52,7 @@ export function toCommonConfig(values: ConfigValues): CommonConfig {
     cert: String(v.cert),
     key: String(v.key),
     ca: String(v.ca),
+    tls: v.tls !== false,
     users: optStr(v.users),
     demo: v.demo === true,
     maxPayloadBytes: v.maxPayloadBytes as number,

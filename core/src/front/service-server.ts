@@ -10,9 +10,13 @@
  * each complete within handshakeTimeoutMs (Node's headersTimeout, checked every
  * connectionsCheckingInterval, which is set to a fraction of it), and the server holds at most
  * 2 × maxConnections sockets in all (open WebSockets plus connections still in a handshake).
+ *
+ * The certificate and key are re-read when their files change and on reloadTls() (SIGHUP),
+ * without dropping a connection (tls-reload.ts). With `tls: null` (--tls=false) the same front
+ * serves plain HTTP and WebSocket, for a TLS-terminating proxy in front; Basic Auth still applies.
  */
-import { createServer, type Server } from 'node:https';
-import type { IncomingMessage } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Authenticator } from './auth.js';
 import { CLOSE, ConfigError } from '../protocol/errors.js';
@@ -29,6 +33,7 @@ import type { ServerLimits } from './server-limits.js';
 import { createTicketEndpoint } from './ticket-endpoint.js';
 import type { TicketStore } from './tickets.js';
 import type { TlsFiles } from './tls.js';
+import { watchTlsFiles, type TlsReloader } from './tls-reload.js';
 import { createUpgradeHandler } from './upgrade-handler.js';
 
 export type { ConnectionContext, WsRoute } from './routes.js';
@@ -37,7 +42,12 @@ export type { ServerLimits } from './server-limits.js';
 export interface ServiceServerOptions {
   service: string;
   limits: ServerLimits;
-  tls: TlsFiles;
+  /** The certificate and key served; null serves plain HTTP/WS (--tls=false, behind a TLS proxy). */
+  tls: TlsFiles | null;
+  /** The files `tls` came from: watched and re-read by reloadTls(), so a rotation needs no restart. */
+  tlsPaths?: { cert: string; key: string };
+  /** Quiet time after a certificate file event before it is read (default 100 ms). */
+  tlsReloadDelayMs?: number;
   auth: Authenticator;
   log: Logger;
   metrics: BaseMetrics;
@@ -58,6 +68,8 @@ export interface ServiceServer {
   readonly server: Server;
   /** False once close() began: /readyz answers 503 from then on. */
   readonly accepting: boolean;
+  /** Re-reads the certificate and key (SIGHUP); true when a new pair is now served. */
+  reloadTls(): boolean;
 }
 
 export { sendHttpError } from './http-replies.js';
@@ -69,17 +81,41 @@ export function createServiceServer(opts: ServiceServerOptions): ServiceServer {
   let accepting = true;
   let heartbeat: NodeJS.Timeout | undefined;
 
-  const server = createServer({
-    cert: opts.tls.cert,
-    key: opts.tls.key,
-    minVersion: 'TLSv1.2',
-    handshakeTimeout: limits.handshakeTimeoutMs,
+  const httpOptions = {
     headersTimeout: limits.handshakeTimeoutMs,
     requestTimeout: limits.handshakeTimeoutMs * 3,
     // Node only enforces headersTimeout when it checks, every 30 s by default.
     connectionsCheckingInterval: Math.max(25, Math.min(1000, Math.floor(limits.handshakeTimeoutMs / 4))),
-  });
+  };
+  const tls = opts.tls;
+  const secure = tls
+    ? createHttpsServer({
+        ...httpOptions,
+        cert: tls.cert,
+        key: tls.key,
+        minVersion: 'TLSv1.2',
+        handshakeTimeout: limits.handshakeTimeoutMs,
+      })
+    : undefined;
+  const server: Server = secure ?? createHttpServer(httpOptions);
   server.maxConnections = 2 * limits.maxConnections;
+  if (!tls) {
+    log.warn(
+      'TLS is off (--tls=false): plain HTTP and WebSocket, credentials in clear on the wire; run only behind a TLS-terminating proxy',
+    );
+  }
+  let tlsReloader: TlsReloader | undefined;
+  if (secure && tls && opts.tlsPaths) {
+    tlsReloader = watchTlsFiles({
+      paths: opts.tlsPaths,
+      initial: tls,
+      debounceMs: opts.tlsReloadDelayMs,
+      // Open connections keep the context they shook hands with; new handshakes get this one.
+      apply: (pair) => secure.setSecureContext({ cert: pair.cert, key: pair.key, minVersion: 'TLSv1.2' }),
+      onReload: (trigger) => log.info({ trigger }, 'TLS certificate reloaded'),
+      onError: (err) => log.warn({ err: err.message }, 'TLS certificate reload failed; the previous one stays'),
+    });
+  }
   const originAllowed = originChecker(limits.allowedOrigins);
   const identify = createIdentify(opts.auth, metrics, log);
   const ticketEndpoint =
@@ -126,7 +162,7 @@ export function createServiceServer(opts: ServiceServerOptions): ServiceServer {
       socket.destroy();
     });
   });
-  server.on('tlsClientError', (err) => log.debug({ err: err.message }, 'TLS handshake failed'));
+  secure?.on('tlsClientError', (err) => log.debug({ err: err.message }, 'TLS handshake failed'));
   server.on('drop', () => metrics.closes.inc({ reason: 'connection_limit' }));
   server.on('clientError', (err: Error & { code?: string }, socket) => {
     // Like Node's default, but never echoing anything of the request: 408 for a request that
@@ -143,9 +179,12 @@ export function createServiceServer(opts: ServiceServerOptions): ServiceServer {
     get accepting() {
       return accepting;
     },
+    reloadTls() {
+      return tlsReloader?.reload() ?? false;
+    },
     listen() {
       return new Promise((resolve, reject) => {
-        const fail = (err: NodeJS.ErrnoException): void => reject(listenError(err, limits.host));
+        const fail = (err: NodeJS.ErrnoException): void => reject(listenError(err, limits.host, limits.port));
         server.once('error', fail);
         server.listen(limits.port, limits.host, () => {
           server.off('error', fail);
@@ -158,6 +197,7 @@ export function createServiceServer(opts: ServiceServerOptions): ServiceServer {
     async close(code = CLOSE.GOING_AWAY, reason = 'server shutting down') {
       accepting = false;
       clearInterval(heartbeat);
+      tlsReloader?.close();
       const closing = connections.closeAll(code, reason);
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       await closing;
@@ -171,12 +211,21 @@ export function createServiceServer(opts: ServiceServerOptions): ServiceServer {
  * A host that does not resolve, or is not an address of this machine, is a configuration
  * error (exit 2 naming host); anything else, such as a port in use, stays what it was.
  */
-function listenError(err: NodeJS.ErrnoException, host: string): Error {
+function listenError(err: NodeJS.ErrnoException, host: string, port: number): Error {
   if (err.code === 'ENOTFOUND') {
-    return new ConfigError('host', `cannot listen on --host ${host}: the name does not resolve (${err.message})`);
+    return new ConfigError('host', `cannot listen on ${host}: the name does not resolve (${err.message})`);
   }
   if (err.code === 'EADDRNOTAVAIL') {
-    return new ConfigError('host', `cannot listen on --host ${host}: not an address of this machine (${err.message})`);
+    return new ConfigError('host', `cannot listen on ${host}: not an address of this machine (${err.message})`);
+  }
+  if (err.code === 'EADDRINUSE') {
+    // Still exit 1 (not the operator's typo: another process holds the port), with the fix.
+    const inUse = new Error(
+      `port ${port} on ${host} is in use by another process (EADDRINUSE): choose another with --port (env WSQ_PORT)`,
+      { cause: err },
+    ) as NodeJS.ErrnoException;
+    inUse.code = 'EADDRINUSE';
+    return inUse;
   }
   return err;
 }

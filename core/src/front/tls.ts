@@ -30,6 +30,18 @@ export function loadTlsFiles(paths: { cert: string; key: string; ca: string }, n
   return { cert, key, ca };
 }
 
+/**
+ * The front's TLS settings from a service's options: the files it serves (null with
+ * --tls=false) and their paths, watched for a rotation.
+ */
+export function frontTls(c: { tls: boolean; cert: string; key: string; ca: string }): {
+  tls: TlsFiles | null;
+  tlsPaths?: { cert: string; key: string };
+} {
+  if (!c.tls) return { tls: null };
+  return { tls: loadTlsFiles(c, false), tlsPaths: { cert: c.cert, key: c.key } };
+}
+
 export interface GeneratedCerts {
   caCert: string;
   caKey: string;

@@ -62,13 +62,20 @@ export class ProtocolError extends Error {
   }
 }
 
-/** Invalid configuration: names the field, and main.ts exits 2 with it. */
+/**
+ * Invalid configuration, and main.ts exits 2 with it. `field` is the option's key; the message
+ * starts with `where` when given (what the operator typed: `WSQ_PORT`, `--port`, a file and
+ * key), else with the field.
+ */
 export class ConfigError extends Error {
   readonly code = 'BAD_CONFIG';
   readonly field: string;
-  constructor(field: string, message: string) {
-    super(`${field}: ${message}`);
+  /** The message without its leading name. */
+  readonly detail: string;
+  constructor(field: string, message: string, where?: string) {
+    super(`${where ?? field}: ${message}`);
     this.name = 'ConfigError';
     this.field = field;
+    this.detail = message;
   }
 }
