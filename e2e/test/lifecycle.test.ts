@@ -21,7 +21,7 @@ t.test('a stalled reader is closed with 1013 while a healthy one receives everyt
   await nextWhere(healthy.reader, (f) => f.op === 'subscribed');
   await nextWhere(stalled.reader, (f) => f.op === 'subscribed');
   // Stop reading from the socket: the kernel buffers fill, then the server's send buffer grows.
-  (stalled.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+  stalled.ws.pause();
 
   const pub = await connectClient(trio.publishUrl(), trio.tls, { v1: true });
   t.teardown(() => pub.ws.close());
@@ -30,7 +30,7 @@ t.test('a stalled reader is closed with 1013 while a healthy one receives everyt
   const kicked = trio.subscriber
     .waitLog((l) => l.reason === 'slow_consumer')
     .then(() => {
-      (stalled.ws as unknown as { _socket: { resume(): void } })._socket.resume();
+      stalled.ws.resume();
       return stalled.reader.waitClose();
     });
   const payload = 'x'.repeat(40_000);
