@@ -20,6 +20,8 @@ export interface LegacyMsgqueue {
   readonly ca: Buffer;
   /** Messages received on /pushmsg, decoded, in arrival order. */
   readonly received: { topic: string; data: string }[];
+  /** Frames received on /popmsg (ws-go's consumers send none). */
+  readonly popFrames: number;
   /** WebSockets accepted in all. */
   readonly accepted: number;
   /** Sends one legacy frame to every open /popmsg connection; returns how many got it. */
@@ -39,6 +41,7 @@ export async function startLegacyMsgqueue(
   const poppers = new Set<WebSocket>();
   const open = new Set<WebSocket>();
   let accepted = 0;
+  let popFrames = 0;
   const changed = (): void => void events.emit('change');
 
   const server = createServer({ cert: tls.cert, key: tls.key });
@@ -63,6 +66,7 @@ export async function startLegacyMsgqueue(
       ws.on('error', () => ws.terminate());
       if (path === '/popmsg') {
         poppers.add(ws);
+        ws.on('message', () => void popFrames++);
         ws.on('close', () => {
           poppers.delete(ws);
           changed();
@@ -95,6 +99,9 @@ export async function startLegacyMsgqueue(
     received,
     get accepted() {
       return accepted;
+    },
+    get popFrames() {
+      return popFrames;
     },
     get poppers() {
       return poppers.size;

@@ -268,6 +268,9 @@ t.test('legacy fallback: every text frame from a ws-go queue is a message with a
   c.ack(2); // ws-go has no acks: nothing is sent
   t.same(await c.replay(1, 2, undefined, 10), { messages: [], firstSeq: 3, more: false, next: 3 });
   t.equal(c.lastSeq, 2);
+  await c.close(); // a pending ack would leave before the close frame
+  await goQueue.waitFor(() => goQueue.poppers === 0);
+  t.equal(goQueue.popFrames, 0, 'no ack frame reached the ws-go queue');
 });
 
 t.test('an onMessages that throws is logged and does not stop the stream', async (t) => {
