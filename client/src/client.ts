@@ -6,7 +6,7 @@
 import { createBackoff } from './backoff.js';
 import { Connection, type ConnectionState } from './connection.js';
 import { Emitter } from './emitter.js';
-import { WsqError } from './errors.js';
+import { WsqError, type Endpoint } from './errors.js';
 import { decodeServerFrame, type ServerFrame } from './frames.js';
 import { Publishes, type PublishOptions, type PublishResult } from './publishes.js';
 import { Subscriptions, type SubscribeOptions } from './subscriptions.js';
@@ -134,7 +134,7 @@ export async function connectWith(platform: Platform, options: ConnectOptions): 
     onStray: report,
   });
 
-  function onText(name: string, text: string, handle: (f: ServerFrame) => boolean): void {
+  function onText(name: Endpoint, text: string, handle: (f: ServerFrame) => boolean): void {
     let frame: ServerFrame;
     try {
       frame = decodeServerFrame(text);
@@ -143,7 +143,9 @@ export async function connectWith(platform: Platform, options: ConnectOptions): 
       return;
     }
     if (handle(frame)) return;
-    if (frame.op === 'error') report(new WsqError(frame.code, `${name}: ${frame.code}: ${frame.message}`));
+    if (frame.op === 'error') {
+      report(new WsqError(frame.code, `${name}: ${frame.code}: ${frame.message}`, { endpoint: name }));
+    }
   }
 
   function updateState(): void {
@@ -172,7 +174,7 @@ export async function connectWith(platform: Platform, options: ConnectOptions): 
   }
 
   function connection(
-    name: 'publisher' | 'subscriber',
+    name: Endpoint,
     url: string,
     onOpen: () => void,
     handle: (f: ServerFrame) => boolean,

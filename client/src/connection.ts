@@ -6,13 +6,13 @@
  * above gets `onOpen` (re-send what it must) and the text of each frame.
  */
 import type { Backoff } from './backoff.js';
-import { CLIENT_CODES, httpError, isFatal, WsqError } from './errors.js';
+import { CLIENT_CODES, httpError, isFatal, WsqError, type Endpoint } from './errors.js';
 import type { Platform, Socket, SocketRequest } from './transport.js';
 
 export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed';
 
 export interface ConnectionOptions {
-  name: 'publisher' | 'subscriber';
+  name: Endpoint;
   url: string;
   platform: Platform;
   /** The request of one attempt: Basic credentials, or the URL with a fresh ?ticket=. */
@@ -124,7 +124,9 @@ export class Connection {
       (err: unknown) => {
         if (my !== this.attempt || this._state === 'closed') return;
         const e =
-          err instanceof WsqError ? err : new WsqError('UNREACHABLE', `${this.o.name}: ${(err as Error).message}`);
+          err instanceof WsqError
+            ? err
+            : new WsqError('UNREACHABLE', `${this.o.name}: ${(err as Error).message}`, { endpoint: this.o.name });
         this.afterFailure(e);
       },
     );
@@ -134,7 +136,9 @@ export class Connection {
     const current = (): boolean => my === this.attempt;
     this.timer = setTimeout(() => {
       if (!current() || this.opened) return;
-      this.failure = new WsqError('CONNECT_TIMEOUT', `${this.o.name}: ${CLIENT_CODES.CONNECT_TIMEOUT}`);
+      this.failure = new WsqError('CONNECT_TIMEOUT', `${this.o.name}: ${CLIENT_CODES.CONNECT_TIMEOUT}`, {
+        endpoint: this.o.name,
+      });
       this.socket?.terminate();
     }, req.connectTimeoutMs);
     this.socket = this.o.platform.openSocket(req, {
@@ -158,7 +162,7 @@ export class Connection {
         if (!current() || this.opened) return;
         // The first reason wins: ws reports a refused upgrade, then the abort that follows it.
         this.failure ??=
-          err.status !== undefined ? httpError(this.o.name, err.status) : mapSocketError(this.o.name, err);
+          err.status !== undefined ? httpError(this.o.name, err.status, this.o.name) : mapSocketError(this.o.name, err);
       },
       close: (code, reason) => {
         if (!current()) return;
@@ -205,13 +209,14 @@ const CERT_ERRORS = new Set([
 ]);
 
 /** A platform's socket error (Node's codes) as a WsqError. */
-export function mapSocketError(name: string, err: Error & { code?: string }): WsqError {
+export function mapSocketError(name: Endpoint, err: Error & { code?: string }): WsqError {
   const code = err.code ?? '';
+  const extra = { endpoint: name, ...(code ? { detail: code } : {}) };
   if (CERT_ERRORS.has(code)) {
-    return new WsqError('UNTRUSTED_CERT', `${name}: ${CLIENT_CODES.UNTRUSTED_CERT} (${code})`);
+    return new WsqError('UNTRUSTED_CERT', `${name}: ${CLIENT_CODES.UNTRUSTED_CERT} (${code})`, extra);
   }
   if (code === 'ECONNREFUSED') {
-    return new WsqError('UNREACHABLE', `${name}: connection refused: is the service running? (${code})`);
+    return new WsqError('UNREACHABLE', `${name}: connection refused: is the service running? (${code})`, extra);
   }
-  return new WsqError('UNREACHABLE', `${name}: ${CLIENT_CODES.UNREACHABLE} (${code || err.message})`);
+  return new WsqError('UNREACHABLE', `${name}: ${CLIENT_CODES.UNREACHABLE} (${code || err.message})`, extra);
 }

@@ -36,18 +36,30 @@ export type ClientCode = keyof typeof CLIENT_CODES;
 
 export type WsqErrorCode = ServerCode | ClientCode;
 
+export type Endpoint = 'publisher' | 'subscriber';
+
 export class WsqError extends Error {
   readonly code: WsqErrorCode;
   /** HTTP status of a refused upgrade or ticket request, when known. */
   readonly status: number | undefined;
   /** The WebSocket close code behind the failure, when there was one. */
   readonly closeCode: number | undefined;
-  constructor(code: WsqErrorCode, message: string, extra: { status?: number; closeCode?: number } = {}) {
+  /** The connection it happened on. */
+  readonly endpoint: Endpoint | undefined;
+  /** The platform's own code for a socket failure (Node: ECONNREFUSED, CERT_HAS_EXPIRED…). */
+  readonly detail: string | undefined;
+  constructor(
+    code: WsqErrorCode,
+    message: string,
+    extra: { status?: number; closeCode?: number; endpoint?: Endpoint; detail?: string } = {},
+  ) {
     super(message);
     this.name = 'WsqError';
     this.code = code;
     this.status = extra.status;
     this.closeCode = extra.closeCode;
+    this.endpoint = extra.endpoint;
+    this.detail = extra.detail;
   }
 }
 
@@ -56,12 +68,11 @@ export function isServerCode(code: unknown): code is ServerCode {
 }
 
 /** The error for an HTTP status answering an upgrade or a ticket request. */
-export function httpError(where: string, status: number): WsqError {
-  if (status === 401) return new WsqError('UNAUTHORIZED', `${where}: ${CLIENT_CODES.UNAUTHORIZED}`, { status });
-  if (status === 403) {
-    return new WsqError('FORBIDDEN_ORIGIN', `${where}: ${CLIENT_CODES.FORBIDDEN_ORIGIN}`, { status });
-  }
-  return new WsqError('REJECTED', `${where}: ${CLIENT_CODES.REJECTED} (HTTP ${status})`, { status });
+export function httpError(where: string, status: number, endpoint?: Endpoint): WsqError {
+  const extra = { status, ...(endpoint ? { endpoint } : {}) };
+  if (status === 401) return new WsqError('UNAUTHORIZED', `${where}: ${CLIENT_CODES.UNAUTHORIZED}`, extra);
+  if (status === 403) return new WsqError('FORBIDDEN_ORIGIN', `${where}: ${CLIENT_CODES.FORBIDDEN_ORIGIN}`, extra);
+  return new WsqError('REJECTED', `${where}: ${CLIENT_CODES.REJECTED} (HTTP ${status})`, extra);
 }
 
 /** Failures that retrying cannot fix: wrong credentials, a refused origin, a policy close. */

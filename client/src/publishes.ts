@@ -109,7 +109,9 @@ export class Publishes {
       }
       return true;
     }
-    this.settle(frame.id)?.reject(new WsqError(frame.code, `publisher: ${frame.code}: ${frame.message}`));
+    this.settle(frame.id)?.reject(
+      new WsqError(frame.code, `publisher: ${frame.code}: ${frame.message}`, { endpoint: 'publisher' }),
+    );
     return true;
   }
 

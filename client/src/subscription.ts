@@ -28,8 +28,17 @@ export interface Gap {
   seq: number;
 }
 
+/** The server confirmed the subscription (first, and again after every resume). */
+export interface Subscribed {
+  /** The log's last seq when it took effect. */
+  seq: number;
+  /** False when retention no longer reached back to the position resumed from (a 'gap' too). */
+  recovered: boolean;
+}
+
 export type SubscriptionEvents = {
   message: [Message];
+  subscribed: [Subscribed];
   gap: [Gap];
   error: [WsqError];
 };
@@ -97,6 +106,10 @@ export class Subscription implements AsyncIterable<Message> {
     }
     this.events.emit('message', m);
     return true;
+  }
+
+  confirmed(s: Subscribed): void {
+    this.events.emit('subscribed', s);
   }
 
   gap(g: Gap): void {

@@ -127,6 +127,7 @@ export class Subscriptions implements SubscriptionOwner {
         // Without `since`, the subscription starts at the log's current end: resume from there.
         sub.position ??= frame.seq;
         sub.wire = 'live';
+        sub.confirmed({ seq: frame.seq, recovered: frame.recovered });
         return true;
       }
       case 'unsubscribed': {
@@ -157,7 +158,7 @@ export class Subscriptions implements SubscriptionOwner {
           return true;
         }
         this.subs.delete(sub.pattern);
-        sub.end(new WsqError(frame.code, `subscriber: ${frame.code}: ${frame.message}`));
+        sub.end(new WsqError(frame.code, `subscriber: ${frame.code}: ${frame.message}`, { endpoint: 'subscriber' }));
         return true;
       }
       case 'ack':

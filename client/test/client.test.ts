@@ -236,7 +236,9 @@ t.test('recovered:false raises a gap event; the subscription goes on', async (t)
   const { wsq } = await open(t, { sub });
   const s = wsq.subscribe('a', { since: 3 });
   t.match((await sub.frames.next()).f, { op: 'sub', since: 3 });
+  const confirmed = new Promise((resolve) => s.on('subscribed', resolve));
   const gap = await new Promise((resolve) => s.on('gap', resolve));
+  t.same(await confirmed, { seq: 50, recovered: false });
   t.same(gap, { pattern: 'a', since: 3, seq: 50 });
   const it = s[Symbol.asyncIterator]();
   t.match(await it.next(), { done: false, value: { seq: 40, topic: 'a', data: 1, ts: 1 } });

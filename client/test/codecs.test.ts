@@ -94,15 +94,21 @@ t.test('errors: HTTP statuses, close codes, socket errors', async (t) => {
   t.match(httpError('x', 503), { code: 'REJECTED', status: 503 });
   t.ok(isFatal(httpError('x', 401)));
   t.notOk(isFatal(httpError('x', 503)));
-  t.match(closeError('s', 1008, 'why', true), { code: 'POLICY', closeCode: 1008 });
-  t.match(closeError('s', 1009, '', true), { code: 'TOO_LARGE' });
-  t.match(closeError('s', 1007, '', true), { code: 'PROTOCOL' });
-  t.match(closeError('s', 1001, 'bye', true), { code: 'UNREACHABLE', closeCode: 1001 });
-  t.match(closeError('s', 1006, '', false), { code: 'UNREACHABLE' });
+  t.match(closeError('subscriber', 1008, 'why', true), { code: 'POLICY', closeCode: 1008 });
+  t.match(closeError('subscriber', 1009, '', true), { code: 'TOO_LARGE' });
+  t.match(closeError('subscriber', 1007, '', true), { code: 'PROTOCOL' });
+  t.match(closeError('subscriber', 1001, 'bye', true), { code: 'UNREACHABLE', closeCode: 1001 });
+  t.match(closeError('subscriber', 1006, '', false), { code: 'UNREACHABLE' });
   const cert = Object.assign(new Error('x'), { code: 'SELF_SIGNED_CERT_IN_CHAIN' });
-  t.match(mapSocketError('s', cert), { code: 'UNTRUSTED_CERT' });
-  t.match(mapSocketError('s', Object.assign(new Error('x'), { code: 'ECONNREFUSED' })), { code: 'UNREACHABLE' });
-  t.match(mapSocketError('s', new Error('odd')), { code: 'UNREACHABLE', message: /odd/ });
+  t.match(mapSocketError('subscriber', cert), {
+    code: 'UNTRUSTED_CERT',
+    endpoint: 'subscriber',
+    detail: 'SELF_SIGNED_CERT_IN_CHAIN',
+  });
+  t.match(mapSocketError('subscriber', Object.assign(new Error('x'), { code: 'ECONNREFUSED' })), {
+    code: 'UNREACHABLE',
+  });
+  t.match(mapSocketError('subscriber', new Error('odd')), { code: 'UNREACHABLE', message: /odd/ });
   t.ok(new WsqError('CLOSED', 'x') instanceof Error);
 });
 
