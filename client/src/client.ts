@@ -186,7 +186,10 @@ export async function connectWith(platform: Platform, options: ConnectOptions): 
       prepare,
       backoff: createBackoff(o.reconnectMinMs, o.reconnectMaxMs),
       closeTimeoutMs: o.closeTimeoutMs,
-      onOpen,
+      onOpen: () => {
+        retryBackoff.reset();
+        onOpen();
+      },
       onText: (text) => onText(name, text, handle),
       onState: (s) => {
         if (s === 'reconnecting' && name === 'subscriber') subscriptions.suspend();

@@ -71,6 +71,11 @@ $('subscribe').addEventListener('submit', async (ev) => {
     showError(err);
     return;
   }
+  sub.on('subscribed', ({ seq }) => {
+    const el = $('subscribed');
+    el.textContent = `subscribed to ${sub.pattern} (log at seq ${seq})`;
+    el.dataset.pattern = sub.pattern;
+  });
   sub.on('gap', (g) => addRow(['—', g.pattern, `gap: messages after seq ${g.since} are gone`], 'gap'));
   try {
     for await (const m of sub) addRow([String(m.seq), m.topic, JSON.stringify(m.data)]);
