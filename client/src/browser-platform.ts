@@ -6,7 +6,7 @@ import { V1_PROTOCOL } from './frames.js';
 import type { Platform, Socket, SocketHandlers, SocketRequest } from './transport.js';
 
 /** The part of the WHATWG WebSocket the client uses. */
-interface BrowserWebSocket {
+export interface BrowserWebSocket {
   send(text: string): void;
   close(code?: number, reason?: string): void;
   onopen: (() => void) | null;
@@ -14,7 +14,7 @@ interface BrowserWebSocket {
   onclose: ((ev: { code: number; reason: string }) => void) | null;
   onerror: (() => void) | null;
 }
-type BrowserWebSocketClass = new (url: string, protocols: string[]) => BrowserWebSocket;
+export type BrowserWebSocketClass = new (url: string, protocols: string[]) => BrowserWebSocket;
 
 export function createBrowserPlatform(
   WebSocketClass: BrowserWebSocketClass = (globalThis as unknown as { WebSocket: BrowserWebSocketClass }).WebSocket,

@@ -2,7 +2,7 @@ import t from 'tap';
 import { createBackoff } from '../src/backoff.js';
 import { closeError, mapSocketError } from '../src/connection.js';
 import { Emitter } from '../src/emitter.js';
-import { httpError, isFatal, WsqError } from '../src/errors.js';
+import { CLIENT_CODES, httpError, isFatal, WsqError } from '../src/errors.js';
 import { decodeServerFrame, encodePub, encodeSub, encodeUnsub } from '../src/frames.js';
 import { base64Utf8, fetchTicket, httpBaseOf, withTicket } from '../src/tickets.js';
 import { isValidPattern, isValidTopic, matchesPattern } from '../src/topics.js';
@@ -161,4 +161,11 @@ t.test('ticket helpers', async (t) => {
     throw new TypeError('fetch failed');
   };
   await t.rejects(fetchTicket('https://h:1', 'a', 'b', down), { code: 'UNREACHABLE' });
+});
+
+t.test("docs/client.md lists every one of the client's own error codes", async (t) => {
+  const { readFileSync } = await import('node:fs');
+  const doc = readFileSync(new URL('../../../docs/client.md', import.meta.url), 'utf8');
+  const documented = [...doc.matchAll(/^\| `([A-Z_]+)` +\|/gm)].map((m) => m[1]);
+  t.same(documented.sort(), Object.keys(CLIENT_CODES).sort());
 });
