@@ -196,8 +196,10 @@ export async function connectWith(platform: Platform, options: ConnectOptions): 
         updateState();
       },
       onFatal: (err) => {
+        // Closed first (state 'closed' at once), so 'error' listeners see a closed client.
+        const done = shutdown(err);
         report(err);
-        void shutdown(err);
+        void done;
       },
     });
     connections.push(c);

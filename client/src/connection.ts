@@ -38,14 +38,14 @@ const FATAL_CLOSE: Record<number, 'POLICY' | 'TOO_LARGE' | 'PROTOCOL'> = {
 };
 
 /** The error a close (or a failed opening) stands for. */
-export function closeError(name: string, code: number, reason: string, opened: boolean): WsqError {
+export function closeError(name: Endpoint, code: number, reason: string, opened: boolean): WsqError {
   const fatal = FATAL_CLOSE[code];
   const why = reason ? `${code}: ${reason}` : `${code}`;
-  if (fatal === 'POLICY')
-    return new WsqError('POLICY', `${name}: ${CLIENT_CODES.POLICY} (${why})`, { closeCode: code });
-  if (fatal) return new WsqError(fatal, `${name}: the server closed the connection (${why})`, { closeCode: code });
-  if (!opened) return new WsqError('UNREACHABLE', `${name}: ${CLIENT_CODES.UNREACHABLE} (${why})`, { closeCode: code });
-  return new WsqError('UNREACHABLE', `${name}: connection lost (${why})`, { closeCode: code });
+  const extra = { closeCode: code, endpoint: name };
+  if (fatal === 'POLICY') return new WsqError('POLICY', `${name}: ${CLIENT_CODES.POLICY} (${why})`, extra);
+  if (fatal) return new WsqError(fatal, `${name}: the server closed the connection (${why})`, extra);
+  if (!opened) return new WsqError('UNREACHABLE', `${name}: ${CLIENT_CODES.UNREACHABLE} (${why})`, extra);
+  return new WsqError('UNREACHABLE', `${name}: connection lost (${why})`, extra);
 }
 
 export class Connection {

@@ -94,7 +94,7 @@ t.test('errors: HTTP statuses, close codes, socket errors', async (t) => {
   t.match(httpError('x', 503), { code: 'REJECTED', status: 503 });
   t.ok(isFatal(httpError('x', 401)));
   t.notOk(isFatal(httpError('x', 503)));
-  t.match(closeError('subscriber', 1008, 'why', true), { code: 'POLICY', closeCode: 1008 });
+  t.match(closeError('subscriber', 1008, 'why', true), { code: 'POLICY', closeCode: 1008, endpoint: 'subscriber' });
   t.match(closeError('subscriber', 1009, '', true), { code: 'TOO_LARGE' });
   t.match(closeError('subscriber', 1007, '', true), { code: 'PROTOCOL' });
   t.match(closeError('subscriber', 1001, 'bye', true), { code: 'UNREACHABLE', closeCode: 1001 });

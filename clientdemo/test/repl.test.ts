@@ -175,3 +175,12 @@ t.test('v1: a dropped subscriber connection is reconnected and the subscription 
   s.send('exit');
   t.equal(await s.done, 0);
 });
+
+t.test('v1: a close that retrying cannot fix (1008) ends the REPL with 1', async (t) => {
+  const s = await setup(t, 'v1');
+  await s.lines.next(); // greeting
+  const ws = await s.publisher.connections.next();
+  ws.close(1008, 'policy');
+  t.match(await s.lines.next(), /^! the publisher closed the connection \(1008 policy violation/);
+  t.equal(await s.done, 1);
+});
