@@ -6,7 +6,7 @@
 import { createBackoff } from './backoff.js';
 import { Connection, type ConnectionState } from './connection.js';
 import { Emitter } from './emitter.js';
-import { WsqError, type Endpoint } from './errors.js';
+import { isFatal, WsqError, type Endpoint } from './errors.js';
 import { decodeServerFrame, type ServerFrame } from './frames.js';
 import { Publishes, type PublishOptions, type PublishResult } from './publishes.js';
 import { Subscriptions, type SubscribeOptions } from './subscriptions.js';
@@ -225,10 +225,15 @@ export async function connectWith(platform: Platform, options: ConnectOptions): 
           (f: ServerFrame) => subscriptions.onFrame(f),
         );
 
-  try {
-    await Promise.all(connections.map((c) => c.start()));
-  } catch (err) {
-    await shutdown(err as WsqError);
+  // Every first attempt settles (each is bounded by connectTimeoutMs); when several fail, the
+  // one retrying cannot fix says most (a browser sees a refused cross-origin ticket request
+  // only as a network failure, the same-origin one as the 403 it is).
+  const failures = (await Promise.allSettled(connections.map((c) => c.start())))
+    .filter((r): r is PromiseRejectedResult => r.status === 'rejected')
+    .map((r) => r.reason as WsqError);
+  if (failures.length > 0) {
+    const err = failures.find((e) => e instanceof WsqError && isFatal(e)) ?? failures[0]!;
+    await shutdown(err);
     throw err;
   }
   updateState();

@@ -5,6 +5,7 @@
 import t from 'tap';
 import type { WebSocket } from 'ws';
 import type { Teardown } from '@wsq/core/testing';
+import { freePort } from '@wsq/core';
 import { connect, type NodeConnectOptions, type State, type Wsq } from '../src/index.js';
 import { startFakeServer, type FakeServer } from './helpers/fake-server.js';
 
@@ -125,6 +126,24 @@ t.test('a wrong password rejects connect with UNAUTHORIZED and is not retried', 
   });
   await t.rejects(connect({ publishUrl: pub.url, user: 'u', password: 'p' }), { code: 'UNTRUSTED_CERT' });
   t.equal(pub.upgrades.all.length, 2, 'one upgrade each (the untrusted one never got that far)');
+});
+
+t.test('when both first attempts fail, the failure retrying cannot fix is the one reported', async (t) => {
+  const sub = await startFakeServer(t, '/subscribe');
+  const port = await freePort();
+  sub.stall = true;
+  sub.refuseWith = 401;
+  const connecting = connect({
+    publishUrl: `wss://localhost:${port}/publish`, // nothing listens: refused at once
+    subscribeUrl: sub.url,
+    user: 'u',
+    password: 'p',
+    ca: sub.ca,
+  });
+  const rejected = t.rejects(connecting, { code: 'UNAUTHORIZED', endpoint: 'subscriber' });
+  // The refused connection failed long before this upgrade got through TLS; now refuse it too.
+  (await sub.held.next())();
+  await rejected;
 });
 
 t.test('the connect timeout bounds an upgrade that never gets an answer', async (t) => {

@@ -5,6 +5,7 @@
  * and `sub` with `subscribed`; tests override `onFrame`, close sockets with any code, or make
  * upgrades fail.
  */
+import type { IncomingMessage } from 'node:http';
 import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -53,8 +54,10 @@ export interface FakeServer {
   onFrame: (fr: Frame) => boolean;
   /** When set, the next upgrades are refused with this HTTP status. */
   refuseWith: number | undefined;
-  /** When true, upgrades are held without an answer. */
+  /** When true, upgrades are held without an answer (each pushes its answer to `held`). */
   stall: boolean;
+  /** Held upgrades: call one to answer it now, as the server stands then. */
+  held: Inbox<() => void>;
   seq: number;
   open: Set<WebSocket>;
   send(ws: WebSocket, frame: Record<string, unknown>): void;
@@ -81,13 +84,20 @@ export async function startFakeServer(t: Teardown, path = '/subscribe'): Promise
     onFrame: () => false,
     refuseWith: undefined,
     stall: false,
+    held: new Inbox(),
     seq: 0,
     open: new Set(),
     send: (ws, frame) => ws.send(JSON.stringify(frame)),
   };
   https.on('upgrade', (req, socket: Duplex, head) => {
     s.upgrades.push(req.url ?? '');
-    if (s.stall) return;
+    if (s.stall) {
+      s.held.push(() => answer(req, socket, head));
+      return;
+    }
+    answer(req, socket, head);
+  });
+  function answer(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const auth = req.headers.authorization;
     const ok = auth === 'Basic ' + Buffer.from('u:p').toString('base64') || /[?&]ticket=good/.test(req.url ?? '');
     const status = s.refuseWith ?? (ok ? undefined : 401);
@@ -118,7 +128,7 @@ export async function startFakeServer(t: Teardown, path = '/subscribe'): Promise
       });
       s.connections.push(ws);
     });
-  });
+  }
   await new Promise<void>((resolve) => https.listen(0, '127.0.0.1', resolve));
   s.port = (https.address() as AddressInfo).port;
   s.url = `wss://localhost:${s.port}${path}`;
