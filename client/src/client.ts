@@ -131,7 +131,6 @@ export async function connectWith(platform: Platform, options: ConnectOptions): 
     maxSubscriptions: o.maxSubscriptions,
     send: (text: string): boolean => sub?.send(text) ?? false,
     retryDelayMs: () => retryBackoff.next(),
-    onStray: report,
   });
 
   function onText(name: Endpoint, text: string, handle: (f: ServerFrame) => boolean): void {

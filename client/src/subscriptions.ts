@@ -19,8 +19,6 @@ export interface SubscriptionsOptions {
   send(text: string): boolean;
   /** Delay before asking again for a subscription the server answered UNAVAILABLE. */
   retryDelayMs(): number;
-  /** A frame the client cannot place (undecodable, or an error for no request). */
-  onStray(err: WsqError): void;
 }
 
 type Request = { kind: 'sub'; sub: Subscription } | { kind: 'unsub'; sub: Subscription | undefined; done(): void };
