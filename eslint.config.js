@@ -31,6 +31,13 @@ export default defineConfig(
     languageOptions: { globals: nodeGlobals },
   },
   {
+    // The browser demo page's script (subscriber --demo).
+    files: ['subscriber/demo/**/*.js'],
+    languageOptions: {
+      globals: Object.fromEntries(['document', 'location', 'URL', 'URLSearchParams'].map((g) => [g, 'readonly'])),
+    },
+  },
+  {
     files: ['**/*.ts'],
     rules: {
       // `_`-prefixed names mark deliberately unused parameters (handlers with fixed signatures).

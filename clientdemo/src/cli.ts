@@ -155,6 +155,10 @@ async function subscribeAndPrint(io: CliIo, config: ClientdemoConfig, patterns: 
       if (config.count !== undefined && received >= config.count) finish(0);
     });
     client.on('error', (err) => io.stderr.write(paint('red', `${NAME}: ${err.message}`) + '\n'));
+    client.on('state', (state) => {
+      if (state === 'reconnecting') io.stderr.write(paint('red', `${NAME}: connection lost; reconnecting`) + '\n');
+      else if (state === 'open') io.stderr.write(paint('dim', 'reconnected; subscriptions resumed') + '\n');
+    });
     client.on('close', (endpoint, closeCode, reason) => {
       io.stderr.write(
         paint('red', `${NAME}: the ${endpoint} closed the connection (${describeClose(closeCode, reason)})`) + '\n',

@@ -67,6 +67,7 @@ export function runRepl(opts: ReplOptions): Promise<number> {
     offMessage();
     offError();
     offClose();
+    offState();
     opts.signal?.removeEventListener('abort', onAbort);
     rl.close();
     void (async () => {
@@ -82,6 +83,12 @@ export function runRepl(opts: ReplOptions): Promise<number> {
   const offClose = client.on('close', (endpoint, code, reason) => {
     print(`! the ${endpoint} closed the connection (${describeClose(code, reason)})`, 'red');
     end(1);
+  });
+  // v1 (@wsq/client) reconnects by itself: say so, and carry on.
+  const offState = client.on('state', (state) => {
+    if (state === 'reconnecting')
+      print('! connection lost; reconnecting (subscriptions resume where they stopped)', 'red');
+    else if (state === 'open') print('reconnected', 'dim');
   });
   const onAbort = (): void => end(0);
   opts.signal?.addEventListener('abort', onAbort);

@@ -1,15 +1,13 @@
 /**
- * The transport under the client: opening an authenticated TLS WebSocket (failures mapped to
+ * The transport under the legacy client (wsq.v1 runs on @wsq/client): opening an authenticated TLS WebSocket (failures mapped to
  * ClientError codes before any frame flows) and closing it within a deadline.
  */
 import { WebSocket } from 'ws';
-import { V1_PROTOCOL } from '@wsq/core';
 import { connectError, upgradeError, type EndpointName } from './errors.js';
 
 export interface SocketOptions {
   user: string;
   password: string;
-  protocol: 'legacy' | 'v1';
   ca?: Buffer | undefined;
   insecure?: boolean;
   connectTimeoutMs?: number;
@@ -26,12 +24,11 @@ export function openSocket(
   opts: SocketOptions,
   attach: (ws: WebSocket) => void,
 ): Promise<WebSocket> {
-  const v1 = opts.protocol === 'v1';
   return new Promise((resolve, reject) => {
     const authorization = 'Basic ' + Buffer.from(`${opts.user}:${opts.password}`).toString('base64');
     let ws: WebSocket;
     try {
-      ws = new WebSocket(url, v1 ? [V1_PROTOCOL] : [], {
+      ws = new WebSocket(url, [], {
         headers: { authorization },
         ca: opts.ca,
         rejectUnauthorized: opts.insecure !== true,
@@ -50,7 +47,7 @@ export function openSocket(
     });
     ws.once('unexpected-response', (_req, res) => {
       res.resume();
-      reject(upgradeError(endpoint, url, res.statusCode ?? 0, v1));
+      reject(upgradeError(endpoint, url, res.statusCode ?? 0, false));
       ws.terminate();
     });
     ws.once('open', () => {

@@ -23,7 +23,7 @@ export interface Delivery {
   topic: string;
   /** What a human reads: the legacy Content, or the v1 data as text. */
   text: string;
-  /** The frame exactly as received. */
+  /** The frame: as received (legacy), re-encoded from the SDK's message in the server's field order (v1). */
   raw: string;
   seq?: number;
 }
@@ -32,7 +32,7 @@ export interface PublishResult {
   /** v1 only: the id sent and the seq the msgqueue assigned. */
   id?: string;
   seq?: number;
-  /** v1 only: the ack frame as received. */
+  /** v1 only: the ack frame (re-encoded from the SDK's result, in the server's field order). */
   raw?: string;
 }
 
@@ -45,15 +45,23 @@ export interface ClientEvents {
   message: (d: Delivery) => void;
   /** An error frame that answers no pending request, or a frame that cannot be decoded. */
   error: (err: ClientError) => void;
-  /** A socket closed while the client was not closing. */
+  /**
+   * A connection is gone for good while the client was not closing: any drop in legacy mode;
+   * in v1 only what reconnecting cannot fix (1008, a 401).
+   */
   close: (endpoint: EndpointName, code: number, reason: string) => void;
+  /** v1: the connection state (connecting, open, reconnecting, closed) as @wsq/client reports it. */
+  state: (state: 'connecting' | 'open' | 'reconnecting' | 'closed') => void;
 }
 
 export interface Client {
   readonly protocol: Protocol;
   /** Opens the sockets asked for (both by default). */
   connect(which?: { publish?: boolean; subscribe?: boolean }): Promise<void>;
-  /** Resolves once flushed (legacy) or acknowledged (v1); `onSent` fires when flushed. */
+  /**
+   * Resolves once flushed (legacy) or acknowledged (v1); `onSent` fires when flushed (legacy) or
+   * handed to the SDK (v1: sent, or queued while it reconnects).
+   */
   publish(topic: string, text: string, opts?: { id?: string; onSent?: () => void }): Promise<PublishResult>;
   /** Resolves once flushed (legacy) or confirmed with `subscribed` (v1). */
   subscribe(pattern: string, opts?: { since?: number }): Promise<SubscribeResult>;

@@ -121,7 +121,7 @@ t.test('v1 requests: ack seq, idempotency id, timeout, not connected', async (t)
   await t.rejects(client.subscribe('news'), { code: 'NOT_CONNECTED' }, 'only the publisher was opened');
 });
 
-t.test('a pending v1 request fails when the socket closes', async (t) => {
+t.test('v1 reconnects after 1011 and re-sends the unacked publish with its id', async (t) => {
   const s = await startStubs(t);
   const client = createClient({
     publishUrl: s.publisher.url,
@@ -133,9 +133,19 @@ t.test('a pending v1 request fails when the socket closes', async (t) => {
   });
   t.teardown(() => client.close());
   await client.connect({ publish: true });
-  const closed = new Promise((resolve) => client.on('close', (endpoint, code) => resolve({ endpoint, code })));
-  const pending = client.publish('silent', 'x');
-  (await s.publisher.frames.next()).ws.close(1011);
-  await t.rejects(pending, { code: 'CLOSED' });
-  t.same(await closed, { endpoint: 'publisher', code: 1011 });
+  const states: string[] = [];
+  client.on('state', (st) => states.push(st));
+  const closes: number[] = [];
+  client.on('close', (_endpoint, code) => closes.push(code));
+  const pending = client.publish('silent', 'x', { id: 'keep' });
+  const failed = t.rejects(pending, { code: 'CLOSED' });
+  const first = await s.publisher.frames.next();
+  first.ws.close(1011);
+  const again = await s.publisher.frames.next();
+  t.not(again.ws, first.ws, 'on a new connection');
+  t.match(JSON.parse(again.text), { op: 'pub', id: 'keep', data: 'x' });
+  t.same(states, ['reconnecting', 'open']);
+  await client.close();
+  await failed;
+  t.same(closes, [], 'a retried close is no reason to give up');
 });

@@ -155,3 +155,32 @@ t.test('colours only when asked', async (t) => {
   input.end();
   t.equal(await done, 0);
 });
+
+t.test('v1: a dropped subscriber connection is reconnected and the subscription resumed with since', async (t) => {
+  const s = await setup(t, 'v1');
+  await s.lines.next(); // greeting
+  s.send('sub news');
+  const sub = await s.subscriber.frames.next();
+  t.equal(await s.lines.next(), 'subscribed to news (seq 0)');
+  sub.ws.send(encodeMsg('news', 5, '"five"', Date.now()));
+  t.equal(await s.lines.next(), '<[news] five');
+  sub.ws.close(1001, 'server shutting down');
+  t.match(await s.lines.next(), /^! connection lost; reconnecting/);
+  const again = await s.subscriber.frames.next();
+  t.match(JSON.parse(again.text), { op: 'sub', topic: 'news', since: 5 });
+  t.equal(await s.lines.next(), 'reconnected');
+  again.ws.send(encodeMsg('news', 5, '"five"', Date.now())); // already delivered: dropped
+  again.ws.send(encodeMsg('news', 6, '"six"', Date.now()));
+  t.equal(await s.lines.next(), '<[news] six');
+  s.send('exit');
+  t.equal(await s.done, 0);
+});
+
+t.test('v1: a close that retrying cannot fix (1008) ends the REPL with 1', async (t) => {
+  const s = await setup(t, 'v1');
+  await s.lines.next(); // greeting
+  const ws = await s.publisher.connections.next();
+  ws.close(1008, 'policy');
+  t.match(await s.lines.next(), /^! the publisher closed the connection \(1008 policy violation/);
+  t.equal(await s.done, 1);
+});

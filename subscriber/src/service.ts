@@ -25,6 +25,7 @@ import {
 } from '@wsq/core';
 import type { WebSocket } from 'ws';
 import { Client } from './client.js';
+import { createDemoPage } from './demo-page.js';
 import { Fanout } from './fanout.js';
 import { ENDPOINT, onBinary, onLegacyText, onV1Text, type FrameDeps } from './frames.js';
 import { subscriberMetrics } from './metrics.js';
@@ -159,6 +160,8 @@ export async function createSubscriber(config: SubscriberConfig, deps: Subscribe
     isReady: () => queue.state === 'up' && (deps.isReady?.() ?? true),
     tickets: createTicketStore(),
     routes: [{ path: ENDPOINT, protocols: [V1_PROTOCOL], legacy: true, onConnection }],
+    // --demo also serves the browser demo page at /demo/.
+    ...(config.demo ? { http: createDemoPage() } : {}),
   });
 
   let started = false;

@@ -134,6 +134,7 @@ function banner(ports: Record<ServiceName, number>, certs: string): string {
     ` subscriber  ${sub}`,
     ` msgqueue    wss://localhost:${ports.msgqueue}  (internal)`,
     ` health      https://localhost:${ports.publisher}/healthz  /readyz  /metrics (each service)`,
+    ` browser     https://localhost:${ports.subscriber}/demo/  (the demo page; trust ${ca} in the browser)`,
     '',
     ' Connect:',
     `   ${clientdemo}`,

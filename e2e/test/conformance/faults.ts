@@ -205,7 +205,7 @@ export function faultsSuite(entry: TopologyEntry): void {
       await nextWhere(healthy.reader, (f) => f.op === 'subscribed');
       await nextWhere(stalled.reader, (f) => f.op === 'subscribed');
       // Stop reading from the socket: the kernel buffers fill, then the server's send buffer grows.
-      (stalled.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+      stalled.ws.pause();
 
       const pub = await connectClient(topo.publishUrl(), topo.tls, { v1: true });
       t.teardown(() => pub.ws.close());
@@ -215,7 +215,7 @@ export function faultsSuite(entry: TopologyEntry): void {
         .proc('subscriber')
         .waitLog((l) => l.reason === 'slow_consumer')
         .then(() => {
-          (stalled.ws as unknown as { _socket: { resume(): void } })._socket.resume();
+          stalled.ws.resume();
           return stalled.reader.waitClose();
         });
       const payload = 'x'.repeat(40_000);
