@@ -7,6 +7,7 @@ import {
   createAuthenticator,
   createMetrics,
   matchesPattern,
+  ProtocolError,
   resolveValues,
   type Authenticator,
   type BaseMetrics,
@@ -182,8 +183,8 @@ export class FakeQueue implements QueueConsumer {
     this.acks.push(seq);
   }
   /** Appends to the log without delivering (as if the subscriber's cursor were behind). */
-  append(topic: string, data: string): QueueMessage {
-    const m = { seq: this.lastSeq + 1, topic, data, ts: Date.now() };
+  append(topic: string, data: string, ts = Date.now()): QueueMessage {
+    const m = { seq: this.lastSeq + 1, topic, data, ts };
     this.lastSeq = m.seq;
     this.log.push(m);
     return m;
@@ -205,6 +206,12 @@ export class FakeQueue implements QueueConsumer {
       else this.answer(p);
       for (const w of [...this.replayWaiters]) w();
     });
+  }
+  /** The first retained message with ts >= ms, by the log's running maximum of ts (as the journal's time index). */
+  seqAtTime(ms: number): Promise<number> {
+    if (this.state !== 'up') return Promise.reject(new ProtocolError('UNAVAILABLE', 'the queue is not up'));
+    for (const m of this.log) if (m.seq >= this.firstSeq && m.ts >= ms) return Promise.resolve(m.seq);
+    return Promise.resolve(this.lastSeq + 1);
   }
   /** Answers one held replay from the log. */
   answer(p: PendingReplay): void {
