@@ -14,6 +14,7 @@ import {
   LINK_PROTOCOL,
   loadTlsFiles,
   MAX_CONSUMER_NAME_LENGTH,
+  openapiDocument,
   type Authenticator,
   type BaseMetrics,
   type Logger,
@@ -117,6 +118,7 @@ export async function createMsgqueue(config: MsgqueueConfig, deps: MsgqueueDeps)
     log,
     metrics,
     isReady: () => listening,
+    openapi: openapiDocument(),
     routes: [
       {
         path: PUSH_PATH,

@@ -14,6 +14,7 @@ import {
   createServiceServer,
   createTicketStore,
   loadTlsFiles,
+  openapiDocument,
   type AppendDone,
   type AppendRequest,
   type BaseMetrics,
@@ -25,6 +26,7 @@ import {
 } from '@wsq/core';
 import { createBackpressure, waterMarks } from './backpressure.js';
 import { PUBLISH_PATH, handlePublishConnection, type PublishEnv } from './connection.js';
+import { httpPublishRoute } from './http-publish.js';
 import { publisherMetrics } from './metrics.js';
 import type { PublisherConfig } from './options.js';
 
@@ -115,6 +117,14 @@ export async function createPublisher(config: PublisherConfig, deps: PublisherDe
     metrics,
     isReady: () => !closing && producer?.state === 'up',
     tickets: createTicketStore(),
+    api: [
+      httpPublishRoute({
+        ...env,
+        maxPayloadBytes: config.maxPayloadBytes,
+        outboxRoom: () => config.outboxMessages - inflightNow(),
+      }),
+    ],
+    openapi: openapiDocument(),
     routes: [
       {
         path: PUBLISH_PATH,

@@ -13,6 +13,7 @@ import {
   createServiceServer,
   createTicketStore,
   loadTlsFiles,
+  openapiDocument,
   type Authenticator,
   type BaseMetrics,
   type ConnectionContext,
@@ -31,6 +32,8 @@ import { subscriberMetrics } from './metrics.js';
 import type { SubscriberConfig } from './options.js';
 import { Limiter } from './resume.js';
 import { Router, type RouterStats } from './router.js';
+import { httpHistoryRoute } from './http-history.js';
+import { createSseStreams } from './sse.js';
 
 export interface SubscriberDeps {
   log: Logger;
@@ -97,11 +100,12 @@ export async function createSubscriber(config: SubscriberConfig, deps: Subscribe
     metrics,
     log,
   });
+  const limiter = new Limiter(config.maxConcurrentReplays);
   const frameDeps: FrameDeps = {
     router,
     queue,
     metrics,
-    limiter: new Limiter(config.maxConcurrentReplays),
+    limiter,
     replayBatchMessages: config.replayBatchMessages,
     maxSubscriptionsPerConnection: config.maxSubscriptionsPerConnection,
     positionKnown: () => router.lastDelivered > 0 || everUp || queue.state === 'up',
@@ -110,6 +114,13 @@ export async function createSubscriber(config: SubscriberConfig, deps: Subscribe
     maxBufferedBytes: config.maxBufferedBytes,
     maxReplayBufferMessages: config.maxReplayBufferMessages,
   };
+
+  const sse = createSseStreams({
+    frames: frameDeps,
+    limits: clientLimits,
+    pingIntervalMs: config.pingIntervalMs,
+    maxStreams: config.maxConnections,
+  });
 
   function onConnection(ws: WebSocket, ctx: ConnectionContext): void {
     const mode = ctx.protocol === V1_PROTOCOL ? 'v1' : 'legacy';
@@ -147,6 +158,7 @@ export async function createSubscriber(config: SubscriberConfig, deps: Subscribe
       maxConnections: config.maxConnections,
       maxConnectionsPerUser: config.maxConnectionsPerUser,
       handshakeTimeoutMs: config.handshakeTimeoutMs,
+      requestTimeoutMs: config.requestTimeoutMs,
       metricsAuth: config.metricsAuth,
       perMessageDeflate: config.perMessageDeflate,
     },
@@ -156,6 +168,8 @@ export async function createSubscriber(config: SubscriberConfig, deps: Subscribe
     metrics: base,
     isReady: () => queue.state === 'up',
     tickets: createTicketStore(),
+    api: [httpHistoryRoute({ queue, limiter, sse, replayBatchMessages: config.replayBatchMessages })],
+    openapi: openapiDocument(),
     routes: [{ path: ENDPOINT, protocols: [V1_PROTOCOL], legacy: true, onConnection }],
   });
 

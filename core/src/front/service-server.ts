@@ -22,6 +22,8 @@ import { closeReasonOfWsError, type BaseMetrics } from '../observe/metrics.js';
 import { originChecker } from './origins.js';
 import { createProbes, PROBE_PATHS } from './probes.js';
 import { createTicketEndpoint, TICKETS_PATH } from './ticket-endpoint.js';
+import { createApiRoutes, type ApiRoute } from './api-routes.js';
+import { sendApiError } from './http-api.js';
 import type { TicketStore } from './tickets.js';
 import type { TlsFiles } from './tls.js';
 import { AuthBusyError } from './verify-gate.js';
@@ -57,6 +59,8 @@ export interface ServerLimits {
   maxConnections: number;
   maxConnectionsPerUser: number;
   handshakeTimeoutMs: number;
+  /** Time for a whole plain request, headers and body (Node's requestTimeout); default 3 × handshakeTimeoutMs. */
+  requestTimeoutMs?: number;
   metricsAuth: boolean;
 }
 
@@ -71,6 +75,10 @@ export interface ServiceServerOptions {
   isReady(): boolean;
   /** When set, `POST /v1/tickets` issues browser tickets and upgrades accept `?ticket=`. */
   tickets?: TicketStore;
+  /** JSON HTTP API endpoints (api-routes.ts): methods, Origin and authentication checked before they run. */
+  api?: readonly ApiRoute[];
+  /** The OpenAPI document served at `GET /v1/openapi.json` (without credentials), when set. */
+  openapi?: string;
   /** Extra plain-HTTP handlers; return true when handled. */
   http?: (req: IncomingMessage, res: ServerResponse, url: URL) => boolean | Promise<boolean>;
 }
@@ -106,7 +114,7 @@ export function createServiceServer(opts: ServiceServerOptions): ServiceServer {
     minVersion: 'TLSv1.2',
     handshakeTimeout: limits.handshakeTimeoutMs,
     headersTimeout: limits.handshakeTimeoutMs,
-    requestTimeout: limits.handshakeTimeoutMs * 3,
+    requestTimeout: Math.max(limits.requestTimeoutMs ?? limits.handshakeTimeoutMs * 3, limits.handshakeTimeoutMs),
     // Node only enforces headersTimeout when it checks, every 30 s by default.
     connectionsCheckingInterval: Math.max(25, Math.min(1000, Math.floor(limits.handshakeTimeoutMs / 4))),
   });
@@ -134,6 +142,14 @@ export function createServiceServer(opts: ServiceServerOptions): ServiceServer {
   const ticketOf = new WeakMap<IncomingMessage, string>();
   const ticketEndpoint =
     opts.tickets && createTicketEndpoint({ tickets: opts.tickets, originAllowed, identify, metrics, log });
+  const api = createApiRoutes({
+    routes: opts.api ?? [],
+    originAllowed,
+    identify,
+    tickets: opts.tickets,
+    metrics,
+    log,
+  });
   const probe = createProbes({
     metrics,
     metricsAuth: limits.metricsAuth,
@@ -170,6 +186,8 @@ export function createServiceServer(opts: ServiceServerOptions): ServiceServer {
     const url = new URL(req.url ?? '/', 'https://localhost');
     if (PROBE_PATHS.has(url.pathname)) return sendReply(res, await probe(req, url.pathname));
     if (ticketEndpoint && url.pathname === TICKETS_PATH) return ticketEndpoint(req, res);
+    if (opts.openapi !== undefined && url.pathname === OPENAPI_PATH) return serveOpenapi(req, res, opts.openapi);
+    if (await api(req, res, url)) return;
     if (opts.http && (await opts.http(req, res, url))) return;
     if (routes.has(url.pathname)) {
       // A plain request to a WebSocket path: 401 without valid credentials, else 400.
@@ -346,6 +364,15 @@ export function createServiceServer(opts: ServiceServerOptions): ServiceServer {
       await stopped;
     },
   };
+}
+
+export const OPENAPI_PATH = '/v1/openapi.json';
+
+function serveOpenapi(req: IncomingMessage, res: ServerResponse, doc: string): void {
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    return sendApiError(res, 'METHOD_NOT_ALLOWED', undefined, { Allow: 'GET, HEAD' });
+  }
+  sendReply(res, { status: 200, headers: { 'Content-Type': 'application/json' }, body: doc });
 }
 
 /**
