@@ -69,7 +69,12 @@ export function createApiRoutes(deps: ApiDeps) {
       sendApiError(res, 'UNAUTHORIZED', undefined, { ...BASIC_CHALLENGE, ...cors });
       return true;
     }
-    await route.handle(req, res, { principal, url, cors, log });
+    try {
+      await route.handle(req, res, { principal, url, cors, log });
+    } catch (err) {
+      log.error({ err, path: url.pathname }, 'API request failed');
+      sendApiError(res, 'INTERNAL', 'an unexpected server error', cors);
+    }
     return true;
   };
 
