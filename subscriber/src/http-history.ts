@@ -27,7 +27,10 @@ import type { Limiter } from './resume.js';
 import type { SseStreams } from './sse.js';
 
 export const MESSAGES_PATH = '/v1/messages';
-/** Replay requests one history answer may make (a sparse pattern may need several per page). */
+/**
+ * Replay requests one page may make (a sparse pattern may need several per page); a count
+ * pages through its whole range.
+ */
 export const MAX_REPLAYS_PER_QUERY = 64;
 
 export interface HistoryDeps {
@@ -72,7 +75,8 @@ export function httpHistoryRoute(deps: HistoryDeps): ApiRoute {
     let taken = 0;
     // At least one request, even for an empty range: its answer says where the retained log starts.
     for (let calls = 0; ; calls++) {
-      if (calls > 0 && (from > r.to || taken >= limit || calls >= MAX_REPLAYS_PER_QUERY)) {
+      const capped = limit !== Infinity && calls >= MAX_REPLAYS_PER_QUERY;
+      if (calls > 0 && (from > r.to || taken >= limit || capped)) {
         return { first, next: from > r.to ? null : from - 1 };
       }
       const ask = Math.max(1, Math.min(deps.replayBatchMessages, limit - taken));
@@ -143,9 +147,14 @@ export function httpHistoryRoute(deps: HistoryDeps): ApiRoute {
 
   async function stream(req: IncomingMessage, res: ServerResponse, ctx: ApiContext, q: HistoryQuery): Promise<void> {
     const p = ctx.url.searchParams;
-    if (q.count) return sendApiError(res, 'BAD_PARAMETER', 'count: not with text/event-stream', ctx.cors);
+    if (q.count) return sendApiError(res, 'BAD_PARAMETER', 'count: not with Accept: text/event-stream', ctx.cors);
     if (q.dateEnd !== undefined) {
-      return sendApiError(res, 'BAD_PARAMETER', 'dateEnd: a stream has no end; not with text/event-stream', ctx.cors);
+      return sendApiError(
+        res,
+        'BAD_PARAMETER',
+        'dateEnd: a stream has no end; not with Accept: text/event-stream',
+        ctx.cors,
+      );
     }
     let since: number | undefined = p.has('since') ? q.since : undefined;
     const lastId = req.headers['last-event-id'];

@@ -25,7 +25,7 @@ export interface PostedBody {
 export const HISTORY_DEFAULT_LIMIT = 100;
 export const HISTORY_MAX_LIMIT = 1000;
 
-/** A query parameter that is missing or not valid; `param` names it. */
+/** A query parameter that is missing or not valid; `param` names it (the message does not repeat it). */
 export class ParameterError extends Error {
   readonly code = 'BAD_PARAMETER';
   constructor(
@@ -118,14 +118,14 @@ const ISO_DATE = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{
 /** Decodes the query of `GET /v1/messages`; throws ParameterError naming the first bad parameter. */
 export function decodeHistoryQuery(params: URLSearchParams): HistoryQuery {
   for (const key of params.keys()) {
-    if (!KNOWN.has(key)) throw new ParameterError(key, `unknown parameter ${key}`);
+    if (!KNOWN.has(key)) throw new ParameterError(key, 'unknown parameter');
   }
   for (const key of KNOWN) {
-    if (params.getAll(key).length > 1) throw new ParameterError(key, `${key} may be given once`);
+    if (params.getAll(key).length > 1) throw new ParameterError(key, 'may be given once');
   }
   const pattern = params.get('topic');
-  if (pattern === null) throw new ParameterError('topic', 'topic (a topic or pattern) is required');
-  if (!isValidPattern(pattern)) throw new ParameterError('topic', 'topic is not a valid topic or pattern');
+  if (pattern === null) throw new ParameterError('topic', 'required: a topic or pattern');
+  if (!isValidPattern(pattern)) throw new ParameterError('topic', 'not a valid topic or pattern');
   const q: HistoryQuery = {
     pattern,
     since: intParam(params, 'since', 0, Number.MAX_SAFE_INTEGER) ?? 0,
@@ -137,12 +137,12 @@ export function decodeHistoryQuery(params: URLSearchParams): HistoryQuery {
   if (start !== undefined) q.dateStart = start;
   if (end !== undefined) q.dateEnd = end;
   if (start !== undefined && end !== undefined && end < start) {
-    throw new ParameterError('dateEnd', 'dateEnd is before dateStart');
+    throw new ParameterError('dateEnd', 'before dateStart');
   }
   const count = params.get('count');
   if (count !== null) {
     if (count !== '1' && count !== '0' && count !== 'true' && count !== 'false') {
-      throw new ParameterError('count', 'count must be 1 or 0');
+      throw new ParameterError('count', 'must be 1 or 0');
     }
     q.count = count === '1' || count === 'true';
   }
@@ -154,7 +154,7 @@ function intParam(params: URLSearchParams, key: string, min: number, max: number
   if (raw === null) return undefined;
   const n = /^\d{1,16}$/.test(raw) ? Number(raw) : NaN;
   if (!Number.isSafeInteger(n) || n < min || n > max) {
-    throw new ParameterError(key, `${key} must be an integer from ${min} to ${max}`);
+    throw new ParameterError(key, `must be an integer from ${min} to ${max}`);
   }
   return n;
 }
@@ -164,7 +164,7 @@ function dateParam(params: URLSearchParams, key: string): number | undefined {
   if (raw === null) return undefined;
   const ms = ISO_DATE.test(raw) ? Date.parse(raw) : NaN;
   if (!Number.isFinite(ms) || ms < 0) {
-    throw new ParameterError(key, `${key} must be an ISO 8601 date, e.g. 2026-01-31T12:00:00Z`);
+    throw new ParameterError(key, 'must be an ISO 8601 date, e.g. 2026-01-31T12:00:00Z');
   }
   return ms;
 }
