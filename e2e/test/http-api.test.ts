@@ -47,6 +47,31 @@ t.test('every service serves docs/openapi.json at /v1/openapi.json', async (t) =
   }
 });
 
+t.test('probes, metrics, tickets and WebSocket paths answer as the OpenAPI document says', async (t) => {
+  const services = [
+    { port: trio.msgqueue.port, ws: ['/pushmsg', '/popmsg'], tickets: false },
+    { port: trio.publisher.port, ws: ['/publish'], tickets: true },
+    { port: trio.subscriber.port, ws: ['/subscribe'], tickets: true },
+  ];
+  for (const s of services) {
+    const at = (path: string): string => `https://localhost:${s.port}${path}`;
+    t.equal((await call(t, at('/healthz'), { auth: undefined })).status, 200);
+    t.equal((await call(t, at('/readyz'), { auth: undefined })).status, 200);
+    const metrics = await call(t, at('/metrics'), { auth: undefined });
+    t.match(metrics.body, /wsq_/);
+    t.equal((await call(t, at('/metrics'), { method: 'POST' })).status, 405);
+    t.equal((await call(t, at('/v1/openapi.json'), { method: 'DELETE' })).status, 405);
+    for (const path of s.ws) {
+      t.equal((await call(t, at(path))).status, 400, `${path}: a plain request`);
+      t.equal((await call(t, at(path), { auth: { user: 'alice', password: 'nope' } })).status, 401);
+    }
+    if (!s.tickets) continue;
+    t.equal((await call(t, at('/v1/tickets'), { method: 'POST' })).status, 200);
+    t.equal((await call(t, at('/v1/tickets'), {})).status, 405);
+    t.equal((await call(t, at('/v1/tickets'), { method: 'POST', auth: { user: 'alice', password: 'x' } })).status, 401);
+  }
+});
+
 t.test('publish: 201 once journaled, Location, aliases, idempotent with a v1 pub of the same id', async (t) => {
   const one = await post(t, { topic: 'http.a', data: { n: 1 } });
   t.equal(one.status, 201);
