@@ -2,12 +2,15 @@
  * The journal's time index: seqAtTime finds the first message with ts >= ms without scanning
  * the log, skipping segments by their newest ts and narrowing inside one by the sparse index.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { JOURNAL_DEFAULTS, openJournal, type AppendInput, type Journal } from '../src/journal/journal.js';
 import { replayRange } from '../src/links/replay.js';
+
+/** Each test journal's directory. */
+const dirOf = new WeakMap<Journal, string>();
 
 async function openTest(
   t: { teardown(fn: () => unknown): void },
@@ -17,6 +20,7 @@ async function openTest(
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const journal = await openJournal({ ...JOURNAL_DEFAULTS, fsync: 'never', retainMs: 0, ...over, dir });
   t.teardown(() => journal.close());
+  dirOf.set(journal, dir);
   return journal;
 }
 
@@ -51,9 +55,9 @@ t.test('seqAtTime answers from the retained log only', async (t) => {
 });
 
 t.test('a date range at the end of a 1 000 000-message journal reads only the segments it needs', async (t) => {
-  const journal = await openTest(t, { segmentBytes: 256 * 1024, cacheBytes: 0, retainMessages: 0, retainBytes: 0 });
+  const journal = await openTest(t, { segmentBytes: 128 * 1024, cacheBytes: 0, retainMessages: 0, retainBytes: 0 });
   const total = 1_000_000;
-  const batch = 20_000;
+  const batch = 5_000;
   const base = 1_700_000_000_000;
   for (let i = 0; i < total; i += batch) {
     const items: AppendInput[] = new Array(batch);
@@ -61,6 +65,8 @@ t.test('a date range at the end of a 1 000 000-message journal reads only the se
     await journal.append(items);
   }
   t.equal(journal.lastSeq, total);
+  const segments = (await readdir(dirOf.get(journal)!)).length;
+  t.ok(segments > 100, `${segments} segment files`);
   const before = { ...journal.stats };
   const start = await journal.seqAtTime(base + total - 250);
   t.equal(start, total - 249, 'the first seq of the range');
