@@ -54,7 +54,9 @@ export function httpHistoryRoute(deps: HistoryDeps): ApiRoute {
 
   async function rangeOf(q: HistoryQuery): Promise<Range> {
     let from = q.since + 1;
-    let to = queue.lastSeq;
+    // Up to the queue's own head, not the live position this subscriber reached: a message a
+    // client just got its 201 for is answered even before the consumer stream brought it here.
+    let to = Number.MAX_SAFE_INTEGER;
     if (q.dateStart !== undefined) from = Math.max(from, await queue.seqAtTime(q.dateStart));
     if (q.dateEnd !== undefined) to = Math.min(to, (await queue.seqAtTime(q.dateEnd)) - 1);
     return { from, to, minTs: q.dateStart ?? -Infinity, maxTs: q.dateEnd ?? Infinity };
