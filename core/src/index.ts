@@ -1,5 +1,13 @@
 /** The public surface of @wsq/core, re-exported by name. */
-export { CLOSE, FRAME_ERRORS, FRAME_ERROR_CODES, HTTP_ERRORS, ProtocolError, ConfigError } from './protocol/errors.js';
+export {
+  CLOSE,
+  FRAME_ERRORS,
+  FRAME_ERROR_CODES,
+  FRAME_ERROR_STATUS,
+  HTTP_ERRORS,
+  ProtocolError,
+  ConfigError,
+} from './protocol/errors.js';
 export type { CloseCode, FrameErrorCode, HttpErrorCode } from './protocol/errors.js';
 export { MAX_TOPIC_LENGTH, isValidTopic, isValidPattern, matchesPattern, patternCovers } from './protocol/topics.js';
 export { TopicIndex } from './protocol/topic-index.js';
@@ -45,6 +53,14 @@ export {
 } from './protocol/link.js';
 export type { LinkRequest, LinkReply, LinkAppendItem, LinkMessage, LinkFrame } from './protocol/link.js';
 export { appendRefOf, MsgsFrameBuilder } from './protocol/link-binary.js';
+export {
+  decodePostBody,
+  decodeHistoryQuery,
+  ParameterError,
+  HISTORY_DEFAULT_LIMIT,
+  HISTORY_MAX_LIMIT,
+} from './protocol/http-messages.js';
+export type { PostedMessage, PostedBody, HistoryQuery } from './protocol/http-messages.js';
 export { generatedPid, isProducerId, GENERATED_PID_START, PRODUCER_ID_LENGTH } from './protocol/generated-pid.js';
 export { turnDateNow, turnNow } from './observe/turn-clock.js';
 export { putTextFrameHeader, textFrameHeaderBytes } from './front/raw-frames.js';
@@ -80,6 +96,10 @@ export type { Authenticator, AuthOptions, Principal } from './front/auth.js';
 export { AuthBusyError, VERIFY_DEFAULTS, createVerifyGate, sourceOf } from './front/verify-gate.js';
 export type { VerifyGate, VerifyLimits } from './front/verify-gate.js';
 export { createTicketStore, TICKET_DEFAULTS } from './front/tickets.js';
+export { apiErrorStatus, isJsonContentType, readBody, sendApiError, sendJson } from './front/http-api.js';
+export type { ApiErrorCode, BodyResult } from './front/http-api.js';
+export type { ApiContext, ApiRoute } from './front/api-routes.js';
+export { openapiDocument } from './front/openapi.js';
 export type { TicketStore, TicketOptions, IssuedTicket } from './front/tickets.js';
 export { createLogger, connectionId } from './observe/log.js';
 export type { Logger, LogOptions } from './observe/log.js';

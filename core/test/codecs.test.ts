@@ -233,6 +233,7 @@ t.test('link requests, table-driven', async (t) => {
       { op: 'replay', ref: 3, from: 1, to: 9, limit: 100, pattern: 'a.*' },
     ],
     ['{"op":"replay","ref":3,"from":1,"to":9,"limit":100}', { op: 'replay', ref: 3, from: 1, to: 9, limit: 100 }],
+    ['{"op":"seek","ref":4,"ts":1764000000000}', { op: 'seek', ref: 4, ts: 1764000000000 }],
   ];
   for (const [text, want] of ok) t.same(decodeLinkRequest(text), want, text);
   const bad: [string, string][] = [
@@ -241,6 +242,9 @@ t.test('link requests, table-driven', async (t) => {
     ['{"op":"consume","name":"a","window":0}', 'BAD_FRAME'],
     ['{"op":"ack","seq":"1"}', 'BAD_FRAME'],
     ['{"op":"replay","ref":3,"from":1,"to":9,"limit":100,"pattern":"a b"}', 'BAD_TOPIC'],
+    ['{"op":"seek","ref":4}', 'BAD_FRAME'],
+    ['{"op":"seek","ref":4,"ts":-1}', 'BAD_FRAME'],
+    ['{"op":"seek","ref":4,"ts":"2026-01-01"}', 'BAD_FRAME'],
     ['{"op":"what"}', 'BAD_FRAME'],
   ];
   for (const [text, code] of bad)
@@ -257,6 +261,7 @@ t.test('link replies', async (t) => {
     { op: 'consuming', name: 'a', next: 1, first: 1, last: 0 },
     { op: 'msgs', msgs: [{ seq: 1, topic: 'a', data: '1', ts: 2 }] },
     { op: 'replayed', ref: 2, msgs: [], first: 1, more: false, next: 1 },
+    { op: 'sought', ref: 4, seq: 17 },
     { op: 'error', ref: 3, code: 'INTERNAL', message: 'x' },
   ] satisfies LinkReply[];
   for (const f of frames) t.same(decodeLinkReply(encodeLink(f)), f);
@@ -497,6 +502,7 @@ const linkRequestArb: fc.Arbitrary<LinkRequest> = fc.oneof(
     { op: fc.constant('replay' as const), ref: seqArb, from: seqArb, to: seqArb, pattern: patternArb, limit: seqArb },
     { requiredKeys: ['op', 'ref', 'from', 'to', 'limit'] },
   ),
+  fc.record({ op: fc.constant('seek' as const), ref: seqArb, ts: seqArb }),
 );
 const frameErrorCodeArb = fc.constantFrom(...FRAME_ERROR_CODES);
 const linkReplyArb: fc.Arbitrary<LinkReply> = fc.oneof(
@@ -524,6 +530,7 @@ const linkReplyArb: fc.Arbitrary<LinkReply> = fc.oneof(
     },
     { requiredKeys: ['op', 'ref', 'msgs', 'first', 'more', 'next'] },
   ),
+  fc.record({ op: fc.constant('sought' as const), ref: seqArb, seq: seqArb }),
   fc.record(
     { op: fc.constant('error' as const), ref: seqArb, code: frameErrorCodeArb, message: fc.string() },
     { requiredKeys: ['op', 'code', 'message'] },

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
-import { CLOSE, FRAME_ERROR_CODES, HTTP_ERRORS } from '../src/protocol/errors.js';
+import { CLOSE, FRAME_ERROR_CODES, FRAME_ERROR_STATUS, HTTP_ERRORS } from '../src/protocol/errors.js';
 
 const doc = readFileSync(join(dirname(fileURLToPath(import.meta.url)), '../../../docs/errors.md'), 'utf8');
 
@@ -22,7 +22,10 @@ t.test('every close code and HTTP status is documented', async (t) => {
   for (const { status } of Object.values(HTTP_ERRORS)) t.ok(numbers.has(String(status)), `HTTP ${status}`);
 });
 
-t.test('every HTTP error code has a row with its status', async (t) => {
+t.test('every HTTP error code and the HTTP status of every frame error code has its row', async (t) => {
   const rows = new Set([...doc.matchAll(/^\|\s*(\d{3})\s*\|\s*`([A-Z_]+)`\s*\|/gm)].map((m) => `${m[1]} ${m[2]}`));
-  for (const [code, { status }] of Object.entries(HTTP_ERRORS)) t.ok(rows.has(`${status} ${code}`), code);
+  for (const [code, { status }] of Object.entries(HTTP_ERRORS))
+    t.ok(rows.has(`${status} ${code}`), `${status} ${code}`);
+  for (const [code, status] of Object.entries(FRAME_ERROR_STATUS))
+    t.ok(rows.has(`${status} ${code}`), `${status} ${code}`);
 });

@@ -244,6 +244,7 @@ export function toConfig(values: ConfigValues): MsgqueueConfig {
       maxConnections: num(values, 'maxConnections'),
       maxConnectionsPerUser: num(values, 'maxConnectionsPerUser'),
       handshakeTimeoutMs: num(values, 'handshakeTimeoutMs'),
+      requestTimeoutMs: num(values, 'requestTimeoutMs'),
       metricsAuth: values.metricsAuth === true,
       perMessageDeflate: values.perMessageDeflate === true,
     }),

@@ -12,6 +12,7 @@ import {
   createServiceServer,
   LINK_PROTOCOL,
   frontTls,
+  openapiDocument,
   type Authenticator,
   type BaseMetrics,
   type Logger,
@@ -87,6 +88,7 @@ export async function createMsgqueue(config: MsgqueueConfig, deps: MsgqueueDeps)
     metrics,
     isReady: () => listening && (deps.isReady?.() ?? true),
     httpRoutes: consumerAdminRoutes(store.consumers),
+    openapi: openapiDocument(),
     routes: [
       {
         path: PUSH_PATH,

@@ -1,6 +1,7 @@
 import t from 'tap';
-import { encodeLink } from '@wsq/core';
-import { consumer, linkClient, metricValue, startQueue } from './helpers/queue.js';
+import { encodeLink, linkQueueHome } from '@wsq/core';
+import { logSink, testTls } from '@wsq/core/testing';
+import { consumer, linkClient, metricValue, startQueue, USER } from './helpers/queue.js';
 
 const msg = (topic: string, data: string, pid?: string) => (pid === undefined ? { topic, data } : { topic, data, pid });
 
@@ -279,4 +280,52 @@ t.test('an append is refused whole when a payload is not JSON text', async (t) =
     ['"fine"'],
     'nothing of the refused frame was journaled',
   );
+});
+
+t.test('seek: the first retained seq at or after a time, through the link and the link home', async (t) => {
+  const q = await startQueue(t);
+  const p = await linkClient(t, q, '/pushmsg');
+  const at = [5_000, 6_000, 5_500, 7_000];
+  p.send({ op: 'append', ref: 1, msgs: at.map((ts, i) => ({ topic: 'a', data: String(i), ts })) });
+  t.same((await p.expect('appended')).seqs, [1, 2, 3, 4]);
+  const c = await linkClient(t, q, '/popmsg');
+  for (const [ts, seq] of [
+    [0, 1],
+    [5_001, 2],
+    [6_500, 4],
+    [7_001, 5],
+  ] as const) {
+    c.send({ op: 'seek', ref: ts, ts });
+    t.same(await c.expect('sought'), { op: 'sought', ref: ts, seq }, `ts ${ts}`);
+  }
+  const pushed = await linkClient(t, q, '/pushmsg');
+  pushed.send({ op: 'seek', ref: 9, ts: 1 });
+  t.match(await pushed.expect('error'), { ref: 9, code: 'BAD_FRAME' }, 'seek belongs on /popmsg');
+
+  const tls = await testTls();
+  const logs = logSink('subscriber');
+  const home = linkQueueHome(
+    {
+      queue: q.wsBase,
+      queueUser: USER.user,
+      queuePassword: USER.password,
+      ca: tls.caPath,
+      insecure: false,
+      pingIntervalMs: 25_000,
+      reconnectMinMs: 10,
+      reconnectMaxMs: 50,
+    },
+    logs.log,
+  );
+  let up: () => void = () => {};
+  const isUp = new Promise<void>((resolve) => (up = resolve));
+  const consumer = home.consumer({ name: 'seeker', window: 10, onState: (s) => s === 'up' && up() });
+  t.teardown(() => consumer.close());
+  await t.rejects(consumer.seqAtTime(0), { code: 'UNAVAILABLE' }, 'not linked yet');
+  consumer.start(() => {});
+  await isUp;
+  t.equal(await consumer.seqAtTime(6_500), 4);
+  t.equal(await consumer.seqAtTime(Date.now()), 5, 'none that late: lastSeq + 1');
+  await consumer.close();
+  await t.rejects(consumer.seqAtTime(0), { code: 'UNAVAILABLE' }, 'closed');
 });

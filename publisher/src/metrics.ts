@@ -1,7 +1,8 @@
 /** The publisher's own metrics, on top of the ones every service has (docs/operations.md lists them). */
 import { LATENCY_BUCKETS, type BaseMetrics } from '@wsq/core';
 
-export type PublishProtocol = 'v1' | 'legacy';
+/** How a message came in: a wsq.v1 or legacy WebSocket frame, or `POST /v1/messages`. */
+export type PublishProtocol = 'v1' | 'legacy' | 'http';
 
 /** `outboxDepth` is read when /metrics is scraped, not kept up to date per message. */
 export function publisherMetrics(base: BaseMetrics, outboxDepth: () => number = () => 0) {

@@ -51,7 +51,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     default: 1000,
     min: 1,
     unit: 'messages/s',
-    help: 'sustained publish rate per connection (token bucket); faster gets RATE_LIMITED',
+    help: 'sustained publish rate per WebSocket connection, and per user for POST /v1/messages (token bucket); faster gets RATE_LIMITED',
   },
   {
     key: 'publishBurst',
@@ -59,7 +59,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     default: 2000,
     min: 1,
     unit: 'messages',
-    help: 'publish burst per connection above the sustained rate',
+    help: 'publish burst above the sustained rate (per connection; per user over HTTP)',
   },
   {
     key: 'drainTimeoutMs',

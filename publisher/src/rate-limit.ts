@@ -5,8 +5,10 @@
 import { turnNow } from '@wsq/core';
 
 export interface TokenBucket {
-  /** Takes one token; false when the bucket is empty (the message is over the rate). */
-  take(): boolean;
+  /** Takes `n` tokens (default one); false, taking none, when fewer are left (over the rate). */
+  take(n?: number): boolean;
+  /** Seconds until `n` tokens will be there (0 when they are now). */
+  waitSeconds(n: number): number;
   /** Tokens available now (fractional). */
   readonly tokens: number;
 }
@@ -30,11 +32,15 @@ export function createTokenBucket(ratePerSec: number, burst: number, now: () => 
   }
 
   return {
-    take() {
+    take(n = 1) {
       refill();
-      if (tokens < 1) return false;
-      tokens -= 1;
+      if (tokens < n) return false;
+      tokens -= n;
       return true;
+    },
+    waitSeconds(n) {
+      refill();
+      return tokens >= n ? 0 : (n - tokens) / ratePerSec;
     },
     get tokens() {
       refill();

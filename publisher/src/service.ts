@@ -14,6 +14,7 @@ import {
   createServiceServer,
   createTicketStore,
   frontTls,
+  openapiDocument,
   type AppendDone,
   type AppendRequest,
   type Authenticator,
@@ -26,6 +27,7 @@ import {
 } from '@wsq/core';
 import { createBackpressure, waterMarks } from './backpressure.js';
 import { PUBLISH_PATH, handlePublishConnection, type PublishEnv } from './connection.js';
+import { httpPublishRoute } from './http-publish.js';
 import { publisherMetrics } from './metrics.js';
 import type { PublisherConfig } from './options.js';
 
@@ -123,6 +125,14 @@ export async function createPublisher(config: PublisherConfig, deps: PublisherDe
     metrics,
     isReady: () => !closing && producer?.state === 'up' && (deps.isReady?.() ?? true),
     tickets: createTicketStore(),
+    api: [
+      httpPublishRoute({
+        ...env,
+        maxPayloadBytes: config.maxPayloadBytes,
+        outboxRoom: () => config.outboxMessages - inflightNow(),
+      }),
+    ],
+    openapi: openapiDocument(),
     routes: [
       {
         path: PUBLISH_PATH,

@@ -33,7 +33,7 @@ function refusal(code: FrameErrorCode, message: string = FRAME_ERRORS[code]): Re
 }
 
 /** Adds a subscription (or resumes one with `since`); answers v1 clients itself when it succeeds. */
-function subscribe(
+export function subscribe(
   deps: FrameDeps,
   client: Client,
   pattern: string,

@@ -13,6 +13,7 @@ import {
   createServiceServer,
   createTicketStore,
   frontTls,
+  openapiDocument,
   type Authenticator,
   type BaseMetrics,
   type ConnectionContext,
@@ -32,6 +33,8 @@ import { subscriberMetrics } from './metrics.js';
 import type { SubscriberConfig } from './options.js';
 import { Limiter } from './resume.js';
 import { Router, type RouterStats } from './router.js';
+import { httpHistoryRoute } from './http-history.js';
+import { createSseStreams } from './sse.js';
 
 export interface SubscriberDeps {
   log: Logger;
@@ -100,11 +103,12 @@ export async function createSubscriber(config: SubscriberConfig, deps: Subscribe
     metrics,
     log,
   });
+  const limiter = new Limiter(config.maxConcurrentReplays);
   const frameDeps: FrameDeps = {
     router,
     queue,
     metrics,
-    limiter: new Limiter(config.maxConcurrentReplays),
+    limiter,
     replayBatchMessages: config.replayBatchMessages,
     maxSubscriptionsPerConnection: config.maxSubscriptionsPerConnection,
     positionKnown: () => router.lastDelivered > 0 || everUp || queue.state === 'up',
@@ -113,6 +117,13 @@ export async function createSubscriber(config: SubscriberConfig, deps: Subscribe
     maxBufferedBytes: config.maxBufferedBytes,
     maxReplayBufferMessages: config.maxReplayBufferMessages,
   };
+
+  const sse = createSseStreams({
+    frames: frameDeps,
+    limits: clientLimits,
+    pingIntervalMs: config.pingIntervalMs,
+    maxStreams: config.maxConnections,
+  });
 
   function onConnection(ws: WebSocket, ctx: ConnectionContext): void {
     const mode = ctx.protocol === V1_PROTOCOL ? 'v1' : 'legacy';
@@ -150,6 +161,7 @@ export async function createSubscriber(config: SubscriberConfig, deps: Subscribe
       maxConnections: config.maxConnections,
       maxConnectionsPerUser: config.maxConnectionsPerUser,
       handshakeTimeoutMs: config.handshakeTimeoutMs,
+      requestTimeoutMs: config.requestTimeoutMs,
       metricsAuth: config.metricsAuth,
       perMessageDeflate: config.perMessageDeflate,
     },
@@ -159,6 +171,8 @@ export async function createSubscriber(config: SubscriberConfig, deps: Subscribe
     metrics: base,
     isReady: () => queue.state === 'up' && (deps.isReady?.() ?? true),
     tickets: createTicketStore(),
+    api: [httpHistoryRoute({ queue, limiter, sse, replayBatchMessages: config.replayBatchMessages })],
+    openapi: openapiDocument(),
     routes: [{ path: ENDPOINT, protocols: [V1_PROTOCOL], legacy: true, onConnection }],
     // --demo also serves the browser demo page at /demo/.
     ...(config.demo ? { http: createDemoPage() } : {}),

@@ -109,6 +109,14 @@ export function commonOptions(defaultPort: number): OptionSpec[] {
       unit: 'ms',
       help: 'time allowed for the TLS handshake, and then for a request to complete its headers',
     },
+    {
+      key: 'requestTimeoutMs',
+      type: 'int',
+      default: 30000,
+      min: 100,
+      unit: 'ms',
+      help: 'time allowed for a whole plain HTTPS request, headers and body (e.g. POST /v1/messages); a slower one gets 408',
+    },
     { key: 'metricsAuth', type: 'bool', default: false, help: 'require Basic Auth on /metrics' },
   ];
 }

@@ -25,6 +25,7 @@ export interface CommonConfig {
   readonly maxConnections: number;
   readonly maxConnectionsPerUser: number;
   readonly handshakeTimeoutMs: number;
+  readonly requestTimeoutMs: number;
   readonly metricsAuth: boolean;
   readonly perMessageDeflate: boolean;
 }
@@ -62,6 +63,7 @@ export function toCommonConfig(values: ConfigValues): CommonConfig {
     maxConnections: v.maxConnections as number,
     maxConnectionsPerUser: v.maxConnectionsPerUser as number,
     handshakeTimeoutMs: v.handshakeTimeoutMs as number,
+    requestTimeoutMs: v.requestTimeoutMs as number,
     metricsAuth: v.metricsAuth === true,
     perMessageDeflate: v.perMessageDeflate === true,
   };

@@ -3,6 +3,7 @@
  * routes and own handlers, then 401/400 for a plain request to a WebSocket path and 404 for anything else.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { sendApiError } from './http-api.js';
 import { BASIC_CHALLENGE, sendHttpError, sendReply } from './http-replies.js';
 import type { BaseMetrics } from '../observe/metrics.js';
 import type { HttpRouter } from './http-routes.js';
@@ -18,6 +19,10 @@ export interface RequestRouterDeps {
   routes: ReadonlyMap<string, WsRoute>;
   probe: Probe;
   ticketEndpoint: ((req: IncomingMessage, res: ServerResponse) => Promise<void>) | undefined;
+  /** The OpenAPI document served at GET /v1/openapi.json, when set. */
+  openapi: string | undefined;
+  /** The JSON API dispatcher (api-routes.ts): true when it answered. */
+  api: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
   /** The service's method + path routes (http-routes.ts). */
   httpRouter: HttpRouter | undefined;
   http: HttpHandler | undefined;
@@ -33,6 +38,8 @@ export function createRequestRouter(deps: RequestRouterDeps): RequestRouter {
     const url = new URL(req.url ?? '/', 'https://localhost');
     if (PROBE_PATHS.has(url.pathname)) return sendReply(res, await probe(req, url.pathname));
     if (ticketEndpoint && url.pathname === TICKETS_PATH) return ticketEndpoint(req, res);
+    if (deps.openapi !== undefined && url.pathname === OPENAPI_PATH) return serveOpenapi(req, res, deps.openapi);
+    if (await deps.api(req, res, url)) return;
     if (deps.httpRouter && (await deps.httpRouter(req, res, url))) return;
     if (deps.http && (await deps.http(req, res, url))) return;
     if (routes.has(url.pathname)) {
@@ -49,4 +56,13 @@ export function createRequestRouter(deps: RequestRouterDeps): RequestRouter {
     }
     sendHttpError(res, 'NOT_FOUND');
   };
+}
+
+export const OPENAPI_PATH = '/v1/openapi.json';
+
+function serveOpenapi(req: IncomingMessage, res: ServerResponse, doc: string): void {
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    return sendApiError(res, 'METHOD_NOT_ALLOWED', undefined, { Allow: 'GET, HEAD' });
+  }
+  sendReply(res, { status: 200, headers: { 'Content-Type': 'application/json' }, body: doc });
 }

@@ -12,5 +12,7 @@ export interface ServerLimits {
   maxConnections: number;
   maxConnectionsPerUser: number;
   handshakeTimeoutMs: number;
+  /** Time for a whole plain request, headers and body (Node's requestTimeout); default 3 × handshakeTimeoutMs. */
+  requestTimeoutMs?: number;
   metricsAuth: boolean;
 }

@@ -25,6 +25,7 @@ import type { BaseMetrics } from '../observe/metrics.js';
 import { createConnections } from './connections.js';
 import { createIdentify } from './identify.js';
 import { originChecker } from './origins.js';
+import { createApiRoutes, type ApiRoute } from './api-routes.js';
 import { createHttpRouter, type HttpRoute } from './http-routes.js';
 import { createProbes } from './probes.js';
 import { createRequestRouter, type HttpHandler } from './request-router.js';
@@ -57,6 +58,10 @@ export interface ServiceServerOptions {
   tickets?: TicketStore;
   /** Plain HTTP routes (method + path → handler with the authenticated principal). */
   httpRoutes?: readonly HttpRoute[];
+  /** JSON HTTP API endpoints (api-routes.ts): methods, Origin and authentication checked before they run. */
+  api?: readonly ApiRoute[];
+  /** The OpenAPI document served at `GET /v1/openapi.json` (without credentials), when set. */
+  openapi?: string;
   /** Extra plain-HTTP handlers; return true when handled. */
   http?: HttpHandler;
 }
@@ -83,7 +88,7 @@ export function createServiceServer(opts: ServiceServerOptions): ServiceServer {
 
   const httpOptions = {
     headersTimeout: limits.handshakeTimeoutMs,
-    requestTimeout: limits.handshakeTimeoutMs * 3,
+    requestTimeout: Math.max(limits.requestTimeoutMs ?? limits.handshakeTimeoutMs * 3, limits.handshakeTimeoutMs),
     // Node only enforces headersTimeout when it checks, every 30 s by default.
     connectionsCheckingInterval: Math.max(25, Math.min(1000, Math.floor(limits.handshakeTimeoutMs / 4))),
   };
@@ -127,10 +132,20 @@ export function createServiceServer(opts: ServiceServerOptions): ServiceServer {
     identify,
   });
   const httpRouter = opts.httpRoutes && createHttpRouter({ routes: opts.httpRoutes, identify, metrics, log });
+  const api = createApiRoutes({
+    routes: opts.api ?? [],
+    originAllowed,
+    identify,
+    tickets: opts.tickets,
+    metrics,
+    log,
+  });
   const handleRequest = createRequestRouter({
     routes,
     probe,
     ticketEndpoint,
+    openapi: opts.openapi,
+    api,
     httpRouter,
     http: opts.http,
     identify,

@@ -31,6 +31,21 @@ export type FrameErrorCode = keyof typeof FRAME_ERRORS;
 
 export const FRAME_ERROR_CODES = Object.keys(FRAME_ERRORS) as FrameErrorCode[];
 
+/**
+ * The HTTP status of each frame error code when it answers an HTTP API request (DESIGN
+ * section 7), with the body `{"error":{"code","message"}}`.
+ */
+export const FRAME_ERROR_STATUS: Readonly<Record<FrameErrorCode, number>> = {
+  BAD_FRAME: 400,
+  BAD_TOPIC: 400,
+  FORBIDDEN: 403,
+  TOO_LARGE: 413,
+  RATE_LIMITED: 429,
+  LIMIT_EXCEEDED: 429,
+  UNAVAILABLE: 503,
+  INTERNAL: 500,
+};
+
 /** HTTP outcomes of upgrade and plain requests. */
 export const HTTP_ERRORS = {
   UNAUTHORIZED: { status: 401, text: 'missing or wrong credentials' },
@@ -43,6 +58,8 @@ export const HTTP_ERRORS = {
   BAD_SUBPROTOCOL: { status: 400, text: 'unsupported WebSocket subprotocol' },
   METHOD_NOT_ALLOWED: { status: 405, text: 'method not allowed' },
   OVERLOADED: { status: 503, text: 'too many connections' },
+  BAD_PARAMETER: { status: 400, text: 'a query parameter is not valid' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, text: 'the body must be application/json' },
 } as const;
 export type HttpErrorCode = keyof typeof HTTP_ERRORS;
 

@@ -12,6 +12,8 @@
  *   consumer -> queue   ack      {seq}                      cumulative; frees window and moves the cursor
  *   consumer -> queue   replay   {ref, from, to, pattern?, limit}
  *   queue -> consumer   replayed {ref, msgs, first, more, next}   next = first seq not yet scanned
+ *   consumer -> queue   seek     {ref, ts}                  ts in ms since the epoch
+ *   queue -> consumer   sought   {ref, seq}                 first retained seq with ts >= ts, else last + 1
  *   queue -> either     error    {ref?, code, message}
  */
 import { ProtocolError, type FrameErrorCode } from './errors.js';
@@ -46,13 +48,15 @@ export type LinkRequest =
   | { op: 'append'; ref: number; msgs: LinkAppendItem[]; producer?: string }
   | { op: 'consume'; name: string; window: number }
   | { op: 'ack'; seq: number }
-  | { op: 'replay'; ref: number; from: number; to: number; pattern?: string; limit: number };
+  | { op: 'replay'; ref: number; from: number; to: number; pattern?: string; limit: number }
+  | { op: 'seek'; ref: number; ts: number };
 
 export type LinkReply =
   | { op: 'appended'; ref: number; seqs: number[] }
   | { op: 'consuming'; name: string; next: number; first: number; last: number }
   | { op: 'msgs'; msgs: LinkMessage[] }
   | { op: 'replayed'; ref: number; msgs: LinkMessage[]; first: number; more: boolean; next: number }
+  | { op: 'sought'; ref: number; seq: number }
   | { op: 'error'; ref?: number; code: FrameErrorCode; message: string };
 
 function bad(message: string): ProtocolError {
@@ -100,6 +104,8 @@ export function decodeLinkRequest(frame: LinkFrame): LinkRequest {
       }
       return req;
     }
+    case 'seek':
+      return { op: 'seek', ref: int(obj, 'ref'), ts: int(obj, 'ts') };
     default:
       throw bad('unknown link op');
   }
@@ -121,6 +127,7 @@ export function decodeLinkReply(frame: LinkFrame): LinkReply {
   switch (obj.op) {
     case 'consuming':
     case 'replayed':
+    case 'sought':
     case 'error':
       return obj as unknown as LinkReply;
     default:

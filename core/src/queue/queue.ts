@@ -84,6 +84,13 @@ export interface QueueConsumer {
   start(onMessages: (batch: QueueMessage[]) => void): void;
   ack(seq: number): void;
   replay(from: number, to: number, pattern: string | undefined, limit: number): Promise<ReplayResult>;
+  /**
+   * The seq of the first retained message with ts >= `ms` (ms since the epoch), or lastSeq + 1
+   * when there is none; found without scanning the log (a date range's first seq). `ts` is the
+   * publisher's accept time, so a later seq may carry an earlier ts: messages after the answer
+   * may be older than `ms`, none before it is newer.
+   */
+  seqAtTime(ms: number): Promise<number>;
   close(): Promise<void>;
 }
 

@@ -54,6 +54,8 @@ export interface MemoryQueue extends QueueHome {
   holdDeliveries: boolean;
   /** While true, replays wait in `heldReplays` until answer() or reject. */
   holdReplays: boolean;
+  /** When set, every replay and seqAtTime rejects with it (an unexpected failure, or a ProtocolError). */
+  failReplays: Error | undefined;
   readonly heldReplays: HeldReplay[];
   /** Every replay asked for, in order. */
   readonly replays: readonly MemoryReplay[];
@@ -68,8 +70,8 @@ export interface MemoryQueue extends QueueHome {
   cursor(name: string): number;
   /** Messages handed to consumers and not yet acknowledged, summed. */
   readonly outstanding: number;
-  /** Journals a message as a producer would (without dedupe); returns its seq. */
-  push(topic: string, data: string): number;
+  /** Journals a message as a producer would (without dedupe), accepted at `ts`; returns its seq. */
+  push(topic: string, data: string, ts?: number): number;
   /** Journals and answers every held append; stops holding unless `keepHolding`. */
   release(o?: { keepHolding?: boolean }): void;
   /** Stops holding deliveries and delivers what waited. */
@@ -351,7 +353,16 @@ export function createMemoryQueue(o: { holdAppends?: boolean } = {}): MemoryQueu
         side.wake();
         changed();
       },
+      seqAtTime(ms) {
+        if (closed || state !== 'up') {
+          return Promise.reject(new ProtocolError('UNAVAILABLE', 'the memory queue is down'));
+        }
+        if (failReplays) return Promise.reject(failReplays);
+        const hit = log.find((m) => m.seq >= firstSeq && m.ts >= ms);
+        return Promise.resolve(hit ? hit.seq : lastSeq() + 1);
+      },
       replay(from, to, pattern, limit) {
+        if (failReplays) return Promise.reject(failReplays);
         if (closed || state !== 'up') {
           return Promise.reject(new ProtocolError('UNAVAILABLE', 'the memory queue is down'));
         }
@@ -379,6 +390,7 @@ export function createMemoryQueue(o: { holdAppends?: boolean } = {}): MemoryQueu
   let holdAppends = o.holdAppends ?? false;
   let failAppends: FrameErrorCode | undefined;
   let holdReplays = false;
+  let failReplays: Error | undefined;
 
   return {
     where: 'memory',
@@ -416,6 +428,12 @@ export function createMemoryQueue(o: { holdAppends?: boolean } = {}): MemoryQueu
       if (v) holdDeliveries = true;
       else this.releaseDeliveries();
     },
+    get failReplays() {
+      return failReplays;
+    },
+    set failReplays(v: Error | undefined) {
+      failReplays = v;
+    },
     get holdReplays() {
       return holdReplays;
     },
@@ -440,8 +458,8 @@ export function createMemoryQueue(o: { holdAppends?: boolean } = {}): MemoryQueu
       for (const u of unackedOf.values()) n += u.length;
       return n;
     },
-    push(topic, data) {
-      const seq = journal({ topic, data, ts: Date.now() });
+    push(topic, data, ts = Date.now()) {
+      const seq = journal({ topic, data, ts });
       wakeAll();
       return seq;
     },

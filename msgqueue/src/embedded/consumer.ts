@@ -185,6 +185,12 @@ export function createEmbeddedConsumer(
       backoff.reset();
       wake();
     },
+    seqAtTime(ms) {
+      if (stopped || !store.open)
+        return Promise.reject(new ProtocolError('UNAVAILABLE', 'the queue consumer is closed'));
+      // The journal's time index: at most one segment file is read, whatever the log's length.
+      return journal.seqAtTime(ms);
+    },
     async replay(from, to, pattern, limit): Promise<ReplayResult> {
       if (stopped || !store.open) throw new ProtocolError('UNAVAILABLE', 'the queue consumer is closed');
       if (replays >= opts.maxPendingReplays) throw new ProtocolError('LIMIT_EXCEEDED', 'too many replays in flight');

@@ -68,6 +68,8 @@ export interface JournalStats {
   /** Read calls served (at least partly) from the tail cache / from a segment file. */
   cacheReads: number;
   diskReads: number;
+  /** seqAtTime calls that scanned part of a segment file (at most one file each). */
+  timeSeeks: number;
   deletedSegments: number;
   unlinkErrors: number;
 }
@@ -103,6 +105,13 @@ export interface Journal {
    * is written (the cache writes over evicted memory): copy out of them at once.
    */
   readCachedRecords(fromSeq: number, maxMessages: number, maxBytes: number): CachedRecords | undefined;
+  /**
+   * The seq of the first retained message with ts >= `ms` (ts: the publisher's accept time),
+   * or lastSeq + 1 when there is none. Found without scanning the log: segments are skipped by
+   * their newest ts, then the segment's time index (segment.ts) narrows it to one index
+   * interval, which is read from the file (one open, at most ~1 MiB).
+   */
+  seqAtTime(ms: number): Promise<number>;
   sync(): Promise<void>;
   /** Runs the retention check now (it also runs after appends and on a timer). */
   applyRetention(): Promise<void>;

@@ -17,7 +17,7 @@ import {
 import { recoverSegments, type RecoveryReport } from './journal-recovery.js';
 import { JournalWriter } from './journal-writer.js';
 import { JournalError, type StoredMessage } from './record.js';
-import { ReadBudget, readSegment, type Segment } from './segment.js';
+import { ReadBudget, readSegment, seqAtTimeInSegment, type Segment } from './segment.js';
 import { TailCache, type CachedRecords } from './tail-cache.js';
 
 export {
@@ -52,6 +52,7 @@ class FileJournal implements Journal {
     appendedMessages: 0,
     cacheReads: 0,
     diskReads: 0,
+    timeSeeks: 0,
     deletedSegments: 0,
     unlinkErrors: 0,
   };
@@ -164,6 +165,25 @@ class FileJournal implements Journal {
       from: Math.max(Math.ceil(fromSeq), this.firstSeq),
       last: this.lastSeq,
     };
+  }
+
+  async seqAtTime(ms: number): Promise<number> {
+    if (this.closing) throw closedError();
+    if (Number.isNaN(ms)) throw new JournalError('INVALID_ARGUMENT', 'seqAtTime needs a numeric time');
+    // Every record of a segment before the first one whose newest ts reaches ms is older.
+    for (const seg of this.segments) {
+      if (seg.count === 0 || seg.maxTs < ms) continue;
+      this.stats.timeSeeks++;
+      try {
+        const seq = await seqAtTimeInSegment(seg, ms);
+        return Math.max(seq, this.firstSeq);
+      } catch (err) {
+        // Retention deleted it meanwhile: what is left starts after it, so start there again.
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT' && !this.segments.includes(seg)) return this.seqAtTime(ms);
+        throw asJournalError(err, 'journal seek failed');
+      }
+    }
+    return this.lastSeq + 1;
   }
 
   async sync(): Promise<void> {

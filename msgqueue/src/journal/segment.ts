@@ -45,20 +45,47 @@ const READ_HINTS = 16;
 /**
  * Offsets of every INDEX_EVERY_RECORDS-th record (or 1 MiB), for seeking without a full scan,
  * plus where recent reads stopped, so a consumer reading sequentially resumes without a rescan.
+ *
+ * Beside each entry, the time index: the largest ts of the segment's records before it. A
+ * record's ts is its publisher's accept time, so ts is not strictly ordered across publishers;
+ * the running maximum is, and the first record whose ts reaches `ms` is exactly the first one
+ * where the running maximum does (timeFloorOffset).
  */
 export class SparseIndex {
   private readonly seqs: number[] = [];
   private readonly offsets: number[] = [];
+  /** Largest ts of the segment's records before each entry (-Infinity for the first). */
+  private readonly maxTsBefore: number[] = [];
   private readonly hintSeqs = new Array<number>(READ_HINTS).fill(-1);
   private readonly hintOffsets = new Array<number>(READ_HINTS).fill(0);
   private nextHint = 0;
 
-  note(seq: number, offset: number): void {
+  /** Notes the record `seq` at `offset`; `maxTsBefore` is the largest ts of the segment's records before it. */
+  note(seq: number, offset: number, maxTsBefore: number): void {
     const n = this.seqs.length;
     if (n === 0 || seq - this.seqs[n - 1] >= INDEX_EVERY_RECORDS || offset - this.offsets[n - 1] >= INDEX_EVERY_BYTES) {
       this.seqs.push(seq);
       this.offsets.push(offset);
+      this.maxTsBefore.push(maxTsBefore);
     }
+  }
+
+  /**
+   * File offset of the last entry before which no record has ts >= `ms`: the first such record
+   * is at or after it, within one index interval (at most ~4096 records or 1 MiB to scan).
+   */
+  timeFloorOffset(ms: number): number {
+    let lo = 0;
+    let hi = this.maxTsBefore.length - 1;
+    let found = 0;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.maxTsBefore[mid] < ms) {
+        found = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    return this.offsets[found] ?? 0;
   }
 
   /** Records that the record `seq` starts at `offset` (record offsets never change: append-only). */
@@ -109,7 +136,7 @@ export class Segment {
   }
 
   noteRecord(seq: number, size: number, ts: number): void {
-    this.index.note(seq, this.size);
+    this.index.note(seq, this.size, this.maxTs);
     this.count++;
     this.size += size;
     if (ts > this.maxTs) this.maxTs = ts;
@@ -260,6 +287,26 @@ export async function readSegment(seg: Segment, fromSeq: number, lastSeq: number
     }
     if (resumeSeq >= 0) seg.index.hint(resumeSeq, resumeOffset);
     return taken;
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * The seq of the segment's first record with ts >= `ms` (the segment's maxTs must be >= ms),
+ * found from the time index with one bounded scan; nextSeq if the committed records hold none.
+ */
+export async function seqAtTimeInSegment(seg: Segment, ms: number): Promise<number> {
+  const end = seg.size;
+  const fh = await open(seg.path, 'r');
+  let found = seg.nextSeq;
+  try {
+    await forEachRecord(fh, seg.index.timeFloorOffset(ms), end, (buf, off) => {
+      if (recordTs(buf, off) < ms) return true;
+      found = recordSeq(buf, off);
+      return false;
+    });
+    return found;
   } finally {
     await fh.close();
   }

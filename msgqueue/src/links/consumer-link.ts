@@ -5,6 +5,8 @@
  *                             fewer than `window` messages are unacknowledged
  *   ack {seq}               → cursor := seq (durable), frees window
  *   replay {ref, …}         → replayed {ref, msgs, first, more, next}, one request at a time
+ *   seek {ref, ts}          → sought {ref, seq}: the first retained seq with ts >= ts (the
+ *                             journal's time index), in line with the replays
  *
  * Frames that cannot be served answer an error frame; the connection stays open.
  */
@@ -25,7 +27,7 @@ import { cursorAllowed, POP_PATH, resumePoint, type QueueContext } from './queue
 import { replayRange } from './replay.js';
 import { Unacked } from '../consumers/unacked.js';
 
-type ReplayFrame = Extract<LinkRequest, { op: 'replay' }>;
+type ReplayFrame = Extract<LinkRequest, { op: 'replay' | 'seek' }>;
 
 export function serveConsumerLink(ws: WebSocket, ctx: ConnectionContext, q: QueueContext): void {
   const { config, journal, cursors, hub, metrics } = q;
@@ -43,6 +45,7 @@ export function serveConsumerLink(ws: WebSocket, ctx: ConnectionContext, q: Queu
       case 'ack':
         return ack(req.seq);
       case 'replay':
+      case 'seek':
         return queueReplay(req);
       case 'append':
         return refuse(new ProtocolError('BAD_FRAME', `append belongs on /pushmsg`), req.ref);
@@ -125,8 +128,9 @@ export function serveConsumerLink(ws: WebSocket, ctx: ConnectionContext, q: Queu
   }
 
   function queueReplay(req: ReplayFrame): void {
-    const pattern = req.pattern ?? '>';
-    if (!canSubscribe(ctx.principal, pattern))
+    // A seek answers a position only, no message: the connection's authentication is enough.
+    const pattern = req.op === 'replay' ? (req.pattern ?? '>') : undefined;
+    if (pattern !== undefined && !canSubscribe(ctx.principal, pattern))
       return refuse(new ProtocolError('FORBIDDEN', `no subscribe permission on ${pattern}`), req.ref);
     if (replays.length >= config.maxPendingReplays)
       return refuse(new ProtocolError('LIMIT_EXCEEDED', 'too many replay requests waiting'), req.ref);
@@ -139,6 +143,10 @@ export function serveConsumerLink(ws: WebSocket, ctx: ConnectionContext, q: Queu
     try {
       for (let req = replays.shift(); req && ws.readyState === ws.OPEN; req = replays.shift()) {
         try {
+          if (req.op === 'seek') {
+            await sendDrained(encodeLink({ op: 'sought', ref: req.ref, seq: await journal.seqAtTime(req.ts) }));
+            continue;
+          }
           const answer = await replayRange(journal, req, {
             scanMessages: config.replayScanLimit,
             batchBytes: config.replayBatchBytes,

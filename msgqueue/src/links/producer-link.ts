@@ -35,7 +35,8 @@ export function serveProducerLink(ws: WebSocket, ctx: ConnectionContext, q: Queu
       case 'ack':
         return refuse(new ProtocolError('BAD_FRAME', `${req.op} belongs on /popmsg`));
       case 'replay':
-        return refuse(new ProtocolError('BAD_FRAME', 'replay belongs on /popmsg'), req.ref);
+      case 'seek':
+        return refuse(new ProtocolError('BAD_FRAME', `${req.op} belongs on /popmsg`), req.ref);
       default: {
         const never: never = req;
         return never;

@@ -38,6 +38,11 @@ interface PendingReplay {
   reject(err: ProtocolError): void;
 }
 
+interface PendingSeek {
+  resolve(seq: number): void;
+  reject(err: ProtocolError): void;
+}
+
 export function createQueueConsumer(opts: QueueConsumerOptions): QueueConsumer {
   const log = opts.log.child({ component: 'queue-consumer', link: 'popmsg', consumer: opts.name });
   let onMessages: ((batch: QueueMessage[]) => void) | undefined;
@@ -57,6 +62,8 @@ export function createQueueConsumer(opts: QueueConsumerOptions): QueueConsumer {
   /** Acks held back for at most ackDelayMs, unless this many messages wait for one. */
   const ackSoonAfter = Math.max(1, Math.floor(opts.window / 4));
   const replays = new Map<number, PendingReplay>();
+  /** Seeks waiting for their answer; they share refs (and the pending bound) with replays. */
+  const seeks = new Map<number, PendingSeek>();
   let nextRef = 1;
   let ignoredLegacy = 0;
 
@@ -72,10 +79,16 @@ export function createQueueConsumer(opts: QueueConsumerOptions): QueueConsumer {
     },
     onDown(detail) {
       const err = new ProtocolError('UNAVAILABLE', `msgqueue link down: ${detail}`);
-      for (const r of replays.values()) r.reject(err);
-      replays.clear();
+      rejectPending(err);
     },
   });
+
+  function rejectPending(err: ProtocolError): void {
+    for (const r of replays.values()) r.reject(err);
+    replays.clear();
+    for (const s of seeks.values()) s.reject(err);
+    seeks.clear();
+  }
 
   function hand(batch: QueueMessage[]): void {
     try {
@@ -116,10 +129,18 @@ export function createQueueConsumer(opts: QueueConsumerOptions): QueueConsumer {
         r.resolve({ messages: reply.msgs, firstSeq: reply.first, more: reply.more, next: reply.next });
         return;
       }
+      case 'sought': {
+        const s = seeks.get(reply.ref);
+        if (!s) return;
+        seeks.delete(reply.ref);
+        s.resolve(reply.seq);
+        return;
+      }
       case 'error': {
-        const r = reply.ref === undefined ? undefined : replays.get(reply.ref);
+        const r = reply.ref === undefined ? undefined : (replays.get(reply.ref) ?? seeks.get(reply.ref));
         if (r) {
           replays.delete(reply.ref!);
+          seeks.delete(reply.ref!);
           r.reject(new ProtocolError(reply.code, reply.message));
           return;
         }
@@ -193,7 +214,7 @@ export function createQueueConsumer(opts: QueueConsumerOptions): QueueConsumer {
     replay(from, to, pattern, limit) {
       if (link.state !== 'up') return Promise.reject(new ProtocolError('UNAVAILABLE', 'the msgqueue link is down'));
       if (link.legacy) return Promise.resolve({ messages: [], firstSeq: lastSeq + 1, more: false, next: to + 1 });
-      if (replays.size >= MAX_PENDING_REPLAYS) {
+      if (replays.size + seeks.size >= MAX_PENDING_REPLAYS) {
         return Promise.reject(new ProtocolError('LIMIT_EXCEEDED', 'too many replays in flight'));
       }
       const ref = nextRef++;
@@ -210,11 +231,26 @@ export function createQueueConsumer(opts: QueueConsumerOptions): QueueConsumer {
         }
       });
     },
+    seqAtTime(ms) {
+      if (link.state !== 'up') return Promise.reject(new ProtocolError('UNAVAILABLE', 'the msgqueue link is down'));
+      // A ws-go msgqueue keeps no times: nothing retained to seek in.
+      if (link.legacy) return Promise.resolve(lastSeq + 1);
+      if (replays.size + seeks.size >= MAX_PENDING_REPLAYS) {
+        return Promise.reject(new ProtocolError('LIMIT_EXCEEDED', 'too many replays in flight'));
+      }
+      const ref = nextRef++;
+      const ts = Math.max(0, Math.ceil(ms));
+      return new Promise<number>((resolve, reject) => {
+        seeks.set(ref, { resolve, reject });
+        if (!link.send(encodeLink({ op: 'seek', ref, ts }))) {
+          seeks.delete(ref);
+          reject(new ProtocolError('UNAVAILABLE', 'the msgqueue link is down'));
+        }
+      });
+    },
     async close() {
       flushAck(); // the final acknowledgement leaves before the close frame
-      const err = new ProtocolError('UNAVAILABLE', 'the queue consumer is closed');
-      for (const r of replays.values()) r.reject(err);
-      replays.clear();
+      rejectPending(new ProtocolError('UNAVAILABLE', 'the queue consumer is closed'));
       await link.close();
     },
   };

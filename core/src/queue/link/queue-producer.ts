@@ -199,6 +199,7 @@ export function createQueueProducer(opts: QueueProducerOptions): QueueProducer {
       case 'consuming':
       case 'msgs':
       case 'replayed':
+      case 'sought':
         link.drop(`unexpected ${reply.op} frame on the producer link`);
         return;
       default: {
