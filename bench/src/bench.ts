@@ -8,10 +8,11 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 
 import { availableParallelism } from 'node:os';
 import { basename, dirname, extname, join } from 'node:path';
 import { runConnections, type ConnectionsResult } from './connections.js';
+import { startWsq, type BenchIo } from './start-wsq.js';
 import { createBenchStream, startNatsServer, findNatsServer, natsEndpoint, type NatsServer } from './nats.js';
 import type { BenchConfig, BenchProtocol, ScenarioPlan } from './options.js';
 import { formatProfileSummary, summarizeProfile, type CpuProfile } from './profile.js';
-import { createProgress, type ProgressStream } from './progress.js';
+import { createProgress } from './progress.js';
 import {
   SYSTEM_LABELS,
   formatClientCheck,
@@ -32,13 +33,11 @@ import { diffCounters, scrapeCounters } from './server-counters.js';
 import { percentileCurve } from './stats.js';
 import { renderLatencyChart } from './svg.js';
 import type { Endpoint } from './transport.js';
-import { ROOT, SetupError, startServer, startTrio, type Trio, type TrioOptions } from './trio.js';
+import { ROOT, SetupError, type Trio } from './trio.js';
 import { warmUp, warmupPlan, type BaseRunOptions, type WarmupResult } from './warmup.js';
 
-export interface BenchIo {
-  stdout: ProgressStream;
-  stderr: ProgressStream;
-}
+export type { BenchIo } from './start-wsq.js';
+export { startWsq } from './start-wsq.js';
 
 export interface BenchOutcome {
   exitCode: number;
@@ -86,22 +85,6 @@ function wsqEndpoint(config: BenchConfig, protocol: BenchProtocol, trio: Trio | 
   return system === 'wsq-v1' && config.acks
     ? { system, ...where, acks: true, inFlight: config.inFlight }
     : { system, ...where };
-}
-
-/** What the bench starts for wsq: the trio (on the msgqueue or on JetStream) or wsq-server. */
-export function startWsq(config: BenchConfig, nats: NatsServer | undefined, more: TrioOptions = {}): Promise<Trio> {
-  const opts: TrioOptions = {
-    extraArgs: config.serviceArgs,
-    profileDir: config.profile,
-    nodeArgs: config.serviceNodeArgs,
-    ...more,
-  };
-  if (config.topology === 'server') return startServer(opts);
-  if (config.queue === 'jetstream') {
-    if (!nats) throw new Error('--queue jetstream needs the nats-server started first');
-    return startTrio({ ...opts, queue: { url: nats.natsUrl, user: nats.user, password: nats.password } });
-  }
-  return startTrio(opts);
 }
 
 /** Whether this run needs a nats-server, and with JetStream. */

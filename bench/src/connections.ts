@@ -12,8 +12,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { BenchIo, BenchOutcome } from './bench.js';
-import { startWsq } from './bench.js';
+import { startWsq, type BenchIo } from './start-wsq.js';
 import { openPublisher } from './clients.js';
 import { sourceAddress, type ConnWorkerSetup, type ConnWorkerToMain } from './conn-worker-protocol.js';
 import { processCpuSeconds } from './cpu.js';
@@ -291,7 +290,19 @@ export function formatConnectionsTable(results: readonly ConnectionsResult[]): s
 }
 
 /** The whole scenario: wsq (as --topology/--queue say), then NATS with --reference nats. */
-export async function runConnections(config: BenchConfig, plan: ConnectionsPlan, io: BenchIo): Promise<BenchOutcome> {
+/** What a connections run gives: its exit code and one result per system measured. */
+export interface ConnectionsOutcome {
+  exitCode: number;
+  results: [];
+  warmups: [];
+  connections: ConnectionsResult[];
+}
+
+export async function runConnections(
+  config: BenchConfig,
+  plan: ConnectionsPlan,
+  io: BenchIo,
+): Promise<ConnectionsOutcome> {
   const say = (s: string): void => void io.stderr.write(s + '\n');
   say(
     `connections: ${plan.connections} idle v1 subscriptions from ${plan.processes} client processes ` +

@@ -32,6 +32,8 @@ export const SERVICE_FD_LIMIT = 1_048_576;
 
 /** The single-process wsq-server's entry point, once the server workspace is built. */
 export const SERVER_MAIN = join(ROOT, 'server', 'dist', 'src', 'main.js');
+/** Its launcher: main.js only exports main(), as every module but a bin runs nothing on import. */
+const SERVER_BIN = join(ROOT, 'server', 'bin', 'wsq-server.js');
 
 /** A start-up problem the user can fix (missing build, flag refused): the bench exits 2 with it. */
 export class SetupError extends Error {
@@ -349,8 +351,8 @@ export function serverArgs(ports: { queue: number; publish: number; subscribe: n
   ];
 }
 
-/** Starts the single-process wsq-server (server/dist/src/main.js); a SetupError when it is not built. */
-export async function startServer(opts: TrioOptions = {}, main = SERVER_MAIN): Promise<Trio> {
+/** Starts the single-process wsq-server through its launcher; a SetupError when it is not built (no `main`). */
+export async function startServer(opts: TrioOptions = {}, main = SERVER_MAIN, launcher = SERVER_BIN): Promise<Trio> {
   if (!existsSync(main)) {
     throw new SetupError(
       `--topology server needs the wsq-server build at ${main}, which does not exist ` +
@@ -368,7 +370,7 @@ export async function startServer(opts: TrioOptions = {}, main = SERVER_MAIN): P
       ...(opts.extraArgs?.subscriber ?? []),
     ];
     const args = [...common, ...serverArgs(ports, join(dir, 'data')), ...(opts.commonArgs ?? []), ...extra];
-    const server = startService('wsq-server', main, args, opts);
+    const server = startService('wsq-server', launcher, args, opts);
     procs.push(server);
     // Its three "listening" lines need not carry a port the way the trio's do: readiness is
     // learnt from /readyz on the ports the bench chose; an exit before that is the error.

@@ -41,7 +41,7 @@ t.test('startServer: missing build, and a server that exits, are SetupErrors', a
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const main = join(dir, 'main.js');
   writeFileSync(main, "process.stderr.write('unknown flag --queue-port\\n'); process.exit(2);\n");
-  const err = await startServer({}, main).catch((e: unknown) => e);
+  const err = await startServer({}, main, main).catch((e: unknown) => e);
   t.ok(err instanceof SetupError, 'a SetupError');
   t.match((err as Error).message, /wsq-server did not start: .*unknown flag --queue-port/);
 });

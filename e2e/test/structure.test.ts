@@ -12,9 +12,16 @@ import { ROOT } from './harness.js';
 
 /**
  * Modules that are programs: Node runs them, a bin imports them to run, or they are the entry
- * of a worker thread (bench worker.ts) or a forked child (bench floor-server.ts).
+ * of a worker thread (bench worker.ts) or a forked child (bench floor-server.ts, conn-worker.ts).
  */
-const ENTRY_MODULES = new Set(['main.ts', 'floor-main.ts', 'worker.ts', 'floor-server.ts']);
+const ENTRY_MODULES = new Set([
+  'main.ts',
+  'floor-main.ts',
+  'http-main.ts',
+  'worker.ts',
+  'floor-server.ts',
+  'conn-worker.ts',
+]);
 
 function workspaces(): string[] {
   const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { workspaces: string[] };

@@ -5,7 +5,7 @@
  * in by adding an entry to TOPOLOGIES.
  */
 import { join } from 'node:path';
-import type { Teardown, TestTls } from '@wsq/core/testing';
+import { natsServerBinary, NATS_SKIP, startNats, type Teardown, type TestTls } from '@wsq/core/testing';
 import { commonArgs, createTrio, prepareRun, spawnService, type ServiceName, type ServiceProcess } from './harness.js';
 import type { Listener } from './prom.js';
 
@@ -16,10 +16,15 @@ export const PARTS: readonly Part[] = ['queue', 'publisher', 'subscriber'];
 export interface Topology {
   readonly name: string;
   readonly tls: TestTls;
+  /** The parts a wsq process serves (JetStream's queue is nats-server, with no wsq endpoints). */
+  readonly parts: readonly Part[];
   publishUrl(): string;
   subscribeUrl(): string;
-  /** Base URL of /pushmsg and /popmsg, where outside (ws-go) publishers and subscribers join the journal. */
-  queueUrl(): string;
+  /**
+   * Base URL of /pushmsg and /popmsg, where outside (ws-go) publishers and subscribers join the
+   * journal; undefined where the queue is not wsq's (JetStream).
+   */
+  queueUrl: (() => string) | undefined;
   /** The process doing `part` (its logs; in wsq-server the same process for all three). */
   proc(part: Part): ServiceProcess;
   /** The port serving `part`'s endpoints, probes and /metrics. */
@@ -37,6 +42,8 @@ export interface Topology {
 
 export interface TopologyEntry {
   readonly name: string;
+  /** Why it cannot run on this machine, or false. */
+  readonly skip: string | false;
   /** `extra[part]`: more options for the process doing that part. */
   start(t: Teardown, extra?: Partial<Record<Part, string[]>>): Promise<Topology>;
 }
@@ -46,6 +53,7 @@ const SERVICE_OF: Record<Part, ServiceName> = { queue: 'msgqueue', publisher: 'p
 /** msgqueue, publisher and subscriber as three processes over TLS links (`npm start`). */
 export const trioTopology: TopologyEntry = {
   name: 'trio',
+  skip: false,
   async start(t, extra = {}) {
     const trio = await createTrio(t, {
       msgqueue: extra.queue,
@@ -55,6 +63,7 @@ export const trioTopology: TopologyEntry = {
     const topo: Topology = {
       name: 'trio',
       tls: trio.tls,
+      parts: PARTS,
       publishUrl: () => trio.publishUrl(),
       subscribeUrl: () => trio.subscribeUrl(),
       queueUrl: () => `wss://localhost:${trio.msgqueue.port}`,
@@ -82,6 +91,7 @@ export const trioTopology: TopologyEntry = {
 /** wsq-server: all three in one process on one journal (the embedded home). */
 export const serverTopology: TopologyEntry = {
   name: 'server',
+  skip: false,
   async start(t, extra = {}) {
     const { tls, dir, usersFile } = await prepareRun(t);
     const more = PARTS.flatMap((p) => extra[p] ?? []);
@@ -115,6 +125,7 @@ export const serverTopology: TopologyEntry = {
     return {
       name: 'server',
       tls,
+      parts: PARTS,
       publishUrl: () => `wss://localhost:${ports.publisher}/publish`,
       subscribeUrl: () => `wss://localhost:${ports.subscriber}/subscribe`,
       queueUrl: () => `wss://localhost:${ports.queue}`,
@@ -134,4 +145,59 @@ export const serverTopology: TopologyEntry = {
   },
 };
 
-export const TOPOLOGIES: Readonly<Record<string, TopologyEntry>> = { trio: trioTopology, server: serverTopology };
+/**
+ * publisher and subscriber on a NATS JetStream stream (a nats-server of the test's own, R1):
+ * the queue part is nats-server, killed with -9 and restarted on the same port and store.
+ */
+export const jetstreamTopology: TopologyEntry = {
+  name: 'jetstream',
+  skip: natsServerBinary() ? false : NATS_SKIP,
+  async start(t, extra = {}) {
+    const nats = await startNats(t);
+    const queue = {
+      args: () => ['--queue', nats.url, '--reconnect-min-ms', '20', '--reconnect-max-ms', '500'],
+    };
+    const trio = await createTrio(t, { publisher: extra.publisher, subscriber: extra.subscriber }, queue);
+    // The subscriber's JetStream session says so each time the stream is checked after a (re)connect.
+    const UP = 'JetStream stream checked: queue up';
+    const ups = (): number => trio.subscriber.lines.filter((l) => l.msg === UP).length;
+    const queueUp = (seen: number) => trio.subscriber.waitLog(() => ups() > seen).then(() => undefined);
+    const topo: Topology = {
+      name: 'jetstream',
+      tls: trio.tls,
+      parts: ['publisher', 'subscriber'],
+      publishUrl: () => trio.publishUrl(),
+      subscribeUrl: () => trio.subscribeUrl(),
+      queueUrl: undefined,
+      proc: (part) => trio[part === 'queue' ? 'subscriber' : SERVICE_OF[part]],
+      listener: (part) => trio[part === 'queue' ? 'subscriber' : SERVICE_OF[part]],
+      consuming: () => queueUp(0),
+      async crash(part) {
+        if (part === 'queue') {
+          const seen = ups();
+          await nats.kill9();
+          await nats.restart();
+          await queueUp(seen);
+          return ['queue'];
+        }
+        const name = SERVICE_OF[part];
+        await trio[name].kill9();
+        await trio.start(name);
+        return [part];
+      },
+      async terminate() {
+        const codes: (number | null)[] = [];
+        for (const name of ['publisher', 'subscriber'] as const) codes.push((await trio[name].terminate()).code);
+        return codes;
+      },
+    };
+    await topo.consuming();
+    return topo;
+  },
+};
+
+export const TOPOLOGIES: Readonly<Record<string, TopologyEntry>> = {
+  trio: trioTopology,
+  server: serverTopology,
+  jetstream: jetstreamTopology,
+};

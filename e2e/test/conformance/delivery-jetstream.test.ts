@@ -1,0 +1,4 @@
+import { deliverySuite } from './delivery.js';
+import { jetstreamTopology } from '../topology.js';
+
+deliverySuite(jetstreamTopology);

@@ -1,0 +1,4 @@
+import { faultsSuite } from './faults.js';
+import { jetstreamTopology } from '../topology.js';
+
+faultsSuite(jetstreamTopology);
