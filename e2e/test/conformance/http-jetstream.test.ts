@@ -1,0 +1,4 @@
+import { httpSuite } from './http.js';
+import { jetstreamTopology } from '../topology.js';
+
+httpSuite(jetstreamTopology);

@@ -1,0 +1,4 @@
+import { httpSuite } from './http.js';
+import { serverTopology } from '../topology.js';
+
+httpSuite(serverTopology);

@@ -1,0 +1,4 @@
+import { httpSuite } from './http.js';
+import { trioTopology } from '../topology.js';
+
+httpSuite(trioTopology);
