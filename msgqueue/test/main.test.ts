@@ -153,7 +153,7 @@ t.test('a --data-dir that is a regular file exits 2 naming --data-dir, without a
 const noProc = !existsSync('/proc/self') && 'no /proc here';
 t.test(
   'a --data-dir that cannot be created exits 2 naming --data-dir, at once',
-  { timeout: 20_000, skip: noProc },
+  { timeout: 60_000, skip: noProc },
   async (t) => {
     const dir = await tempDir(t);
     for (const dataDir of ['/proc/wsq-nope', '/proc/wsq-nope/a/b', '/proc']) {
@@ -175,7 +175,7 @@ t.test('a --data-dir it may not write in exits 2 naming --data-dir', { skip: asR
   t.match(r.stderr, /--data-dir: .*EACCES/);
 });
 
-t.test('a corrupt journal exits 1 with its code, not a stack trace', { timeout: 20_000 }, async (t) => {
+t.test('a corrupt journal exits 1 with its code, not a stack trace', { timeout: 60_000 }, async (t) => {
   const dir = await tempDir(t);
   const journalDir = join(dir, JOURNAL_SUBDIR);
   const journal = await openJournal({
