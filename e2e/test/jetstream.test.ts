@@ -1,7 +1,8 @@
 /**
- * The trio's behaviour on the JetStream home (one nats-server of our own): roundtrips with
- * legacy and v1 clients, dedupe, `since`, readiness following the NATS connection, 1013 and
- * SIGTERM. Written against a Topology so that the same tests can run on every home.
+ * What only the JetStream home has to show (one nats-server of our own): seqs are the stream's,
+ * and readiness follows the NATS connection while a publish held across the outage is
+ * acknowledged afterwards. The behaviours every home shares (delivery, 1013, SIGTERM, kill -9)
+ * run in the conformance suite (e2e/test/conformance/, topology `jetstream`).
  */
 import t from 'tap';
 import { connectClient, nextWhere } from './clients.js';
@@ -97,45 +98,3 @@ t.test(`${topology.name}: roundtrips, dedupe, since, readiness, SIGTERM`, { skip
   t.equal(pubClose.code, 1001);
   t.equal(pubExit.code, 0);
 });
-
-t.test(
-  `${topology.name}: a stalled reader is closed with 1013, a healthy one gets everything`,
-  { skip: topology.skip },
-  async (t) => {
-    const d = await topology.start(t, {
-      subscriber: ['--max-buffered-bytes', String(512 * 1024)],
-      publisher: ['--outbox-bytes', String(64 * 1024 * 1024)],
-    });
-    const { trio } = d;
-    await trio.subscriber.waitLog((l) => l.msg === 'JetStream stream checked: queue up');
-    const healthy = await connectClient(trio.subscribeUrl(), trio.tls, { v1: true });
-    t.teardown(() => healthy.ws.close());
-    const stalled = await connectClient(trio.subscribeUrl(), trio.tls, { v1: true });
-    for (const c of [healthy, stalled]) c.ws.send(JSON.stringify({ op: 'sub', topic: 'big', id: 's' }));
-    await nextWhere(healthy.reader, (f) => f.op === 'subscribed');
-    await nextWhere(stalled.reader, (f) => f.op === 'subscribed');
-    (stalled.ws as unknown as { _socket: { pause(): void } })._socket.pause();
-    const pub = await connectClient(trio.publishUrl(), trio.tls, { v1: true });
-    t.teardown(() => pub.ws.close());
-    const kicked = trio.subscriber
-      .waitLog((l) => l.reason === 'slow_consumer')
-      .then(() => {
-        (stalled.ws as unknown as { _socket: { resume(): void } })._socket.resume();
-        return stalled.reader.waitClose();
-      });
-    const payload = 'x'.repeat(40_000);
-    const COUNT = 400;
-    const BATCH = 10;
-    const got: number[] = [];
-    for (let first = 0; first < COUNT; first += BATCH) {
-      for (let i = first; i < first + BATCH; i++)
-        pub.ws.send(JSON.stringify({ op: 'pub', topic: 'big', data: { i, payload }, id: `b${i}` }));
-      while (got.length < first + BATCH) {
-        const f = await nextWhere(healthy.reader, (m) => m.op === 'msg');
-        got.push((f.data as { i: number }).i);
-      }
-    }
-    t.same(got, [...Array(COUNT).keys()], 'healthy reader got every message in order');
-    t.equal((await kicked).code, 1013, 'stalled reader closed with 1013');
-  },
-);
