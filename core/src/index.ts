@@ -128,8 +128,6 @@ export { originAllowed } from './front/origins.js';
 export { createServiceServer, sendHttpError } from './front/service-server.js';
 export { jsonReply, jsonErrorReply, sendReply } from './front/http-replies.js';
 export type { Reply } from './front/http-replies.js';
-export { matchPath } from './front/http-routes.js';
-export type { HttpRoute, HttpContext } from './front/http-routes.js';
 export { TICKETS_PATH } from './front/ticket-endpoint.js';
 export type {
   ServiceServer,

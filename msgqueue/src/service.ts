@@ -87,7 +87,7 @@ export async function createMsgqueue(config: MsgqueueConfig, deps: MsgqueueDeps)
     log,
     metrics,
     isReady: () => listening && (deps.isReady?.() ?? true),
-    httpRoutes: consumerAdminRoutes(store.consumers),
+    api: consumerAdminRoutes(store.consumers),
     openapi: openapiDocument(),
     routes: [
       {

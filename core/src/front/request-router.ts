@@ -1,12 +1,11 @@
 /**
  * The plain HTTP requests of a service server: probes, the ticket endpoint, the service's
- * routes and own handlers, then 401/400 for a plain request to a WebSocket path and 404 for anything else.
+ * API routes and own handlers, then 401/400 for a plain request to a WebSocket path and 404 for anything else.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sendApiError } from './http-api.js';
 import { BASIC_CHALLENGE, sendHttpError, sendReply } from './http-replies.js';
 import type { BaseMetrics } from '../observe/metrics.js';
-import type { HttpRouter } from './http-routes.js';
 import type { Identify } from './identify.js';
 import { PROBE_PATHS, type Probe } from './probes.js';
 import type { WsRoute } from './routes.js';
@@ -23,8 +22,6 @@ export interface RequestRouterDeps {
   openapi: string | undefined;
   /** The JSON API dispatcher (api-routes.ts): true when it answered. */
   api: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
-  /** The service's method + path routes (http-routes.ts). */
-  httpRouter: HttpRouter | undefined;
   http: HttpHandler | undefined;
   identify: Identify;
   metrics: BaseMetrics;
@@ -40,7 +37,6 @@ export function createRequestRouter(deps: RequestRouterDeps): RequestRouter {
     if (ticketEndpoint && url.pathname === TICKETS_PATH) return ticketEndpoint(req, res);
     if (deps.openapi !== undefined && url.pathname === OPENAPI_PATH) return serveOpenapi(req, res, deps.openapi);
     if (await deps.api(req, res, url)) return;
-    if (deps.httpRouter && (await deps.httpRouter(req, res, url))) return;
     if (deps.http && (await deps.http(req, res, url))) return;
     if (routes.has(url.pathname)) {
       // A plain request to a WebSocket path: 401 without valid credentials, else 400.

@@ -26,7 +26,6 @@ import { createConnections } from './connections.js';
 import { createIdentify } from './identify.js';
 import { originChecker } from './origins.js';
 import { createApiRoutes, type ApiRoute } from './api-routes.js';
-import { createHttpRouter, type HttpRoute } from './http-routes.js';
 import { createProbes } from './probes.js';
 import { createRequestRouter, type HttpHandler } from './request-router.js';
 import type { WsRoute } from './routes.js';
@@ -56,8 +55,6 @@ export interface ServiceServerOptions {
   isReady(): boolean;
   /** When set, `POST /v1/tickets` issues browser tickets and upgrades accept `?ticket=`. */
   tickets?: TicketStore;
-  /** Plain HTTP routes (method + path → handler with the authenticated principal). */
-  httpRoutes?: readonly HttpRoute[];
   /** JSON HTTP API endpoints (api-routes.ts): methods, Origin and authentication checked before they run. */
   api?: readonly ApiRoute[];
   /** The OpenAPI document served at `GET /v1/openapi.json` (without credentials), when set. */
@@ -131,7 +128,6 @@ export function createServiceServer(opts: ServiceServerOptions): ServiceServer {
     isReady: () => accepting && opts.isReady(),
     identify,
   });
-  const httpRouter = opts.httpRoutes && createHttpRouter({ routes: opts.httpRoutes, identify, metrics, log });
   const api = createApiRoutes({
     routes: opts.api ?? [],
     originAllowed,
@@ -146,7 +142,6 @@ export function createServiceServer(opts: ServiceServerOptions): ServiceServer {
     ticketEndpoint,
     openapi: opts.openapi,
     api,
-    httpRouter,
     http: opts.http,
     identify,
     metrics,

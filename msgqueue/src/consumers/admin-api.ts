@@ -4,17 +4,17 @@
  *   GET    /v1/consumers        → 200 {"consumers":[{name, next, lag, attached, lastSeen}…]}
  *   DELETE /v1/consumers/NAME   → 204; 404 NOT_FOUND unknown; 409 CONFLICT while attached
  */
-import { jsonErrorReply, jsonReply, sendReply, type HttpRoute, type Principal } from '@wsq/core';
+import { jsonErrorReply, jsonReply, sendReply, type ApiRoute, type Principal } from '@wsq/core';
 import type { ConsumerLifecycle } from './lifecycle.js';
 
 export const CONSUMERS_PATH = '/v1/consumers';
 
 const isAdmin = (p: Principal): boolean => p.admin === true;
 
-export function consumerAdminRoutes(lifecycle: ConsumerLifecycle): HttpRoute[] {
+export function consumerAdminRoutes(lifecycle: ConsumerLifecycle): ApiRoute[] {
   return [
     {
-      method: 'GET',
+      methods: ['GET'],
       path: CONSUMERS_PATH,
       authorize: isAdmin,
       handle(_req, res) {
@@ -22,7 +22,7 @@ export function consumerAdminRoutes(lifecycle: ConsumerLifecycle): HttpRoute[] {
       },
     },
     {
-      method: 'DELETE',
+      methods: ['DELETE'],
       path: `${CONSUMERS_PATH}/:name`,
       authorize: isAdmin,
       handle(_req, res, { params, principal }) {

@@ -1,6 +1,6 @@
-/** The plain HTTP routes of the service server: path templates, methods, auth and authorization. */
+/** matchPath: the literal and `:param` path segments of the API routes (api-routes.ts). */
 import t from 'tap';
-import { matchPath } from '../src/front/http-routes.js';
+import { matchPath } from '../src/front/api-routes.js';
 
 t.test('path templates match literal and :param segments, decoded', async (t) => {
   t.same(matchPath('/v1/consumers', '/v1/consumers'), {});
