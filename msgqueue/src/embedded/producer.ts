@@ -12,7 +12,9 @@
 import {
   createBackoff,
   isValidTopic,
+  Outbox,
   ProtocolError,
+  settlePromise,
   turnNow,
   type AppendDone,
   type AppendRequest,
@@ -50,13 +52,11 @@ export function createEmbeddedProducer(
   opts: EmbeddedProducerOptions,
   log: Logger,
 ): QueueProducer {
-  const { onDepth, onJournaled } = hooks;
+  const { onJournaled } = hooks;
   const backoff = createBackoff(opts.retryMinMs, opts.retryMaxMs);
   /** Offered and not yet handed to the journal, in offer order. */
   let waiting: Entry[] = [];
-  let depth = 0;
-  let bytes = 0;
-  let full = false;
+  const outbox = new Outbox(hooks, log, 'the journal');
   let closed = false;
   /** A batch the journal refused for now: it goes again before anything newer. */
   let retrying = false;
@@ -72,15 +72,8 @@ export function createEmbeddedProducer(
   }
 
   function settled(batch: Entry[]): void {
-    for (const e of batch) {
-      depth--;
-      bytes -= e.bytes;
-    }
-    if (full && depth < hooks.outboxMessages && bytes < hooks.outboxBytes) {
-      full = false;
-      log.info({ depth }, 'queue outbox has room again');
-    }
-    onDepth?.(depth, bytes);
+    for (const e of batch) outbox.release(e.bytes);
+    outbox.changed();
   }
 
   function scheduleFlush(): void {
@@ -143,13 +136,7 @@ export function createEmbeddedProducer(
     }
     const pid = msg.pid;
     const size = Buffer.byteLength(msg.data) + msg.topic.length + (pid === undefined ? 0 : pid.length);
-    if (depth >= hooks.outboxMessages || bytes + size > hooks.outboxBytes) {
-      if (!full) {
-        full = true;
-        log.warn({ depth, bytes }, 'queue outbox full: refusing appends until the journal catches up');
-      }
-      return OUTBOX_FULL;
-    }
+    if (!outbox.take(size)) return OUTBOX_FULL;
     waiting.push({
       topic: msg.topic,
       data: msg.data,
@@ -160,10 +147,8 @@ export function createEmbeddedProducer(
       done: done as AppendDone<unknown>,
       ctx,
     });
-    depth++;
-    bytes += size;
     scheduleFlush();
-    onDepth?.(depth, bytes);
+    outbox.changed();
     return undefined;
   }
 
@@ -173,12 +158,12 @@ export function createEmbeddedProducer(
       return closed ? 'closed' : store.open ? state : 'closed';
     },
     get outboxDepth() {
-      return depth;
+      return outbox.depth;
     },
     offer,
     append(msg) {
       return new Promise<number>((resolve, reject) => {
-        const refusal = offer(msg, (_: undefined, err, seq) => (err ? reject(err) : resolve(seq)), undefined);
+        const refusal = offer(msg, settlePromise, { resolve, reject });
         if (refusal) reject(refusal);
       });
     },

@@ -21,6 +21,7 @@ import { generatedPid } from '../../protocol/generated-pid.js';
 import { isValidTopic } from '../../protocol/topics.js';
 import type { Logger } from '../../observe/log.js';
 import { turnNow } from '../../observe/turn-clock.js';
+import { Outbox, settlePromise, type OutboxEntry } from '../outbox.js';
 import type { AppendDone, AppendRequest, LinkState, ProducerHooks, QueueProducer } from '../queue.js';
 import { createBackoff } from '../backoff.js';
 import type { Session } from './session.js';
@@ -41,7 +42,7 @@ export interface JetStreamProducerOptions extends ProducerHooks {
 
 export const JETSTREAM_PRODUCER_DEFAULTS = { maxInflight: 1024, publishTimeoutMs: 2000 } as const;
 
-interface Entry {
+interface Entry extends OutboxEntry {
   /** The reply token of its publish in flight. */
   token: string;
   sentAt: number;
@@ -49,10 +50,6 @@ interface Entry {
   payload: Uint8Array;
   msgId: string;
   ts: number;
-  bytes: number;
-  acceptedAt: number;
-  done: AppendDone<unknown> | undefined;
-  ctx: unknown;
 }
 
 const OUTBOX_FULL = new ProtocolError('UNAVAILABLE', 'the queue outbox is full');
@@ -67,15 +64,6 @@ const TOO_LARGE = new ProtocolError('TOO_LARGE', 'larger than the NATS max_paylo
  */
 export function msgIdOf(pid: string): string {
   return /^[!-}][!-~]*$/.test(pid) ? pid : '~' + Buffer.from(pid).toString('base64url');
-}
-
-function settlePromise(
-  p: { resolve(seq: number): void; reject(err: ProtocolError): void },
-  err: ProtocolError | undefined,
-  seq: number,
-): void {
-  if (err) p.reject(err);
-  else p.resolve(seq);
 }
 
 /** Why a publish failed: `refusal` set when it would fail the same way again (else retry). */
@@ -113,8 +101,7 @@ export function createJetStreamProducer(session: Session, opts: JetStreamProduce
   let entries: Entry[] = [];
   let head = 0;
   let cursor = 0;
-  let depth = 0;
-  let bytes = 0;
+  const outbox = new Outbox(opts, log, 'JetStream');
   let inflight = 0;
   /** Publishes in flight by reply token, oldest first. */
   const pending = new Map<string, Entry>();
@@ -123,7 +110,6 @@ export function createJetStreamProducer(session: Session, opts: JetStreamProduce
   let inbox = '';
   let inboxSub: Subscription | undefined;
   let sweepTimer: NodeJS.Timeout | undefined;
-  let full = false;
   let closed = false;
   let lastTopic: string | undefined;
   let lastSubject = '';
@@ -157,20 +143,6 @@ export function createJetStreamProducer(session: Session, opts: JetStreamProduce
     if (state === 'up') rewindWhenQuiet();
   });
 
-  function settle(e: Entry, result: number | ProtocolError, now = 0): void {
-    const done = e.done;
-    if (!done) return;
-    e.done = undefined;
-    depth--;
-    bytes -= e.bytes;
-    if (typeof result === 'number') {
-      opts.onJournaled?.(e.acceptedAt, now);
-      done(e.ctx, undefined, result);
-    } else {
-      done(e.ctx, result, 0);
-    }
-  }
-
   function advanceHead(): void {
     while (head < entries.length && entries[head]!.done === undefined) head++;
     if (head > 1024 && head * 2 > entries.length) {
@@ -178,11 +150,7 @@ export function createJetStreamProducer(session: Session, opts: JetStreamProduce
       cursor = Math.max(0, cursor - head);
       head = 0;
     }
-    if (full && depth < opts.outboxMessages && bytes < opts.outboxBytes) {
-      full = false;
-      log.info({ depth }, 'queue outbox has room again');
-    }
-    opts.onDepth?.(depth, bytes);
+    outbox.changed();
   }
 
   /** Once nothing is in flight after a failure: start again from the oldest unacknowledged message. */
@@ -205,7 +173,7 @@ export function createJetStreamProducer(session: Session, opts: JetStreamProduce
 
   function onAck(e: Entry, seq: number): void {
     inflight--;
-    settle(e, seq, performance.now());
+    outbox.settle(e, seq, performance.now());
     if (probing && failed === undefined) {
       probing = false;
       retry.reset();
@@ -221,7 +189,7 @@ export function createJetStreamProducer(session: Session, opts: JetStreamProduce
     const refusal = e.done ? err.refusal : undefined;
     if (refusal) {
       log.warn({ err: err.text }, 'JetStream refused a message');
-      settle(e, refusal);
+      outbox.settle(e, refusal);
       advanceHead();
     } else if (e.done && failed === undefined) {
       failed = `publish failed: ${err.text}`;
@@ -316,16 +284,7 @@ export function createJetStreamProducer(session: Session, opts: JetStreamProduce
     const payload = Buffer.from(msg.data);
     const msgId = msgIdOf(msg.pid ?? generatedPid(producer, pidCounter++));
     const size = payload.length + msg.topic.length + msgId.length;
-    if (depth >= opts.outboxMessages || bytes + size > opts.outboxBytes) {
-      if (!full) {
-        full = true;
-        log.warn(
-          { depth, bytes, state: effectiveState() },
-          'queue outbox full: refusing appends until JetStream catches up',
-        );
-      }
-      return OUTBOX_FULL;
-    }
+    if (!outbox.take(size, { state: effectiveState() })) return OUTBOX_FULL;
     entries.push({
       token: '',
       sentAt: 0,
@@ -338,10 +297,8 @@ export function createJetStreamProducer(session: Session, opts: JetStreamProduce
       done: done as AppendDone<unknown>,
       ctx,
     });
-    depth++;
-    bytes += size;
     scheduleFlush();
-    opts.onDepth?.(depth, bytes);
+    outbox.changed();
     return undefined;
   }
 
@@ -350,7 +307,7 @@ export function createJetStreamProducer(session: Session, opts: JetStreamProduce
       return effectiveState();
     },
     get outboxDepth() {
-      return depth;
+      return outbox.depth;
     },
     offer,
     append(msg) {
@@ -371,7 +328,7 @@ export function createJetStreamProducer(session: Session, opts: JetStreamProduce
       inboxSub?.unsubscribe();
       inboxSub = undefined;
       const err = new ProtocolError('UNAVAILABLE', 'the queue producer closed before JetStream took the message');
-      for (let i = head; i < entries.length; i++) settle(entries[i]!, err);
+      for (let i = head; i < entries.length; i++) outbox.settle(entries[i]!, err);
       entries = [];
       head = cursor = 0;
       report();

@@ -20,6 +20,7 @@ import { isValidTopic } from '../../protocol/topics.js';
 import { createLinkClient, readLinkReply, type LinkClientOptions } from './link-client.js';
 import { encodeLink, type LinkAppendItem, type LinkFrame } from '../../protocol/link.js';
 import { turnNow } from '../../observe/turn-clock.js';
+import { Outbox, settlePromise, type OutboxEntry } from '../outbox.js';
 import type { AppendDone, AppendRequest, QueueProducer } from '../queue.js';
 
 export interface QueueProducerOptions extends LinkClientOptions {
@@ -60,23 +61,7 @@ export const PRODUCER_DEFAULTS = {
  * One message in the outbox; it is its own append item (no second object per message). It
  * carries the client's pid, or else a counter: its pid is generatedPid(producer, counter).
  */
-interface Entry extends LinkAppendItem {
-  bytes: number;
-  acceptedAt: number;
-  /** Cleared once settled: a settled entry is skipped. */
-  done: AppendDone<unknown> | undefined;
-  ctx: unknown;
-}
-
-/** `append`'s adapter from the callback to a Promise. */
-function settlePromise(
-  p: { resolve(seq: number): void; reject(err: ProtocolError): void },
-  err: ProtocolError | undefined,
-  seq: number,
-): void {
-  if (err) p.reject(err);
-  else p.resolve(seq);
-}
+interface Entry extends LinkAppendItem, OutboxEntry {}
 
 /** Codes after which the queue may take the same messages later: keep them and reconnect. */
 const RETRYABLE = new Set(['UNAVAILABLE', 'INTERNAL']);
@@ -94,8 +79,6 @@ export function createQueueProducer(opts: QueueProducerOptions): QueueProducer {
   const maxBatchBytes = opts.maxBatchBytes ?? PRODUCER_DEFAULTS.maxBatchBytes;
   const maxInflightBatches = opts.maxInflightBatches ?? PRODUCER_DEFAULTS.maxInflightBatches;
   const log = opts.log.child({ component: 'queue-producer', link: 'pushmsg' });
-  const onDepth = opts.onDepth;
-  const onJournaled = opts.onJournaled;
   /** Names this producer's generated pids (generated-pid.ts); messages without a pid are numbered. */
   const producer = randomBytes(9).toString('base64url');
   let pidCounter = 0;
@@ -105,9 +88,7 @@ export function createQueueProducer(opts: QueueProducerOptions): QueueProducer {
   let head = 0;
   /** entries[cursor..] are not sent on the current socket. */
   let cursor = 0;
-  let depth = 0;
-  let bytes = 0;
-  let full = false;
+  const outbox = new Outbox(opts, log, 'the msgqueue');
   let closed = false;
   /** The last topic offer() checked; undefined until one passed, so no topic skips the check. */
   let lastTopic: string | undefined;
@@ -136,20 +117,6 @@ export function createQueueProducer(opts: QueueProducerOptions): QueueProducer {
   });
   link.start();
 
-  function settle(e: Entry, seq: number | ProtocolError, now = 0): void {
-    const done = e.done;
-    if (!done) return;
-    e.done = undefined;
-    depth--;
-    bytes -= e.bytes;
-    if (typeof seq === 'number') {
-      onJournaled?.(e.acceptedAt, now);
-      done(e.ctx, undefined, seq);
-    } else {
-      done(e.ctx, seq, 0);
-    }
-  }
-
   function advanceHead(): void {
     while (head < entries.length && entries[head]!.done === undefined) head++;
     if (head > 1024 && head * 2 > entries.length) {
@@ -157,11 +124,7 @@ export function createQueueProducer(opts: QueueProducerOptions): QueueProducer {
       cursor = Math.max(0, cursor - head);
       head = 0;
     }
-    if (full && depth < opts.outboxMessages && bytes < opts.outboxBytes) {
-      full = false;
-      log.info({ depth }, 'queue outbox has room again');
-    }
-    onDepth?.(depth, bytes);
+    outbox.changed();
   }
 
   function onFrame(frame: LinkFrame): void {
@@ -177,7 +140,7 @@ export function createQueueProducer(opts: QueueProducerOptions): QueueProducer {
           return;
         }
         const now = performance.now();
-        for (let i = 0; i < batch.length; i++) settle(batch[i]!, reply.seqs[i]!, now);
+        for (let i = 0; i < batch.length; i++) outbox.settle(batch[i]!, reply.seqs[i]!, now);
         advanceHead();
         flush();
         return;
@@ -191,7 +154,7 @@ export function createQueueProducer(opts: QueueProducerOptions): QueueProducer {
         }
         inflight.delete(reply.ref!);
         log.warn({ code: reply.code, messages: batch.length }, 'msgqueue refused an append batch');
-        for (const e of batch) settle(e, new ProtocolError(reply.code, reply.message));
+        for (const e of batch) outbox.settle(e, new ProtocolError(reply.code, reply.message));
         advanceHead();
         flush();
         return;
@@ -251,7 +214,7 @@ export function createQueueProducer(opts: QueueProducerOptions): QueueProducer {
         if (gen !== generation) return; // that socket is gone; the entry was queued again
         legacyInflight--;
         if (err) return;
-        settle(e, ++legacySeq, performance.now());
+        outbox.settle(e, ++legacySeq, performance.now());
         advanceHead();
         flush();
       });
@@ -270,16 +233,7 @@ export function createQueueProducer(opts: QueueProducerOptions): QueueProducer {
     const pid = msg.pid;
     // A counter takes 8 bytes on the link, about what a pid of its own would count for.
     const size = Buffer.byteLength(msg.data) + msg.topic.length + (pid === undefined ? 8 : pid.length);
-    if (depth >= opts.outboxMessages || bytes + size > opts.outboxBytes) {
-      if (!full) {
-        full = true;
-        log.warn(
-          { depth, bytes, state: link.state },
-          'queue outbox full: refusing appends until the msgqueue catches up',
-        );
-      }
-      return OUTBOX_FULL;
-    }
+    if (!outbox.take(size, { state: link.state })) return OUTBOX_FULL;
     entries.push({
       topic: msg.topic,
       data: msg.data,
@@ -291,10 +245,8 @@ export function createQueueProducer(opts: QueueProducerOptions): QueueProducer {
       done: done as AppendDone<unknown>,
       ctx,
     });
-    depth++;
-    bytes += size;
     scheduleFlush();
-    onDepth?.(depth, bytes);
+    outbox.changed();
     return undefined;
   }
 
@@ -303,7 +255,7 @@ export function createQueueProducer(opts: QueueProducerOptions): QueueProducer {
       return link.state;
     },
     get outboxDepth() {
-      return depth;
+      return outbox.depth;
     },
     offer,
     append(msg: AppendRequest): Promise<number> {
@@ -318,7 +270,7 @@ export function createQueueProducer(opts: QueueProducerOptions): QueueProducer {
       if (flushScheduled) clearImmediate(flushScheduled);
       flushScheduled = undefined;
       const err = new ProtocolError('UNAVAILABLE', 'the queue producer closed before the msgqueue took the message');
-      for (let i = head; i < entries.length; i++) settle(entries[i]!, err);
+      for (let i = head; i < entries.length; i++) outbox.settle(entries[i]!, err);
       entries = [];
       head = cursor = 0;
       inflight.clear();
