@@ -196,7 +196,8 @@ export class Connection {
   }
 }
 
-const CERT_ERRORS = new Set([
+/** Node's codes for a server certificate that could not be trusted. */
+export const CERT_ERRORS: ReadonlySet<string> = new Set([
   'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
   'SELF_SIGNED_CERT_IN_CHAIN',
   'DEPTH_ZERO_SELF_SIGNED_CERT',

@@ -13,4 +13,5 @@ export function connect(options: NodeConnectOptions): Promise<Wsq> {
 
 export * from './common.js';
 export { createNodePlatform, NODE_MAX_PAYLOAD_BYTES } from './node-platform.js';
+export { CERT_ERRORS } from './connection.js';
 export type { NodeTlsOptions } from './node-platform.js';

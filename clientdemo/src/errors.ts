@@ -2,6 +2,8 @@
  * What can go wrong for a client, as stable codes (tests assert codes), each with the one-line
  * human explanation the CLI prints. Node's socket and TLS error codes are mapped here only.
  */
+import { CERT_ERRORS } from '@wsq/client';
+
 export const CLIENT_ERRORS = {
   UNAUTHORIZED: 'wrong user or password',
   UNTRUSTED_CERT: 'server certificate not trusted',
@@ -32,17 +34,6 @@ export class ClientError extends Error {
   }
 }
 
-const CERT_ERRORS = new Set([
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'CERT_UNTRUSTED',
-  'CERT_HAS_EXPIRED',
-  'CERT_NOT_YET_VALID',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-]);
 const UNREACHABLE = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET', 'EPIPE']);
 
 /** Maps a failure while opening a WebSocket to a ClientError with a hint. */
