@@ -12,7 +12,6 @@
  */
 import {
   canSubscribe,
-  CLOSE,
   encodeLink,
   ProtocolError,
   type ConnectionContext,
@@ -22,7 +21,7 @@ import {
 import type { WebSocket } from 'ws';
 import type { ConsumerSession } from '../consumers/hub.js';
 import { encodeMsgsFromRecords, linkRefuser, onLinkRequest } from './link-frames.js';
-import { consumerPumpReports, Pump } from './pump.js';
+import { consumerPumpReports, Pump, pumpSession } from './pump.js';
 import { cursorAllowed, POP_PATH, resumePoint, type QueueContext } from './queue-context.js';
 import { replayRange } from './replay.js';
 import { Unacked } from '../consumers/unacked.js';
@@ -89,20 +88,7 @@ export function serveConsumerLink(ws: WebSocket, ctx: ConnectionContext, q: Queu
       },
       ...consumerPumpReports(ws, name, metrics, log),
     });
-    session = {
-      name,
-      pump,
-      unacked,
-      acked,
-      next: () => pump.next,
-      wake: () => pump.wake(),
-      replaced() {
-        pump.stop();
-        metrics.closes.inc({ reason: 'consumer_replaced' });
-        log.info({ consumer: name }, 'consumer replaced by a newer connection');
-        ws.close(CLOSE.POLICY, 'consumer replaced');
-      },
-    };
+    session = { ...pumpSession(ws, name, pump, metrics, log), pump, unacked, acked };
     ws.send(encodeLink({ op: 'consuming', name, next, first: journal.firstSeq, last: journal.lastSeq }));
     log.info({ consumer: name, next, window }, 'consumer attached');
     hub.attach(session);

@@ -22,7 +22,7 @@ import {
   type FrameErrorCode,
 } from '@wsq/core';
 import type { WebSocket } from 'ws';
-import { consumerPumpReports, Pump } from './pump.js';
+import { consumerPumpReports, Pump, pumpSession } from './pump.js';
 import { cursorAllowed, POP_PATH, PUSH_PATH, resumePoint, type QueueContext } from './queue-context.js';
 
 export const LEGACY_CONSUMER_NAME = 'legacy';
@@ -121,17 +121,7 @@ export function serveLegacyPop(ws: WebSocket, ctx: ConnectionContext, q: QueueCo
     },
     ...consumerPumpReports(ws, name, metrics, log),
   });
-  const session = {
-    name,
-    next: () => pump.next,
-    wake: () => pump.wake(),
-    replaced() {
-      pump.stop();
-      metrics.closes.inc({ reason: 'consumer_replaced' });
-      log.info({ consumer: name }, 'consumer replaced by a newer connection');
-      ws.close(CLOSE.POLICY, 'consumer replaced');
-    },
-  };
+  const session = pumpSession(ws, name, pump, metrics, log);
   ws.on('message', () => {
     metrics.framesInvalid.inc({ path: POP_PATH, code: 'BAD_FRAME' });
     log.debug('frame from a legacy consumer ignored');

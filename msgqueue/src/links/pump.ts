@@ -6,6 +6,7 @@
  */
 import { CLOSE, type BaseMetrics, type Logger } from '@wsq/core';
 import { WebSocket } from 'ws';
+import type { ConsumerSession } from '../consumers/hub.js';
 import type { Journal, StoredMessage } from '../journal/journal.js';
 import type { CachedRecords } from '../journal/tail-cache.js';
 
@@ -139,6 +140,30 @@ export function consumerPumpReports(
       log.error({ err, consumer: name }, 'reading the journal failed; closing the consumer');
       metrics.closes.inc({ reason: 'internal' });
       ws.close(CLOSE.INTERNAL, 'journal read failed');
+    },
+  };
+}
+
+/**
+ * A link consumer's entry in the ConsumerHub (wsq.link.v3 and legacy alike): appends wake its
+ * pump; a newer connection under the same name stops it and closes this one with 1008.
+ */
+export function pumpSession(
+  ws: WebSocket,
+  name: string,
+  pump: Pump,
+  metrics: BaseMetrics,
+  log: Logger,
+): ConsumerSession {
+  return {
+    name,
+    next: () => pump.next,
+    wake: () => pump.wake(),
+    replaced() {
+      pump.stop();
+      metrics.closes.inc({ reason: 'consumer_replaced' });
+      log.info({ consumer: name }, 'consumer replaced by a newer connection');
+      ws.close(CLOSE.POLICY, 'consumer replaced');
     },
   };
 }
