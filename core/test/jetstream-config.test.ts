@@ -3,7 +3,7 @@ import t from 'tap';
 import { isValidPattern, isValidTopic, matchesPattern } from '../src/protocol/topics.js';
 import { patternToFilter, subjectToTopic, topicToSubject } from '../src/queue/jetstream/subjects.js';
 import { streamMismatch, wantedStream } from '../src/queue/jetstream/stream-config.js';
-import { msgIdOf } from '../src/queue/jetstream/producer.js';
+import { msgIdOf, plainPubAckSeq, publishHeaders, readPubAck } from '../src/queue/jetstream/producer.js';
 import { checkLinkValues, isNatsQueue, toLinkConfig } from '../src/config/service-config.js';
 import { natsServers } from '../src/queue/jetstream/home.js';
 import type { ConfigValues } from '../src/config/config.js';
@@ -157,4 +157,50 @@ t.test('--queue: wss:// or a list of nats:// / tls:// URLs, never both', async (
   const demo = (queue: string) => toLinkConfig({ queue, demo: true } as unknown as ConfigValues).queueUser;
   t.equal(demo('wss://localhost:8080'), 'hello', 'the demo user on the msgqueue link');
   t.equal(demo('nats://a:4222'), undefined, 'not on NATS, whose users are its own');
+});
+
+t.test('PubAcks: the plain ones read off the bytes, the rest parsed as JSON', (t) => {
+  const bytes = (s: string) => new TextEncoder().encode(s);
+  const reply = (s: string, hasError = false) => ({
+    data: bytes(s),
+    string: () => s,
+    headers: hasError ? ({ hasError: true, code: 503, description: 'No Responders' } as never) : undefined,
+  });
+  t.equal(plainPubAckSeq(bytes('{"stream":"WSQ","seq":42}')), 42);
+  t.equal(plainPubAckSeq(bytes('{"stream":"WSQ","seq":7,"duplicate":true}')), 7, 'a duplicate names the original seq');
+  t.equal(plainPubAckSeq(bytes('{"stream":"WSQ", "seq":7}')), 7);
+  for (const odd of [
+    '',
+    '{"stream":"WSQ"}',
+    '{"seq":}',
+    '{"seq":12x}',
+    '{"seq":1234567890123456}',
+    '{"error":{"code":503},"seq":1}',
+  ])
+    t.equal(plainPubAckSeq(bytes(odd)), undefined, `not plain: ${odd}`);
+  // A view into a larger buffer reads only its own bytes.
+  const big = bytes('xx{"stream":"WSQ","seq":99}yy');
+  t.equal(plainPubAckSeq(big.subarray(2, big.length - 2)), 99);
+
+  t.equal(readPubAck(reply('{"stream":"WSQ","seq":5}')), 5);
+  t.same(readPubAck(reply('', true)), { text: '503 No Responders' });
+  t.same(readPubAck(reply('not json')), { text: 'unreadable PubAck' });
+  t.same(readPubAck(reply('{"stream":"WSQ"}')), { text: 'PubAck without seq' });
+  t.same(readPubAck(reply('{"error":{"code":503,"err_code":10008,"description":"stream offline"}}')), {
+    text: 'JetStream error 10008 stream offline',
+  });
+  const refused = readPubAck(
+    reply('{"error":{"code":400,"err_code":10054,"description":"maximum messages exceeded"}}'),
+  );
+  t.equal(typeof refused === 'object' && refused.refusal?.code, 'INTERNAL', 'a 4xx refusal is final');
+  t.end();
+});
+
+t.test('publish headers: NATS header block with the msg id and the accept time', (t) => {
+  const h = publishHeaders('wsq:abc:1z', 1_700_000_000_123);
+  t.equal(
+    Buffer.from((h as unknown as { encode(): Uint8Array }).encode()).toString('latin1'),
+    'NATS/1.0\r\nNats-Msg-Id: wsq:abc:1z\r\nWsq-Ts: 1700000000123\r\n\r\n',
+  );
+  t.end();
 });

@@ -91,6 +91,8 @@ export function createJetStreamConsumer(session: Session, opts: JetStreamConsume
   const held: JsMsg[] = [];
   let filling = false;
   let reported: LinkState = 'connecting';
+  /** The durable's pending count on the newest message; told to onLag once per handed batch. */
+  let lag = -1;
 
   function effectiveState(): LinkState {
     if (closed) return 'closed';
@@ -203,7 +205,7 @@ export function createJetStreamConsumer(session: Session, opts: JetStreamConsume
     const seq = info.streamSequence;
     const head = seq + info.pending;
     if (head > lastSeq) lastSeq = head;
-    opts.onLag?.(info.pending);
+    lag = info.pending;
     if (held.length > 0 || seq > delivered + 1) {
       // A gap (or a fill under way): later messages wait until the gap is read from the stream.
       held.push(m);
@@ -266,6 +268,8 @@ export function createJetStreamConsumer(session: Session, opts: JetStreamConsume
 
   function hand(): void {
     handScheduled = undefined;
+    if (lag >= 0) opts.onLag?.(lag);
+    lag = -1;
     const out = batch;
     batch = [];
     if (out.length === 0) return;
