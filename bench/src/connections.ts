@@ -54,6 +54,12 @@ export interface ConnectionsResult {
   /** Milliseconds from publishing one message to the last of the N getting it, per broadcast. */
   broadcastMs: number[];
   broadcastMedianMs: number;
+  /**
+   * Server CPU seconds per broadcast, from the publish to the last client getting it: what
+   * the server itself spends on one message to all N, apart from the clients on this host.
+   */
+  broadcastCpuSeconds: number[];
+  broadcastCpuMedianSeconds: number;
   closedByServer: number;
 }
 
@@ -224,11 +230,14 @@ async function measure(
     const rssAfter = rssBytes(pid) ?? 0;
     const publisher = await openPublisher(endpoint, () => undefined);
     const broadcastMs: number[] = [];
+    const broadcastCpuSeconds: number[] = [];
     try {
       for (let b = 0; b < BROADCASTS; b++) {
         const sentAt = nowMs();
+        const cpuAtSend = processCpuSeconds(pid) ?? 0;
         publisher.publish(topic, encodePayload(b, sentAt, 64));
         await until(() => children.every((c) => c.delivered.has(b)), BROADCAST_TIMEOUT_MS, `broadcast ${b + 1}`);
+        broadcastCpuSeconds.push(Math.max(0, (processCpuSeconds(pid) ?? 0) - cpuAtSend));
         broadcastMs.push(Math.max(...children.map((c) => c.delivered.get(b)!)) - sentAt);
       }
     } finally {
@@ -251,6 +260,8 @@ async function measure(
       idleCpuShare: idleCpuSeconds / (plan.idleMs / 1000),
       broadcastMs,
       broadcastMedianMs: median(broadcastMs),
+      broadcastCpuSeconds,
+      broadcastCpuMedianSeconds: median(broadcastCpuSeconds),
       closedByServer: children.reduce((a, c) => a + c.closedByServer, 0),
     };
     say(`${label}: ${formatConnectionsLine(result)}`);
@@ -266,12 +277,24 @@ export function formatConnectionsLine(r: ConnectionsResult): string {
   return (
     `${r.connections} connections: ${kb} KB each (RSS ${(r.rssBefore / 2 ** 20).toFixed(0)} → ${(r.rssAfter / 2 ** 20).toFixed(0)} MiB), ` +
     `${Math.round(r.acceptPerSec)} accepted/s, idle CPU ${(r.idleCpuShare * 100).toFixed(1)} % of a core ` +
-    `(ping every ${r.pingIntervalMs} ms), one message to all in ${r.broadcastMedianMs.toFixed(0)} ms (median of ${bc})`
+    `(ping every ${r.pingIntervalMs} ms), one message to all in ${r.broadcastMedianMs.toFixed(0)} ms (median of ${bc}), ` +
+    `of which the server's CPU ${(r.broadcastCpuMedianSeconds * 1000).toFixed(0)} ms ` +
+    `(${((r.broadcastCpuMedianSeconds * 1e6) / r.connections).toFixed(1)} µs per connection)`
   );
 }
 
 export function formatConnectionsTable(results: readonly ConnectionsResult[]): string {
-  const head = ['system', 'connections', 'KB/conn', 'accepted/s', 'idle CPU %', 'ping ms', 'to all ms', 'closed'];
+  const head = [
+    'system',
+    'connections',
+    'KB/conn',
+    'accepted/s',
+    'idle CPU %',
+    'ping ms',
+    'to all ms',
+    'server CPU ms',
+    'closed',
+  ];
   const rows = results.map((r) => [
     SYSTEM_LABELS[r.system],
     String(r.connections),
@@ -280,6 +303,7 @@ export function formatConnectionsTable(results: readonly ConnectionsResult[]): s
     (r.idleCpuShare * 100).toFixed(1),
     String(r.pingIntervalMs),
     r.broadcastMedianMs.toFixed(0),
+    (r.broadcastCpuMedianSeconds * 1000).toFixed(0),
     String(r.closedByServer),
   ]);
   const all = [head, ...rows];
