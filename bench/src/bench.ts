@@ -8,8 +8,8 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 
 import { availableParallelism } from 'node:os';
 import { basename, dirname, extname, join } from 'node:path';
 import { runConnections, type ConnectionsResult } from './connections.js';
-import { deploymentId, describeDeployment, needsNats, type Deployment, type DeploymentId } from './deployments.js';
-import { startWsq, type BenchIo } from './start-wsq.js';
+import { deploymentId, describeDeployment, type Deployment, type DeploymentId } from './deployments.js';
+import { natsNeeds, selfDeployments, startWsq, type BenchIo } from './start-wsq.js';
 import { createBenchStream, startNatsServer, findNatsServer, natsEndpoint, type NatsServer } from './nats.js';
 import type { BenchConfig, BenchProtocol, ScenarioPlan } from './options.js';
 import { formatProfileSummary, summarizeProfile, type CpuProfile } from './profile.js';
@@ -94,30 +94,6 @@ function wsqEndpoint(config: BenchConfig, protocol: BenchProtocol, started: Star
   return system === 'wsq-v1' && config.acks
     ? { system, ...where, acks: true, inFlight: config.inFlight }
     : { system, ...where };
-}
-
-/** The deployments the bench starts: none with --target urls. */
-function selfDeployments(config: BenchConfig): readonly Deployment[] {
-  return config.target === 'self' ? config.deployments : [];
-}
-
-/**
- * Whether this run needs the nats-server binary (`nats`), and its own nats-server (`own`),
- * with JetStream; `why` names the flags that need it, for the message when it is missing.
- */
-export function natsNeeds(config: BenchConfig): { nats: boolean; own: boolean; jetstream: boolean; why: string } {
-  const homes = selfDeployments(config).filter(needsNats);
-  const r1 = homes.some((d) => d.topology === 'trio' && d.queue === 'jetstream');
-  const jetstream = r1 || (config.connections === undefined && config.references.includes('jetstream'));
-  const own = jetstream || config.references.length > 0;
-  const queues = homes.map((d) => (d.topology === 'trio' ? d.queue : ''));
-  const why = queues.length > 0 ? `--queue ${queues.join(',')}` : `--reference ${config.references.join(',')}`;
-  return { nats: own || homes.length > 0, own, jetstream, why };
-}
-
-export function describeWsq(config: BenchConfig): string {
-  if (config.target !== 'self') return 'wsq at the given URLs';
-  return config.deployments.map(describeDeployment).join('; ');
 }
 
 /** The V8 profiles in `dir` (and, with several deployments, in its one folder per deployment). */

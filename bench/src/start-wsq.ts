@@ -4,7 +4,7 @@
  * three-node nats-server cluster; the R1 one uses the bench's nats-server, which the bench
  * owns. Either way the deployment's process ids include the nats-server(s) holding its stream.
  */
-import { STREAM_REPLICAS, type Deployment, type QueueHome } from './deployments.js';
+import { STREAM_REPLICAS, needsNats, type Deployment, type QueueHome } from './deployments.js';
 import { startNatsCluster } from './nats-cluster.js';
 import type { NatsServer } from './nats.js';
 import type { BenchConfig } from './options.js';
@@ -20,6 +20,25 @@ export interface BenchIo {
 export interface NatsHomes {
   nats?: NatsServer;
   natsBinary?: string;
+}
+
+/** The deployments the bench starts: none with --target urls. */
+export function selfDeployments(config: BenchConfig): readonly Deployment[] {
+  return config.target === 'self' ? config.deployments : [];
+}
+
+/**
+ * Whether this run needs the nats-server binary (`nats`), and its own nats-server (`own`),
+ * with JetStream; `why` names the flags that need it, for the message when it is missing.
+ */
+export function natsNeeds(config: BenchConfig): { nats: boolean; own: boolean; jetstream: boolean; why: string } {
+  const homes = selfDeployments(config).filter(needsNats);
+  const r1 = homes.some((d) => d.topology === 'trio' && d.queue === 'jetstream');
+  const jetstream = r1 || (config.connections === undefined && config.references.includes('jetstream'));
+  const own = jetstream || config.references.length > 0;
+  const queues = homes.map((d) => (d.topology === 'trio' ? d.queue : ''));
+  const why = queues.length > 0 ? `--queue ${queues.join(',')}` : `--reference ${config.references.join(',')}`;
+  return { nats: own || homes.length > 0, own, jetstream, why };
 }
 
 /** `trio` with more processes in its pids and something more to stop after it. */
