@@ -8,13 +8,13 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 
 import { availableParallelism } from 'node:os';
 import { basename, dirname, extname, join } from 'node:path';
 import { runConnections, type ConnectionsResult } from './connections.js';
-import { startWsq, type BenchIo } from './start-wsq.js';
+import { deploymentId, describeDeployment, type Deployment, type DeploymentId } from './deployments.js';
+import { natsNeeds, selfDeployments, startWsq, type BenchIo } from './start-wsq.js';
 import { createBenchStream, startNatsServer, findNatsServer, natsEndpoint, type NatsServer } from './nats.js';
 import type { BenchConfig, BenchProtocol, ScenarioPlan } from './options.js';
 import { formatProfileSummary, summarizeProfile, type CpuProfile } from './profile.js';
 import { createProgress } from './progress.js';
 import {
-  SYSTEM_LABELS,
   formatClientCheck,
   formatCpu,
   formatNotes,
@@ -22,6 +22,7 @@ import {
   formatRatios,
   formatTable,
   isReference,
+  labeller,
   ratios,
   toJson,
   unacked,
@@ -65,15 +66,23 @@ function describePlan(p: ScenarioPlan): string {
   return `${p.messages} messages ${pace}, ${p.publishers} publisher(s) → ${p.subscribers} subscriber(s) on ${p.topics} topic(s)`;
 }
 
-function wsqEndpoint(config: BenchConfig, protocol: BenchProtocol, trio: Trio | undefined): Endpoint {
+/** A started deployment: what it is, and its processes. */
+interface Started {
+  deployment: Deployment;
+  id: DeploymentId;
+  trio: Trio;
+}
+
+function wsqEndpoint(config: BenchConfig, protocol: BenchProtocol, started: Started | undefined): Endpoint {
   const system = protocol === 'v1' ? 'wsq-v1' : 'wsq-legacy';
-  const where: Omit<Endpoint, 'system'> = trio
+  const where: Omit<Endpoint, 'system'> = started
     ? {
-        publishUrl: trio.publishUrl,
-        subscribeUrl: trio.subscribeUrl,
-        user: trio.user,
-        password: trio.password,
-        ca: trio.ca,
+        deployment: started.id,
+        publishUrl: started.trio.publishUrl,
+        subscribeUrl: started.trio.subscribeUrl,
+        user: started.trio.user,
+        password: started.trio.password,
+        ca: started.trio.ca,
       }
     : {
         publishUrl: config.publishUrl!,
@@ -87,28 +96,16 @@ function wsqEndpoint(config: BenchConfig, protocol: BenchProtocol, trio: Trio | 
     : { system, ...where };
 }
 
-/** Whether this run needs a nats-server, and with JetStream. */
-export function natsNeeds(config: BenchConfig): { nats: boolean; jetstream: boolean } {
-  const jetstream =
-    config.queue === 'jetstream' || (config.connections === undefined && config.references.includes('jetstream'));
-  return { nats: jetstream || config.references.length > 0, jetstream };
-}
-
-export function describeWsq(config: BenchConfig): string {
-  if (config.target !== 'self') return 'wsq at the given URLs';
-  if (config.topology === 'server') return 'wsq-server (one process)';
-  return config.queue === 'jetstream' ? 'publisher and subscriber on JetStream' : 'msgqueue, publisher and subscriber';
-}
-
-function profileReport(dir: string): string {
+/** The V8 profiles in `dir` (and, with several deployments, in its one folder per deployment). */
+function profileReport(dir: string, prefix = ''): string {
   if (!existsSync(dir)) return '';
-  const files = readdirSync(dir)
-    .filter((f) => f.endsWith('.cpuprofile'))
-    .sort();
-  return files
-    .map((f) => {
-      const profile = JSON.parse(readFileSync(join(dir, f), 'utf8')) as CpuProfile;
-      return formatProfileSummary(basename(f, '.cpuprofile'), summarizeProfile(profile));
+  const entries = readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name));
+  return entries
+    .flatMap((e) => {
+      if (e.isDirectory()) return [profileReport(join(dir, e.name), `${prefix}${e.name}/`)].filter(Boolean);
+      if (!e.name.endsWith('.cpuprofile')) return [];
+      const profile = JSON.parse(readFileSync(join(dir, e.name), 'utf8')) as CpuProfile;
+      return [formatProfileSummary(prefix + basename(e.name, '.cpuprofile'), summarizeProfile(profile))];
     })
     .join('\n');
 }
@@ -120,8 +117,9 @@ export async function runBench(config: BenchConfig, io: BenchIo): Promise<BenchO
   if (needs.nats) {
     natsBinary = findNatsServer(config.natsServer);
     if (!natsBinary) {
-      const why = config.queue === 'jetstream' ? '--queue jetstream' : `--reference ${config.references.join(',')}`;
-      say(`wsq-bench: ${why} needs nats-server on PATH (or --nats-server PATH); e.g. apt-get install nats-server`);
+      say(
+        `wsq-bench: ${needs.why} needs nats-server on PATH (or --nats-server PATH); e.g. apt-get install nats-server`,
+      );
       return { exitCode: 2, results: [], warmups: [] };
     }
   }
@@ -133,30 +131,38 @@ export async function runBench(config: BenchConfig, io: BenchIo): Promise<BenchO
     workers: config.workers,
     payloadBytes: config.payloadBytes,
     target: config.target,
-    topology: config.topology,
-    queue: config.queue,
+    topology: config.topologies.join(','),
+    queue: config.queues.join(','),
     inFlight: config.inFlight,
     warmupMessages: config.warmupMessages,
   };
   const results: RunResult[] = [];
   const warmups: WarmupResult[] = [];
   const clientChecks: RunResult[] = [];
-  let trio: Trio | undefined;
+  const started: Started[] = [];
   let nats: NatsServer | undefined;
   const runId = randomBytes(3).toString('hex');
   try {
-    if (natsBinary) {
+    if (natsBinary && needs.own) {
       nats = await startNatsServer(natsBinary, { jetstream: needs.jetstream });
       meta.natsVersion = nats.version;
       say(
         `started nats-server ${nats.version} (${natsBinary})${nats.jetstream ? ' with JetStream (file store)' : ''}, a TLS WebSocket listener at ${nats.wsUrl}`,
       );
     }
-    if (config.target === 'self') {
-      say(`starting ${describeWsq(config)}…`);
-      trio = await startWsq(config, nats);
+    // One after another: each start-up keeps the CPU busy.
+    const several = selfDeployments(config).length > 1;
+    for (const deployment of selfDeployments(config)) {
+      const id = deploymentId(deployment);
+      say(`starting ${describeDeployment(deployment)}…`);
+      const more = several && config.profile ? { profileDir: join(config.profile, id) } : {};
+      started.push({ deployment, id, trio: await startWsq(config, deployment, { nats, natsBinary }, more) });
     }
-    const endpoints = config.protocols.map((p) => wsqEndpoint(config, p, trio));
+    const endpoints =
+      config.target === 'self'
+        ? started.flatMap((s) => config.protocols.map((p) => wsqEndpoint(config, p, s)))
+        : config.protocols.map((p) => wsqEndpoint(config, p, undefined));
+    const trioOf = (endpoint: Endpoint): Trio | undefined => started.find((s) => s.id === endpoint.deployment)?.trio;
     for (const reference of config.references) {
       if (reference === 'jetstream') await createBenchStream(nats!);
       endpoints.push(natsEndpoint(nats!, reference, config.inFlight));
@@ -169,25 +175,29 @@ export async function runBench(config: BenchConfig, io: BenchIo): Promise<BenchO
       connectConcurrency: config.connectConcurrency,
       idleTimeoutMs: config.idleTimeoutMs,
     });
+    const labelOf = labeller(endpoints);
     for (const plan of config.scenarios) {
       // Before each scenario's first measured run, once per system: a run of the same shape.
       const warmup = warmupPlan(plan, config.warmupMessages);
       if (warmup) {
-        for (const endpoint of endpoints) warmups.push(await warmUp(runOptions(endpoint), warmup, runId, io.stderr));
+        for (const endpoint of endpoints) {
+          warmups.push(await warmUp(runOptions(endpoint), warmup, runId, io.stderr, labelOf(endpoint)));
+        }
       }
       const measureOnce = async (endpoint: Endpoint, round: number, workers: number): Promise<RunResult> => {
         const check = workers !== config.workers;
-        const label = `${plan.name} ${SYSTEM_LABELS[endpoint.system]}${check ? ` with ${workers} workers` : config.repeat > 1 ? ` #${round}` : ''}`;
+        const label = `${plan.name} ${labelOf(endpoint)}${check ? ` with ${workers} workers` : config.repeat > 1 ? ` #${round}` : ''}`;
         say(`${label}: ${describePlan(plan)}`);
         const bar = createProgress(io.stderr, label);
         const reference = isReference(endpoint.system);
+        const trio = trioOf(endpoint);
         const metricsUrls = reference ? [] : (trio?.metricsUrls ?? [endpoint.publishUrl, endpoint.subscribeUrl]);
         const auth =
           endpoint.user === undefined ? undefined : { user: endpoint.user, password: endpoint.password ?? '' };
         const before = await scrapeCounters(metricsUrls, endpoint.ca, auth);
-        const pids: Record<string, number | undefined> = reference
+        const pids: Readonly<Record<string, number | undefined>> = reference
           ? { 'nats-server': nats?.pid }
-          : { ...trio?.pids(), ...(config.queue === 'jetstream' ? { 'nats-server': nats?.pid } : {}) };
+          : (trio?.pids() ?? {});
         // Sampled again when publishing starts, so connection set-up (1 000 TLS handshakes in
         // `topics`) is not counted against the messages.
         let cpuBefore = sampleCpu(pids);
@@ -228,19 +238,21 @@ export async function runBench(config: BenchConfig, io: BenchIo): Promise<BenchO
     say(`wsq-bench: ${err.message}`);
     return { exitCode: 2, results, warmups };
   } finally {
-    if (trio) {
+    for (const { id, trio } of [...started].reverse()) {
       const warnings = Object.entries(trio.warnings()).filter(([, lines]) => lines.length > 0);
+      const where = started.length > 1 ? ` (${id})` : '';
       for (const [service, lines] of warnings)
-        say(`${service} logged warnings (newest ${lines.length}):\n  ${lines.join('\n  ')}`);
+        say(`${service}${where} logged warnings (newest ${lines.length}):\n  ${lines.join('\n  ')}`);
       await trio.stop();
     }
     await nats?.stop();
   }
+  const labelOf = labeller(results);
   for (const plan of config.scenarios) {
     const series = results
       .filter((r) => r.scenario === plan.name && (r.round ?? 1) === config.repeat)
       .map((r) => ({
-        label: `${SYSTEM_LABELS[r.system]} (p99 ${r.latency.p99.toFixed(2)} ms)`,
+        label: `${labelOf(r)} (p99 ${r.latency.p99.toFixed(2)} ms)`,
         points: percentileCurve(r.histogram),
       }));
     const file = svgPath(config, plan.name);

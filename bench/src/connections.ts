@@ -13,6 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startWsq, type BenchIo } from './start-wsq.js';
+import { needsNats } from './deployments.js';
 import { openPublisher } from './clients.js';
 import { sourceAddress, type ConnWorkerSetup, type ConnWorkerToMain } from './conn-worker-protocol.js';
 import { processCpuSeconds } from './cpu.js';
@@ -336,13 +337,19 @@ export async function runConnections(
   let trio: Trio | undefined;
   let nats: NatsServer | undefined;
   try {
-    if (config.queue === 'jetstream') {
-      nats = await startNatsServer(findNatsServer(config.natsServer)!, { jetstream: true });
+    // One deployment: options.ts refuses several with the connections scenario.
+    const deployment = config.deployments[0]!;
+    const natsBinary = needsNats(deployment) ? findNatsServer(config.natsServer) : undefined;
+    if (deployment.topology === 'trio' && deployment.queue === 'jetstream') {
+      nats = await startNatsServer(natsBinary!, { jetstream: true });
     }
     const subscriberArgs = [...config.serviceArgs.subscriber, '--ping-interval-ms', String(plan.pingIntervalMs)];
-    trio = await startWsq(config, nats, {
-      extraArgs: { ...config.serviceArgs, subscriber: subscriberArgs },
-    });
+    trio = await startWsq(
+      config,
+      deployment,
+      { nats, natsBinary },
+      { extraArgs: { ...config.serviceArgs, subscriber: subscriberArgs } },
+    );
     const wsq: Endpoint = {
       system: 'wsq-v1',
       publishUrl: trio.publishUrl,

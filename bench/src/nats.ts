@@ -57,53 +57,87 @@ export function findNatsServer(explicit?: string, path = process.env.PATH ?? '')
   return candidates.find(executable);
 }
 
+/** A node's part in a nats-server cluster (see nats-cluster.ts). */
+export interface NatsClusterNode {
+  /** The cluster's name, the same on every node. */
+  name: string;
+  /** This node's server_name (JetStream in a cluster needs one). */
+  serverName: string;
+  /** This node's route port. */
+  port: number;
+  /** Every node's route port (its own too: nats-server skips it). */
+  routes: readonly number[];
+}
+
 export function natsConfig(o: {
   port: number;
-  wsPort: number;
-  certFile: string;
-  keyFile: string;
+  /** The TLS WebSocket listener's port, with its certificate; none without it. */
+  wsPort?: number;
+  certFile?: string;
+  keyFile?: string;
   storeDir?: string;
   pingIntervalMs?: number;
+  cluster?: NatsClusterNode;
 }): string {
   const jetstream = o.storeDir === undefined ? [] : [`jetstream { store_dir: "${o.storeDir}" }`];
   const ping = o.pingIntervalMs === undefined ? [] : [`ping_interval: "${o.pingIntervalMs}ms"`];
+  const c = o.cluster;
+  const cluster =
+    c === undefined
+      ? []
+      : [
+          `server_name: "${c.serverName}"`,
+          `cluster {`,
+          `  name: "${c.name}"`,
+          `  listen: "127.0.0.1:${c.port}"`,
+          `  routes: [${c.routes.map((p) => `"nats://127.0.0.1:${p}"`).join(', ')}]`,
+          `}`,
+        ];
+  const websocket =
+    o.wsPort === undefined
+      ? []
+      : [
+          `websocket {`,
+          `  listen: "127.0.0.1:${o.wsPort}"`,
+          `  tls { cert_file: "${o.certFile}", key_file: "${o.keyFile}" }`,
+          `  compression: false`,
+          `}`,
+        ];
   return [
     ...jetstream,
     ...ping,
+    ...cluster,
     `host: "127.0.0.1"`,
     `port: ${o.port}`,
     // The connections scenario opens up to 100 000 (the default allows 65 536).
     `max_connections: 200000`,
     `authorization { user: "${DEMO_USER}", password: "${DEMO_PASSWORD}" }`,
-    `websocket {`,
-    `  listen: "127.0.0.1:${o.wsPort}"`,
-    `  tls { cert_file: "${o.certFile}", key_file: "${o.keyFile}" }`,
-    `  compression: false`,
-    `}`,
+    ...websocket,
     '',
   ].join('\n');
 }
 
-export async function startNatsServer(
-  binary: string,
-  opts: { jetstream?: boolean; pingIntervalMs?: number } = {},
-): Promise<NatsServer> {
-  const dir = mkdtempSync(join(tmpdir(), 'wsq-bench-nats-'));
-  const certs = await generateCerts(2);
-  const certFile = join(dir, 'server.crt');
-  const keyFile = join(dir, 'server.key');
-  writeFileSync(certFile, certs.cert);
-  writeFileSync(keyFile, certs.key, { mode: 0o600 });
-  const [port, wsPort] = [await freePort(), await freePort()];
-  const confFile = join(dir, 'nats.conf');
-  const storeDir = opts.jetstream === true ? join(dir, 'jetstream') : undefined;
-  writeFileSync(
-    confFile,
-    natsConfig({ port, wsPort, certFile, keyFile, storeDir, pingIntervalMs: opts.pingIntervalMs }),
-  );
+/** A running nats-server process. */
+export interface NatsProcess {
+  version: string;
+  pid: number | undefined;
+  /** SIGTERM, SIGKILL after STOP_TIMEOUT_MS; resolves once it has exited. */
+  stop(): Promise<void>;
+}
+
+/** nats-server's line once its listeners are up. */
+export const NATS_READY = /Server is ready/;
+
+/**
+ * Runs `binary -c confFile` and resolves once a log line matches `ready`; rejects (the
+ * process stopped) when it exits first or is not ready within START_TIMEOUT_MS.
+ */
+export async function spawnNats(binary: string, confFile: string, ready: RegExp = NATS_READY): Promise<NatsProcess> {
   const child = spawn(binary, ['-c', confFile], { stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<void>((res) => child.once('exit', () => res()));
+  // The start-up lines, for the error when it does not start; none are kept once it is ready.
   const lines: string[] = [];
+  let started = false;
   let version = '';
   const stop = async (): Promise<void> => {
     if (child.exitCode === null && child.signalCode === null) {
@@ -112,15 +146,16 @@ export async function startNatsServer(
       await exited;
       clearTimeout(timer);
     }
-    rmSync(dir, { recursive: true, force: true });
   };
   try {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`nats-server not ready: ${lines.join('\n')}`)), START_TIMEOUT_MS);
       const onLine = (line: string): void => {
+        if (started) return;
         lines.push(line);
         version ||= /Version:\s+(\S+)/.exec(line)?.[1] ?? '';
-        if (line.includes('Server is ready')) {
+        if (ready.test(line)) {
+          started = true;
           clearTimeout(timer);
           resolve();
         }
@@ -136,16 +171,47 @@ export async function startNatsServer(
     await stop();
     throw err;
   }
+  lines.length = 0;
+  return { version, pid: child.pid, stop };
+}
+
+export async function startNatsServer(
+  binary: string,
+  opts: { jetstream?: boolean; pingIntervalMs?: number } = {},
+): Promise<NatsServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'wsq-bench-nats-'));
+  let proc: NatsProcess;
+  let ports: { port: number; wsPort: number };
+  let caCert: string;
+  try {
+    const certs = await generateCerts(2);
+    caCert = certs.caCert;
+    const certFile = join(dir, 'server.crt');
+    const keyFile = join(dir, 'server.key');
+    writeFileSync(certFile, certs.cert);
+    writeFileSync(keyFile, certs.key, { mode: 0o600 });
+    ports = { port: await freePort(), wsPort: await freePort() };
+    const confFile = join(dir, 'nats.conf');
+    const storeDir = opts.jetstream === true ? join(dir, 'jetstream') : undefined;
+    writeFileSync(confFile, natsConfig({ ...ports, certFile, keyFile, storeDir, pingIntervalMs: opts.pingIntervalMs }));
+    proc = await spawnNats(binary, confFile);
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   return {
-    wsUrl: `wss://127.0.0.1:${wsPort}`,
-    natsUrl: `nats://127.0.0.1:${port}`,
+    wsUrl: `wss://127.0.0.1:${ports.wsPort}`,
+    natsUrl: `nats://127.0.0.1:${ports.port}`,
     jetstream: opts.jetstream === true,
-    ca: certs.caCert,
+    ca: caCert,
     user: DEMO_USER,
     password: DEMO_PASSWORD,
-    version,
-    pid: child.pid,
-    stop,
+    version: proc.version,
+    pid: proc.pid,
+    stop: async () => {
+      await proc.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
   };
 }
 

@@ -5,7 +5,10 @@
  */
 import { availableParallelism } from 'node:os';
 import { ConfigError, loadConfig, printableConfig, type ConfigValues, type OptionSpec } from '@wsq/core';
+import { planDeployments, type Deployment, type QueueHome, type Topology } from './deployments.js';
 import { MIN_PAYLOAD_BYTES } from './payload.js';
+
+export { QUEUE_HOMES, TOPOLOGIES, type Deployment, type QueueHome, type Topology } from './deployments.js';
 
 export const SCENARIOS = ['pipe', 'fanout', 'topics', 'latency'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
@@ -13,10 +16,6 @@ export type ScenarioName = (typeof SCENARIOS)[number];
 export const OTHER_SCENARIOS = ['connections'] as const;
 export const REFERENCES = ['nats', 'jetstream'] as const;
 export type ReferenceName = (typeof REFERENCES)[number];
-export const TOPOLOGIES = ['trio', 'server'] as const;
-export type Topology = (typeof TOPOLOGIES)[number];
-export const QUEUE_HOMES = ['msgqueue', 'jetstream'] as const;
-export type QueueHome = (typeof QUEUE_HOMES)[number];
 
 /** The `connections` scenario's numbers. */
 export interface ConnectionsPlan {
@@ -180,17 +179,15 @@ export const OPTIONS: readonly OptionSpec[] = [
   },
   {
     key: 'topology',
-    type: 'string',
-    default: 'trio',
-    choices: [...TOPOLOGIES],
-    help: 'with --target self: trio (msgqueue, publisher, subscriber) or server (the single-process wsq-server)',
+    type: 'list',
+    default: ['trio'],
+    help: 'with --target self: trio (msgqueue, publisher, subscriber), server (the single-process wsq-server), or trio,server for both in one run',
   },
   {
     key: 'queue',
-    type: 'string',
-    default: 'msgqueue',
-    choices: [...QUEUE_HOMES],
-    help: "with --topology trio: the queue's home, the msgqueue or JetStream (the bench's own nats-server -js)",
+    type: 'list',
+    default: ['msgqueue'],
+    help: "with --topology trio: the queue's homes, comma-separated, the trio measured on each: msgqueue, jetstream (R1 on the bench's own nats-server -js), jetstream-r3 (three replicas on a three-node nats-server cluster on loopback)",
   },
   {
     key: 'repeat',
@@ -280,8 +277,12 @@ export interface BenchConfig {
   readonly workers: number;
   /** --client-check: one more run per reference and scenario with 2 × workers. */
   readonly clientCheck: boolean;
-  readonly topology: Topology;
-  readonly queue: QueueHome;
+  /** --topology, each once, in order. */
+  readonly topologies: readonly Topology[];
+  /** --queue, each once, in order (the trio's homes). */
+  readonly queues: readonly QueueHome[];
+  /** The wsq deployments to start (with --target self): each, with each protocol, a system of the run. */
+  readonly deployments: readonly Deployment[];
   /** `--scenario connections`: its numbers (then `scenarios` is empty). */
   readonly connections: ConnectionsPlan | undefined;
   /** Runs per scenario and system (the systems take turns). */
@@ -378,15 +379,21 @@ export function finishBenchOptions(values: Record<string, unknown>): void {
     }
   }
   if (references.includes('none') && references.length > 1) throw new ConfigError('reference', 'none goes alone');
-  if (values.target !== 'self' && values.topology !== 'trio') {
+  const topologies = values.topology as string[];
+  const queues = values.queue as string[];
+  if (values.target !== 'self' && (topologies.length !== 1 || topologies[0] !== 'trio')) {
     throw new ConfigError('topology', 'needs --target self (it chooses what the bench starts)');
   }
-  if (values.queue !== 'msgqueue' && (values.target !== 'self' || values.topology !== 'trio')) {
-    throw new ConfigError('queue', '--queue jetstream needs --target self --topology trio');
+  if (values.target !== 'self' && (queues.length !== 1 || queues[0] !== 'msgqueue')) {
+    throw new ConfigError('queue', `--queue ${queues.join(',')} needs --target self --topology trio`);
   }
+  const deployments = planDeployments(topologies, queues);
   if ((values.scenario as string[]).includes('connections')) {
     if ((values.scenario as string[]).length > 1) throw new ConfigError('scenario', 'connections runs alone');
     if (values.target !== 'self') throw new ConfigError('scenario', 'connections needs --target self');
+    if (deployments.length > 1) {
+      throw new ConfigError('scenario', 'connections measures one wsq deployment (one --topology, one --queue)');
+    }
     if (references.includes('jetstream')) {
       throw new ConfigError(
         'reference',
@@ -438,8 +445,11 @@ export function toBenchConfig(values: ConfigValues): BenchConfig {
     connections,
     inFlight: values.inFlight as number,
     clientCheck: values.clientCheck === true,
-    topology: values.topology as Topology,
-    queue: values.queue as QueueHome,
+    topologies: Object.freeze([...new Set(values.topology as Topology[])]),
+    queues: Object.freeze([...new Set(values.queue as QueueHome[])]),
+    deployments: Object.freeze(
+      planDeployments(values.topology as string[], values.queue as string[]).map((d) => Object.freeze(d)),
+    ),
     payloadBytes: values.payloadBytes as number,
     protocols: Object.freeze([...new Set(values.protocol as BenchProtocol[])]),
     acks: values.acks === true,

@@ -2,6 +2,7 @@
  * Results as a table for people, JSON for machines, and the wsq ÷ NATS ratio per scenario.
  * Pure functions of RunResult lists.
  */
+import { DEPLOYMENT_LABELS, type DeploymentId } from './deployments.js';
 import type { RunResult } from './runner.js';
 import type { SystemKind } from './transport.js';
 import type { WarmupResult } from './warmup-result.js';
@@ -12,6 +13,24 @@ export const SYSTEM_LABELS: Readonly<Record<SystemKind, string>> = {
   nats: 'NATS',
   jetstream: 'JetStream',
 };
+
+/** What names a system of a run: its kind, and for a wsq system the bench started, its deployment. */
+export interface SystemKey {
+  system: SystemKind;
+  deployment?: DeploymentId;
+}
+
+/**
+ * Names the systems of one run: the kind alone ("wsq v1") when the run has one deployment,
+ * else with it ("wsq v1 (trio, JetStream R3)"). References are never a deployment's.
+ */
+export function labeller(systems: readonly SystemKey[]): (s: SystemKey) => string {
+  const several = new Set(systems.map((s) => s.deployment).filter((d) => d !== undefined)).size > 1;
+  return (s) =>
+    several && s.deployment !== undefined
+      ? `${SYSTEM_LABELS[s.system]} (${DEPLOYMENT_LABELS[s.deployment]})`
+      : SYSTEM_LABELS[s.system];
+}
 
 /** The reference systems (measured beside wsq, never judged for loss). */
 export function isReference(system: SystemKind): boolean {
@@ -44,11 +63,11 @@ const COLUMNS = [
   'lost',
 ];
 
-function row(r: RunResult): string[] {
+function row(r: RunResult, label: (s: SystemKey) => string): string[] {
   const lost = r.duplicates > 0 ? `${r.lost} (+${r.duplicates} dup)` : String(r.lost);
   return [
     r.round === undefined ? r.scenario : `${r.scenario} #${r.round}`,
-    SYSTEM_LABELS[r.system],
+    label(r),
     formatRate(r.publishedPerSec),
     formatRate(r.deliveriesPerSec),
     formatMs(r.latency.p50),
@@ -62,7 +81,8 @@ function row(r: RunResult): string[] {
 
 /** A plain-text table; numbers right-aligned. */
 export function formatTable(results: readonly RunResult[]): string {
-  const rows = [COLUMNS, ...results.map(row)];
+  const label = labeller(results);
+  const rows = [COLUMNS, ...results.map((r) => row(r, label))];
   const widths = COLUMNS.map((_, c) => Math.max(...rows.map((r) => r[c].length)));
   const line = (cells: string[]): string =>
     cells.map((cell, c) => (c < 2 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ');
@@ -71,7 +91,8 @@ export function formatTable(results: readonly RunResult[]): string {
 
 /** The same table in Markdown, for docs/performance.md. */
 export function formatMarkdownTable(results: readonly RunResult[]): string {
-  const rows = results.map(row);
+  const label = labeller(results);
+  const rows = results.map((r) => row(r, label));
   const head = `| ${COLUMNS.join(' | ')} |`;
   const rule = `|${COLUMNS.map((_, c) => (c < 2 ? '---' : '---:')).join('|')}|`;
   return [head, rule, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n') + '\n';
@@ -80,6 +101,8 @@ export function formatMarkdownTable(results: readonly RunResult[]): string {
 export interface Ratio {
   scenario: string;
   system: SystemKind;
+  /** The wsq system's deployment, when the bench started it. */
+  deployment?: DeploymentId;
   /** What it is compared with. */
   reference: SystemKind;
   /** wsq ÷ NATS: above 1 is faster than NATS. */
@@ -134,7 +157,7 @@ function summaryOf(runs: readonly RunResult[]): RunResult {
 export function ratios(all: readonly RunResult[]): Ratio[] {
   const groups = new Map<string, RunResult[]>();
   for (const r of all) {
-    const key = `${r.scenario}\u0000${r.system}`;
+    const key = `${r.scenario}\u0000${r.system}\u0000${r.deployment ?? ''}`;
     const g = groups.get(key);
     if (g) g.push(r);
     else groups.set(key, [r]);
@@ -159,6 +182,7 @@ function ratioOf(r: RunResult, ref: RunResult): Ratio {
   return {
     scenario: r.scenario,
     system: r.system,
+    ...(r.deployment === undefined ? {} : { deployment: r.deployment }),
     reference: ref.system,
     deliveriesPerSec: div(r.deliveriesPerSec, ref.deliveriesPerSec),
     p50: div(r.latency.p50, ref.latency.p50),
@@ -176,10 +200,11 @@ function ratioOf(r: RunResult, ref: RunResult): Ratio {
 export function formatRatios(list: readonly Ratio[], repeated = false): string {
   if (list.length === 0) return '';
   const x = (n: number): string => (Number.isFinite(n) ? `${n.toFixed(2)}×` : '∞');
+  const label = labeller(list);
   const lines = list.map((r) => {
     const ref = SYSTEM_LABELS[r.reference];
     return (
-      `${r.scenario.padEnd(8)} ${SYSTEM_LABELS[r.system]} ÷ ${ref}: deliveries/s ${x(r.deliveriesPerSec)}, ` +
+      `${r.scenario.padEnd(8)} ${label(r)} ÷ ${ref}: deliveries/s ${x(r.deliveriesPerSec)}, ` +
       `p50 ${x(r.p50)}, p99 ${x(r.p99)}${r.ackP99 === undefined ? '' : `, ack p99 ${x(r.ackP99)}`} — ` +
       (r.beats ? `matches or beats ${ref}` : `behind ${ref}`)
     );
@@ -200,6 +225,7 @@ export function formatCpu(results: readonly RunResult[]): string {
   if (rows.length === 0) return '';
   const perDelivery = (s: number, r: RunResult): string =>
     r.deliveries > 0 ? `${((s * 1e6) / r.deliveries).toFixed(1)} µs` : '–';
+  const label = labeller(results);
   const lines = rows.map((r) => {
     const cpu = r.cpuSeconds!;
     const servers = Object.entries(cpu).filter(([name]) => name !== 'bench');
@@ -207,7 +233,7 @@ export function formatCpu(results: readonly RunResult[]): string {
     const parts = servers.map(([name, s]) => `${name} ${s.toFixed(2)}`).join(' + ');
     const client = cpu.bench;
     const scenario = r.round === undefined ? r.scenario : `${r.scenario} #${r.round}`;
-    let line = `${scenario.padEnd(8)} ${SYSTEM_LABELS[r.system]}: ${parts || 'servers –'} = ${serverTotal.toFixed(2)} s, ${perDelivery(serverTotal, r)} per delivery`;
+    let line = `${scenario.padEnd(8)} ${label(r)}: ${parts || 'servers –'} = ${serverTotal.toFixed(2)} s, ${perDelivery(serverTotal, r)} per delivery`;
     if (client !== undefined) {
       line += `; clients (bench) ${client.toFixed(2)} s, ${perDelivery(client, r)} per delivery`;
     }
@@ -258,8 +284,9 @@ export function formatClientCheck(
 /** Problems worth a line under the table: connections the server closed, refusals, publish failures. */
 export function formatNotes(results: readonly RunResult[]): string {
   const notes: string[] = [];
+  const label = labeller(results);
   for (const r of results) {
-    const who = `${r.scenario} ${SYSTEM_LABELS[r.system]}`;
+    const who = `${r.scenario} ${label(r)}`;
     const closed = Object.entries(r.closedByServer);
     if (closed.length > 0) notes.push(`${who}: server closed ${closed.map(([c, n]) => `${n}× ${c}`).join(', ')}`);
     if (r.refused > 0) notes.push(`${who}: ${r.refused} publishes refused by the server`);

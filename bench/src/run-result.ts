@@ -11,6 +11,8 @@ import { expectedOnTopic, type WorkerResult, type WorkerSetup, type WorkerToMain
 export interface RunResult {
   scenario: ScenarioPlan['name'];
   system: Endpoint['system'];
+  /** A wsq system the bench started: which deployment (trio on a queue home, or wsq-server). */
+  deployment?: Endpoint['deployment'];
   /** With --repeat: which run of this scenario and system (1-based). */
   round?: number;
   plan: ScenarioPlan;

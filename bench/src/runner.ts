@@ -207,7 +207,8 @@ export async function runScenario(opts: RunOptions): Promise<RunResult> {
     });
     for (const s of slots) s.worker.postMessage({ type: 'finish' });
     await until(() => slots.every((s) => s.result !== undefined));
-    return mergeResults(plan, endpoint.system, slots, expected, startAtMs);
+    const merged = mergeResults(plan, endpoint.system, slots, expected, startAtMs);
+    return endpoint.deployment === undefined ? merged : { ...merged, deployment: endpoint.deployment };
   } finally {
     clearInterval(ticker);
     report();

@@ -7,6 +7,7 @@
 import type { Duplex } from 'node:stream';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { WebSocket, type ClientOptions } from 'ws';
+import type { DeploymentId } from './deployments.js';
 import { fillFrame, type FrameTemplate } from './frames.js';
 
 export const SYSTEMS = ['wsq-legacy', 'wsq-v1', 'nats', 'jetstream'] as const;
@@ -15,6 +16,8 @@ export type SystemKind = (typeof SYSTEMS)[number];
 /** Where and how to connect; plain data so it crosses into worker threads. */
 export interface Endpoint {
   system: SystemKind;
+  /** A wsq system the bench started: which of its deployments. */
+  deployment?: DeploymentId;
   publishUrl: string;
   subscribeUrl: string;
   user: string | undefined;

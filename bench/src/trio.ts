@@ -6,7 +6,7 @@
  * rate, connections per user) are raised. With `profile`, each writes a V8 CPU profile.
  *
  * Two other shapes of wsq start here too: the trio on JetStream (`queue: nats://…`: no
- * msgqueue, publisher and subscriber on the bench's own nats-server) and the single-process
+ * msgqueue, publisher and subscriber on nats-server(s) started by the caller) and the single-process
  * wsq-server (startServer). Every service runs under `sh -c 'ulimit -n …; exec node …'`, so
  * its descriptor limit is as high as the host allows (the connections scenario needs it).
  */
@@ -74,10 +74,11 @@ export interface TrioOptions {
   nodeArgs?: readonly string[];
   logLevel?: string;
   /**
-   * The queue's home: undefined for a started msgqueue, or a `nats://` URL (with `queueUser`,
-   * `queuePassword`) for wsq's JetStream home: then no msgqueue starts.
+   * The queue's home: undefined for a started msgqueue, or `nats://` URLs (comma-separated,
+   * with `queueUser`, `queuePassword`, and the stream's replicas) for wsq's JetStream home:
+   * then no msgqueue starts.
    */
-  queue?: { url: string; user: string; password: string };
+  queue?: { url: string; user: string; password: string; replicas?: number };
   /** Extra flags for every service (after the bench's own), e.g. the subscriber's ping interval. */
   commonArgs?: readonly string[];
 }
@@ -91,8 +92,8 @@ export interface Trio {
   password: string;
   /** CA certificate PEM. */
   ca: string;
-  /** Each service's process id (for its CPU time). */
-  pids(): Partial<Record<ProcessName, number | undefined>>;
+  /** Each process's id (for its CPU time): the services, and the nats-server(s) holding the queue when on JetStream. */
+  pids(): Readonly<Record<string, number | undefined>>;
   /** The process whose memory holds the subscribers' connections. */
   subscriberPid(): number | undefined;
   /** Warning/error log lines each service printed (the newest MAX_KEPT_LINES). */
@@ -266,6 +267,7 @@ export async function startTrio(opts: TrioOptions = {}): Promise<Trio> {
     let metricsUrls: string[];
     if (opts.queue) {
       queueArgs = ['--queue', opts.queue.url, '--queue-user', opts.queue.user, '--queue-password', opts.queue.password];
+      if (opts.queue.replicas !== undefined) queueArgs.push('--stream-replicas', String(opts.queue.replicas));
       metricsUrls = [];
     } else {
       const queuePort = await freePort();

@@ -34,8 +34,8 @@ export function warmupTopicPrefix(scenario: ScenarioName, system: SystemKind, ru
 }
 
 /** The stderr line(s) for one warm-up: its rate, and a warning when messages went astray (the bench goes on). */
-export function formatWarmup(w: WarmupResult): string {
-  const label = `warm-up ${w.scenario} ${SYSTEM_LABELS[w.system]}`;
+export function formatWarmup(w: WarmupResult, systemLabel = SYSTEM_LABELS[w.system]): string {
+  const label = `warm-up ${w.scenario} ${systemLabel}`;
   let out = `${label}: ${w.messages} messages, ${formatRate(w.deliveriesPerSec)} deliveries/s (not measured)\n`;
   if (w.lost > 0 || w.duplicates > 0 || w.unexpected > 0) {
     out +=
@@ -48,14 +48,15 @@ export function formatWarmup(w: WarmupResult): string {
 /** What a warm-up shares with the measured runs of its system. */
 export type BaseRunOptions = Omit<RunOptions, 'plan' | 'topicPrefix' | 'onProgress' | 'onPublishing'>;
 
-/** One warm-up run against one system; its progress bar and its line go to stderr. */
+/** One warm-up run against one system (named `systemLabel` in its lines); its progress bar and its line go to stderr. */
 export async function warmUp(
   opts: BaseRunOptions,
   plan: ScenarioPlan,
   runId: string,
   stderr: ProgressStream,
+  systemLabel = SYSTEM_LABELS[opts.endpoint.system],
 ): Promise<WarmupResult> {
-  const bar = createProgress(stderr, `warm-up ${plan.name} ${SYSTEM_LABELS[opts.endpoint.system]}`);
+  const bar = createProgress(stderr, `warm-up ${plan.name} ${systemLabel}`);
   let r;
   try {
     r = await runScenario({
@@ -70,6 +71,7 @@ export async function warmUp(
   const result: WarmupResult = {
     scenario: plan.name,
     system: r.system,
+    ...(r.deployment === undefined ? {} : { deployment: r.deployment }),
     messages: plan.messages,
     deliveries: r.deliveries,
     deliveriesPerSec: r.deliveriesPerSec,
@@ -78,6 +80,6 @@ export async function warmUp(
     unexpected: r.unexpected,
     durationMs: r.durationMs,
   };
-  stderr.write(formatWarmup(result));
+  stderr.write(formatWarmup(result, systemLabel));
   return result;
 }

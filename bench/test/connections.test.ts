@@ -5,11 +5,10 @@
  */
 import { execFileSync } from 'node:child_process';
 import t from 'tap';
-import { runBench } from '../src/bench.js';
 import { formatConnectionsLine, rssBytes, shares } from '../src/connections.js';
 import { sourceAddress } from '../src/conn-worker-protocol.js';
-import { parseBenchArgs } from '../src/options.js';
 import { fdLimitOf, withFdLimit } from '../src/trio.js';
+import { runBenchArgs } from './helpers/run-bench.js';
 
 t.test('shares, source addresses, descriptor limits', async (t) => {
   t.same(shares(10, 3), [4, 3, 3]);
@@ -40,15 +39,7 @@ t.test('shares, source addresses, descriptor limits', async (t) => {
 
 t.test('200 idle v1 subscriptions on the trio: memory, accept rate, idle CPU, one message to all', async (t) => {
   const argv = ['--scenario', 'connections', '--connections', '200', '--idle-ms', '4500', '--ping-interval-ms', '2000'];
-  const parsed = parseBenchArgs([...argv, '--json'], {});
-  if (parsed.kind !== 'run') throw new Error(parsed.output);
-  const out: string[] = [];
-  const err: string[] = [];
-  const outcome = await runBench(parsed.config, {
-    stdout: { write: (s: string) => out.push(s) },
-    stderr: { write: (s: string) => err.push(s) },
-  });
-  const stderr = err.join('');
+  const { outcome, stdout, stderr } = await runBenchArgs([...argv, '--json']);
   t.equal(outcome.exitCode, 0, 'exit 0', { stderr });
   const [r] = outcome.connections ?? [];
   t.match(r, {
@@ -76,7 +67,7 @@ t.test('200 idle v1 subscriptions on the trio: memory, accept rate, idle CPU, on
   t.ok(r!.fdLimit! >= 200, 'the subscriber can hold them');
   t.match(stderr, /^wsq v1: 200 connections: [0-9.-]+ KB each/m, 'one line per system');
   t.match(stderr, /system +connections +KB\/conn/, 'the table goes to stderr with --json');
-  t.same(JSON.parse(out.join('')).connections.length, 1, 'JSON on stdout');
+  t.same(JSON.parse(stdout).connections.length, 1, 'JSON on stdout');
   t.match(
     formatConnectionsLine(r!),
     /one message to all in \d+ ms \(median of \d+, \d+, \d+\), of which the server's CPU \d+ ms \([0-9.]+ µs per connection\)/,
@@ -89,13 +80,7 @@ t.test('more connections than the subscriber may open: exit 2, saying why', asyn
     t.pass('skipped', { skip: `the hard descriptor limit here (${hard}) allows 100 000 connections` });
     return;
   }
-  const parsed = parseBenchArgs(['--scenario', 'connections', '--connections', '100000'], {});
-  if (parsed.kind !== 'run') throw new Error(parsed.output);
-  const err: string[] = [];
-  const outcome = await runBench(parsed.config, {
-    stdout: { write: () => true },
-    stderr: { write: (s: string) => err.push(s) },
-  });
+  const { outcome, stderr } = await runBenchArgs(['--scenario', 'connections', '--connections', '100000']);
   t.equal(outcome.exitCode, 2);
-  t.match(err.join(''), /descriptor limit is \d+ .*too few for 100000 connections/);
+  t.match(stderr, /descriptor limit is \d+ .*too few for 100000 connections/);
 });

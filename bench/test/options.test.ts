@@ -41,8 +41,9 @@ t.test('defaults: all four scenarios with the issue’s numbers, legacy, self-st
     references: [],
     json: false,
     repeat: 1,
-    topology: 'trio',
-    queue: 'msgqueue',
+    topologies: ['trio'],
+    queues: ['msgqueue'],
+    deployments: [{ topology: 'trio', queue: 'msgqueue' }],
     inFlight: 1000,
   });
   t.same(c.protocols, ['legacy']);
@@ -281,8 +282,16 @@ t.test('--reference: a list of nats and jetstream, none alone', async (t) => {
 });
 
 t.test('--topology and --queue: what the bench starts', async (t) => {
-  t.match(run(['--topology', 'server']), { topology: 'server', queue: 'msgqueue' });
-  t.match(run(['--queue', 'jetstream']), { topology: 'trio', queue: 'jetstream' });
+  t.match(run(['--topology', 'server']), {
+    topologies: ['server'],
+    queues: ['msgqueue'],
+    deployments: [{ topology: 'server' }],
+  });
+  t.match(run(['--queue', 'jetstream']), {
+    topologies: ['trio'],
+    queues: ['jetstream'],
+    deployments: [{ topology: 'trio', queue: 'jetstream' }],
+  });
   t.match(exit(['--topology', 'cluster']), { code: 2, output: /topology/ });
   t.match(exit(['--queue', 'jetstream', '--topology', 'server']), {
     code: 2,
@@ -291,6 +300,50 @@ t.test('--topology and --queue: what the bench starts', async (t) => {
   const urls = ['--target', 'urls', '--publish-url', 'wss://h/publish', '--subscribe-url', 'wss://h/subscribe'];
   t.match(exit([...urls, '--topology', 'server']), { code: 2, output: /topology/ });
   t.match(exit([...urls, '--queue', 'jetstream']), { code: 2, output: /queue/ });
+  t.same(run(urls).deployments, [{ topology: 'trio', queue: 'msgqueue' }], 'urls: the default, never started');
+});
+
+t.test('--topology and --queue take lists: one deployment per trio home, one wsq-server', async (t) => {
+  const c = run(['--topology', 'trio,server', '--queue', 'msgqueue, jetstream,jetstream-r3']);
+  t.same(c.topologies, ['trio', 'server']);
+  t.same(c.queues, ['msgqueue', 'jetstream', 'jetstream-r3']);
+  t.same(c.deployments, [
+    { topology: 'trio', queue: 'msgqueue' },
+    { topology: 'trio', queue: 'jetstream' },
+    { topology: 'trio', queue: 'jetstream-r3' },
+    { topology: 'server' },
+  ]);
+  t.ok(Object.isFrozen(c.deployments) && Object.isFrozen(c.deployments[0]), 'frozen');
+  t.same(run(['--topology', 'server,trio', '--queue', 'jetstream-r3']).deployments, [
+    { topology: 'server' },
+    { topology: 'trio', queue: 'jetstream-r3' },
+  ]);
+  t.same(
+    run(['--queue', 'jetstream,msgqueue,jetstream']).deployments,
+    [
+      { topology: 'trio', queue: 'jetstream' },
+      { topology: 'trio', queue: 'msgqueue' },
+    ],
+    'in the order given, each once',
+  );
+  t.same(run(['--topology=trio,trio,server']).topologies, ['trio', 'server']);
+  t.same(run([], { WSQ_QUEUE: 'msgqueue,jetstream-r3' }).queues, ['msgqueue', 'jetstream-r3'], 'WSQ_QUEUE');
+  const bad = (argv: string[], key: string, output: RegExp): void => {
+    const r = exit(argv);
+    t.equal(r.code, 2, argv.join(' '));
+    t.match(r.output, output, argv.join(' '));
+    t.match(r.output, key, argv.join(' '));
+  };
+  bad(['--queue', 'jetstream,kafka'], 'queue', /msgqueue, jetstream, jetstream-r3 .*"kafka"/);
+  bad(['--topology', 'trio,cluster'], 'topology', /trio, server .*"cluster"/);
+  bad(['--queue', ','], 'queue', /needs one of/);
+  bad(['--topology', 'server', '--queue', 'msgqueue,jetstream-r3'], 'queue', /needs --target self --topology trio/);
+  bad(['--topology', 'server', '--queue', 'jetstream-r3'], 'queue', /wsq-server keeps its queue inside/);
+  bad(['--scenario', 'connections', '--topology', 'trio,server'], 'scenario', /one wsq deployment/);
+  bad(['--scenario', 'connections', '--queue', 'msgqueue,jetstream'], 'scenario', /one wsq deployment/);
+  t.same(run(['--scenario', 'connections', '--queue', 'jetstream-r3']).deployments, [
+    { topology: 'trio', queue: 'jetstream-r3' },
+  ]);
 });
 
 t.test('--scenario connections: alone, self-started, its own numbers', async (t) => {

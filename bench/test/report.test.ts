@@ -10,6 +10,7 @@ import {
   formatNotes,
   formatRatios,
   formatTable,
+  labeller,
   median,
   ratios,
   toJson,
@@ -19,6 +20,7 @@ import type { RunResult } from '../src/runner.js';
 import { diffCounters, parseCounters } from '../src/server-counters.js';
 import { percentileCurve, summarize } from '../src/stats.js';
 import { escapeXml, renderLatencyChart } from '../src/svg.js';
+import { formatWarmup } from '../src/warmup.js';
 
 /** A histogram of `n` latencies spread evenly from lo to hi microseconds. */
 function histogram(lo: number, hi: number, n = 1000): string {
@@ -347,4 +349,91 @@ t.test('--client-check: a reference with twice the workers against the median of
     clientChecks: unknown[];
   };
   t.equal(json.clientChecks.length, 1, 'the checks in JSON, apart from the results');
+});
+
+t.test('several deployments: each wsq system labelled with its own, in every table and ratio', async (t) => {
+  const cpu = (more: Record<string, number>): Record<string, number> => ({ bench: 0.1, ...more });
+  const trio = result('wsq-v1', {
+    deployment: 'trio-msgqueue',
+    cpuSeconds: cpu({ msgqueue: 0.1, publisher: 0.1, subscriber: 0.1 }),
+    closedByServer: { '1008': 2 },
+  });
+  const server = result('wsq-v1', {
+    deployment: 'server',
+    deliveriesPerSec: 80_000,
+    cpuSeconds: cpu({ 'wsq-server': 0.2 }),
+  });
+  const r1 = result('wsq-v1', {
+    deployment: 'trio-jetstream',
+    cpuSeconds: cpu({ publisher: 0.1, subscriber: 0.1, 'nats-server': 0.1 }),
+  });
+  const r3 = result('wsq-v1', {
+    deployment: 'trio-jetstream-r3',
+    deliveriesPerSec: 20_000,
+    cpuSeconds: cpu({
+      publisher: 0.1,
+      subscriber: 0.1,
+      'nats-server n1': 0.1,
+      'nats-server n2': 0.05,
+      'nats-server n3': 0.05,
+    }),
+  });
+  const legacy = result('wsq-legacy', { deployment: 'trio-jetstream-r3' });
+  const nats = result('nats', { deliveriesPerSec: 40_000, cpuSeconds: cpu({ 'nats-server': 0.01 }) });
+  const all = [trio, server, r1, r3, legacy, nats];
+  const labels = labeller(all);
+  t.same(all.map(labels), [
+    'wsq v1 (trio, msgqueue)',
+    'wsq v1 (wsq-server)',
+    'wsq v1 (trio, JetStream R1)',
+    'wsq v1 (trio, JetStream R3)',
+    'wsq legacy (trio, JetStream R3)',
+    'NATS',
+  ]);
+  t.same([trio, nats].map(labeller([trio, nats])), ['wsq v1', 'NATS'], 'one deployment: the labels of old');
+  t.same([trio].map(labeller([trio, { ...trio }])), ['wsq v1'], 'the same deployment twice is one');
+  const table = formatTable(all);
+  for (const label of all.map(labels)) {
+    t.match(table, new RegExp(`^pipe +${label.replace(/[()]/g, '\\$&')} +[0-9,]+ `, 'm'), `a row for ${label}`);
+  }
+  t.match(formatMarkdownTable(all), '| pipe | wsq v1 (trio, JetStream R3) |');
+  const list = ratios(all);
+  t.same(
+    list.map((r) => [r.deployment, r.system, r.reference, r.deliveriesPerSec]),
+    [
+      ['trio-msgqueue', 'wsq-v1', 'nats', 1],
+      ['server', 'wsq-v1', 'nats', 2],
+      ['trio-jetstream', 'wsq-v1', 'nats', 1],
+      ['trio-jetstream-r3', 'wsq-v1', 'nats', 0.5],
+      ['trio-jetstream-r3', 'wsq-legacy', 'nats', 1],
+    ],
+    'each deployment × protocol against each reference, never pooled',
+  );
+  const text = formatRatios(list);
+  t.match(text, /^pipe +wsq v1 \(wsq-server\) ÷ NATS: deliveries\/s 2\.00×/m);
+  t.match(text, /^pipe +wsq v1 \(trio, JetStream R3\) ÷ NATS: deliveries\/s 0\.50×.*behind NATS$/m);
+  const cpuText = formatCpu(all);
+  t.match(
+    cpuText,
+    'pipe     wsq v1 (trio, JetStream R3): publisher 0.10 + subscriber 0.10 + nats-server n1 0.10 + nats-server n2 0.05 + nats-server n3 0.05 = 0.40 s',
+  );
+  t.match(cpuText, 'pipe     wsq v1 (wsq-server): wsq-server 0.20 = 0.20 s');
+  t.match(cpuText, 'pipe     NATS: nats-server 0.01 = 0.01 s');
+  t.match(formatNotes(all), 'note: pipe wsq v1 (trio, msgqueue): server closed 2× 1008');
+  const json = JSON.parse(
+    toJson({ startedAt: '', node: '', cpus: 2, workers: 2, payloadBytes: 64, target: 'self' }, all),
+  ) as {
+    results: { system: string; deployment?: string }[];
+    ratios: { deployment?: string }[];
+  };
+  t.same(
+    json.results.map((r) => r.deployment),
+    ['trio-msgqueue', 'server', 'trio-jetstream', 'trio-jetstream-r3', 'trio-jetstream-r3', undefined],
+    'JSON: the deployment on each wsq result',
+  );
+  t.equal(json.ratios[1]!.deployment, 'server');
+  t.match(
+    formatWarmup({ ...legacy, messages: 10 }, labels(legacy)),
+    /^warm-up pipe wsq legacy \(trio, JetStream R3\): 10 messages/,
+  );
 });

@@ -7,9 +7,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { runBench } from '../src/bench.js';
 import { findNatsServer } from '../src/nats.js';
-import { parseBenchArgs } from '../src/options.js';
+import { runBenchArgs } from './helpers/run-bench.js';
 
 const natsServer = findNatsServer();
 /** --quick pipe, smaller still. */
@@ -32,15 +31,7 @@ t.test('pipe --quick: legacy and v1 against a self-started trio, and the NATS re
   const profiles = join(dir, 'profiles');
   argv.push(`--service-node-args=--cpu-prof,--cpu-prof-dir=${profiles}`);
   if (natsServer) argv.push('--reference', 'nats');
-  const parsed = parseBenchArgs(argv, {});
-  if (parsed.kind !== 'run') throw new Error(parsed.output);
-  const out: string[] = [];
-  const err: string[] = [];
-  const outcome = await runBench(parsed.config, {
-    stdout: { write: (s: string) => out.push(s) },
-    stderr: { write: (s: string) => err.push(s) },
-  });
-  const stderr = err.join('');
+  const { outcome, stdout, stderr } = await runBenchArgs(argv);
   t.equal(outcome.exitCode, 0, 'exit status 0', { stderr });
   const systems = natsServer ? ['wsq-legacy', 'wsq-v1', 'nats'] : ['wsq-legacy', 'wsq-v1'];
   t.same(
@@ -76,7 +67,7 @@ t.test('pipe --quick: legacy and v1 against a self-started trio, and the NATS re
     if (process.platform === 'linux')
       t.same(Object.keys(r.cpuSeconds ?? {}).sort(), processes, `${r.system}: CPU per process`);
   }
-  const json = JSON.parse(out.join('')) as {
+  const json = JSON.parse(stdout) as {
     meta: { warmupMessages: number };
     warmup: { system: string; messages: number }[];
     results: { system: string; lost: number; published: number }[];

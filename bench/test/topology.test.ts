@@ -7,20 +7,13 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { runBench } from '../src/bench.js';
 import { findNatsServer } from '../src/nats.js';
-import { parseBenchArgs } from '../src/options.js';
 import { SERVER_MAIN, SetupError, serverArgs, startServer } from '../src/trio.js';
+import { runBenchArgs } from './helpers/run-bench.js';
 
 async function bench(argv: string[]): Promise<{ code: number; stderr: string; lost: number[] }> {
-  const parsed = parseBenchArgs(argv, {});
-  if (parsed.kind !== 'run') throw new Error(parsed.output);
-  const err: string[] = [];
-  const outcome = await runBench(parsed.config, {
-    stdout: { write: () => true },
-    stderr: { write: (s: string) => err.push(s) },
-  });
-  return { code: outcome.exitCode, stderr: err.join(''), lost: outcome.results.map((r) => r.lost) };
+  const { outcome, stderr } = await runBenchArgs(argv);
+  return { code: outcome.exitCode, stderr, lost: outcome.results.map((r) => r.lost) };
 }
 
 const QUICK = ['--scenario', 'pipe', '--quick', '--messages', '200', '--warmup-messages', '0', '--workers', '2'];
