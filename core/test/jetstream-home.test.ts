@@ -57,9 +57,9 @@ function stateWatch() {
   };
 }
 
-function openProducer(t: Teardown, home: ReturnType<typeof jetstreamQueueHome>, outboxMessages = 1000) {
+function openProducer(t: Teardown, home: ReturnType<typeof jetstreamQueueHome>, outboxMessages = 1000, lingerMs = 0) {
   const w = stateWatch();
-  const p = home.producer({ outboxMessages, outboxBytes: 1 << 20, onState: (s) => w.onState(s) });
+  const p = home.producer({ outboxMessages, outboxBytes: 1 << 20, lingerMs, onState: (s) => w.onState(s) });
   t.teardown(() => p.close());
   return { p, w };
 }
@@ -177,6 +177,23 @@ t.test('append, dedupe, consume, resume, replay, seqAtTime', natsSkip(), async (
   // seqAtTime: before everything, then after everything.
   t.equal(await two.c.seqAtTime(0), 1);
   t.equal(await two.c.seqAtTime(Date.now() + 60_000), 6, 'past the head: lastSeq + 1');
+});
+
+t.test('lingerMs: publishes of several turns wait for the timer, then go together', natsSkip(), async (t) => {
+  const node = await startNats(t);
+  const { log } = logSink();
+  const home = jetstreamQueueHome(config(node.url), log);
+  const { p, w } = openProducer(t, home, 1000, 50);
+  await w.reach('up');
+  const start = performance.now();
+  const acks: Promise<number>[] = [];
+  for (let i = 0; i < 3; i++) {
+    acks.push(p.append(msg('a.x', String(i))));
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  t.equal(p.outboxDepth, 3, 'all three wait');
+  t.same(await Promise.all(acks), [1, 2, 3]);
+  t.ok(performance.now() - start >= 45, 'sent after the linger');
 });
 
 t.test('retention cuts the head: firstSeq tells', natsSkip(), async (t) => {

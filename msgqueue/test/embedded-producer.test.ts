@@ -84,6 +84,31 @@ t.test('acks after the journal took the message, one append per turn, seqs in of
   t.equal(p.state, 'closed');
 });
 
+t.test('lingerMs: offers of several turns go to the journal in one append', async (t) => {
+  const s = await openTestStore(t);
+  const p = producerOf(s, hooks({ lingerMs: 40 }));
+  let appends = 0;
+  const real = s.store.appender.append.bind(s.store.appender);
+  s.store.appender.append = (items, producer) => {
+    appends++;
+    return real(items, producer);
+  };
+  const start = performance.now();
+  const outcomes: Promise<Outcome>[] = [];
+  for (let i = 0; i < 3; i++) {
+    outcomes.push(offer(p, 'a.b', JSON.stringify(i)));
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  t.equal(appends, 0, 'waiting for the linger');
+  t.same(
+    (await Promise.all(outcomes)).map((o) => o.seq),
+    [1, 2, 3],
+  );
+  t.equal(appends, 1, 'three turns, one append');
+  t.ok(performance.now() - start >= 35);
+  await p.close();
+});
+
 t.test('with --fsync always, done comes after the fsync', async (t) => {
   const s = await openTestStore(t, { fsync: 'always' });
   const p = producerOf(s);

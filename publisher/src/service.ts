@@ -203,6 +203,7 @@ export async function createPublisher(config: PublisherConfig, deps: PublisherDe
         onState: onLinkState,
         outboxMessages: config.outboxMessages,
         outboxBytes: config.outboxBytes,
+        lingerMs: config.queueLingerMs,
         onDepth,
         onJournaled: journaled,
       });

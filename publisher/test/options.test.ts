@@ -74,6 +74,7 @@ t.test('--help lists the publisher options', async (t) => {
     for (const flag of [
       '--outbox-messages',
       '--outbox-bytes',
+      '--queue-linger-ms',
       '--publish-rate-per-sec',
       '--publish-burst',
       '--queue-user',

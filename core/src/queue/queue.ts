@@ -100,6 +100,11 @@ export interface ProducerHooks extends QueueLinkEvents {
   outboxMessages: number;
   /** Max bytes (topic + data + pid) of those. */
   outboxBytes: number;
+  /**
+   * How long an offered message may wait for others before it is sent (`--queue-linger-ms`;
+   * default 0: at the end of the event-loop turn). See send-schedule.ts.
+   */
+  lingerMs?: number;
   /** Told the outbox's depth and bytes whenever they change (once per batch, not per message). */
   onDepth?(depth: number, bytes: number): void;
   /** Told of every journaled message, with the performance.now() of its offer and of the answer. */

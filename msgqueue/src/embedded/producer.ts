@@ -16,6 +16,7 @@ import {
   ProtocolError,
   settlePromise,
   turnNow,
+  SendSchedule,
   type AppendDone,
   type AppendRequest,
   type LinkState,
@@ -41,6 +42,9 @@ export interface EmbeddedProducerOptions {
   retryMaxMs: number;
 }
 
+/** Messages waiting that make a whole batch: they never linger. */
+const FULL_BATCH = 512;
+
 const RETRYABLE = new Set(['UNAVAILABLE', 'INTERNAL']);
 const OUTBOX_FULL = new ProtocolError('UNAVAILABLE', 'the queue outbox is full');
 const CLOSED = new ProtocolError('UNAVAILABLE', 'the queue producer is closed');
@@ -61,7 +65,7 @@ export function createEmbeddedProducer(
   /** A batch the journal refused for now: it goes again before anything newer. */
   let retrying = false;
   let lastTopic: string | undefined;
-  let flushScheduled: NodeJS.Immediate | undefined;
+  const schedule = new SendSchedule(hooks.lingerMs ?? 0, () => flush());
   let retryTimer: NodeJS.Timeout | undefined;
   let state: LinkState = store.open ? 'up' : 'closed';
 
@@ -76,12 +80,7 @@ export function createEmbeddedProducer(
     outbox.changed();
   }
 
-  function scheduleFlush(): void {
-    flushScheduled ??= setImmediate(flush);
-  }
-
   function flush(): void {
-    flushScheduled = undefined;
     if (retrying || waiting.length === 0) return;
     const batch = waiting;
     waiting = [];
@@ -147,7 +146,7 @@ export function createEmbeddedProducer(
       done: done as AppendDone<unknown>,
       ctx,
     });
-    scheduleFlush();
+    schedule.offered(waiting.length >= FULL_BATCH);
     outbox.changed();
     return undefined;
   }
@@ -170,9 +169,9 @@ export function createEmbeddedProducer(
     close() {
       if (closed) return Promise.resolve();
       closed = true;
-      if (flushScheduled) clearImmediate(flushScheduled);
+      schedule.cancel();
       if (retryTimer) clearTimeout(retryTimer);
-      flushScheduled = retryTimer = undefined;
+      retryTimer = undefined;
       // Appends already handed to the journal settle on their own; the ones still waiting never will.
       const left = waiting;
       waiting = [];

@@ -74,6 +74,47 @@ t.test('appends of one turn leave in few frames and resolve with their seqs in o
   t.equal(relay.count('append'), 1 + 10, '95 messages in frames of at most 10');
 });
 
+t.test(
+  'lingerMs: appends of several turns wait for the timer and leave in one frame; a full batch never waits',
+  async (t) => {
+    const q = await restartableQueue(t);
+    const relay = await startRelay(t, q);
+    const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+    const eager = producer(t, relay);
+    await eager.states.when('up');
+    const before = relay.count('append');
+    const one: Promise<number>[] = [];
+    for (let i = 0; i < 5; i++) {
+      one.push(...appendMany(eager.p, 1, i));
+      await nextTurn();
+    }
+    await Promise.all(one);
+    t.equal(relay.count('append') - before, 5, 'without a linger: one frame per turn');
+
+    const lingering = producer(t, relay, { lingerMs: 60 });
+    await lingering.states.when('up');
+    const start = performance.now();
+    const from = relay.count('append');
+    const five: Promise<number>[] = [];
+    for (let i = 0; i < 5; i++) {
+      five.push(...appendMany(lingering.p, 1, i));
+      await nextTurn();
+    }
+    t.equal(relay.count('append'), from, 'nothing sent while the linger runs');
+    await Promise.all(five);
+    t.ok(performance.now() - start >= 55, 'sent once the linger timer fired');
+    t.equal(relay.count('append') - from, 1, 'five turns, one frame');
+
+    // A whole batch goes at the end of its turn even with a long linger; the rest waits.
+    const full = producer(t, relay, { lingerMs: 60_000, maxBatchMessages: 10 });
+    await full.states.when('up');
+    const all = appendMany(full.p, 25);
+    for (const late of all.slice(20)) late.catch(() => undefined);
+    await Promise.all(all.slice(0, 20));
+    t.equal(full.p.outboxDepth, 5, 'the five past the full batches linger');
+  },
+);
+
 t.test('appends made before the link is up wait in the outbox and go out once it is', async (t) => {
   const q = await restartableQueue(t);
   const { p } = producer(t, q);

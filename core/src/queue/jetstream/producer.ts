@@ -22,6 +22,7 @@ import { isValidTopic } from '../../protocol/topics.js';
 import type { Logger } from '../../observe/log.js';
 import { turnNow } from '../../observe/turn-clock.js';
 import { Outbox, settlePromise, type OutboxEntry } from '../outbox.js';
+import { SendSchedule } from '../send-schedule.js';
 import type { AppendDone, AppendRequest, LinkState, ProducerHooks, QueueProducer } from '../queue.js';
 import { createBackoff } from '../backoff.js';
 import type { Session } from './session.js';
@@ -51,6 +52,9 @@ interface Entry extends OutboxEntry {
   /** Its `Nats-Msg-Id` and `Wsq-Ts` headers, encoded once (a re-send reuses them). */
   headers: MsgHdrs;
 }
+
+/** Messages waiting to be sent that make a whole batch: they never linger. */
+const FULL_BATCH = 512;
 
 const OUTBOX_FULL = new ProtocolError('UNAVAILABLE', 'the queue outbox is full');
 const CLOSED = new ProtocolError('UNAVAILABLE', 'the queue producer is closed');
@@ -163,7 +167,7 @@ export function createJetStreamProducer(session: Session, opts: JetStreamProduce
   let failed: string | undefined;
   /** After a rewind: one publish at a time until one succeeds. */
   let probing = false;
-  let flushScheduled: NodeJS.Immediate | undefined;
+  const schedule = new SendSchedule(opts.lingerMs ?? 0, () => flush());
   let retryTimer: NodeJS.Timeout | undefined;
   let reported: LinkState = 'connecting';
 
@@ -250,11 +254,9 @@ export function createJetStreamProducer(session: Session, opts: JetStreamProduce
     else scheduleFlush();
   }
 
+  /** Room in the window again: send what waits (unless it lingers for more). */
   function scheduleFlush(): void {
-    flushScheduled ??= setImmediate(() => {
-      flushScheduled = undefined;
-      flush();
-    });
+    schedule.soon();
   }
 
   function onReply(err: Error | null, msg: Msg): void {
@@ -339,7 +341,7 @@ export function createJetStreamProducer(session: Session, opts: JetStreamProduce
       done: done as AppendDone<unknown>,
       ctx,
     });
-    scheduleFlush();
+    schedule.offered(entries.length - cursor >= FULL_BATCH);
     outbox.changed();
     return undefined;
   }
@@ -362,10 +364,10 @@ export function createJetStreamProducer(session: Session, opts: JetStreamProduce
       if (closed) return;
       closed = true;
       unwatch();
-      if (flushScheduled) clearImmediate(flushScheduled);
+      schedule.cancel();
       if (retryTimer) clearTimeout(retryTimer);
       if (sweepTimer) clearInterval(sweepTimer);
-      flushScheduled = retryTimer = sweepTimer = undefined;
+      retryTimer = sweepTimer = undefined;
       pending.clear();
       inboxSub?.unsubscribe();
       inboxSub = undefined;

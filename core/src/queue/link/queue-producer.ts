@@ -21,6 +21,7 @@ import { createLinkClient, readLinkReply, type LinkClientOptions } from './link-
 import { encodeLink, type LinkAppendItem, type LinkFrame } from '../../protocol/link.js';
 import { turnNow } from '../../observe/turn-clock.js';
 import { Outbox, settlePromise, type OutboxEntry } from '../outbox.js';
+import { SendSchedule } from '../send-schedule.js';
 import type { AppendDone, AppendRequest, QueueProducer } from '../queue.js';
 
 export interface QueueProducerOptions extends LinkClientOptions {
@@ -34,6 +35,8 @@ export interface QueueProducerOptions extends LinkClientOptions {
   maxBatchBytes?: number;
   /** Append frames sent and not yet answered (default 8). */
   maxInflightBatches?: number;
+  /** How long a message may wait for others before it is sent (default 0: at the end of the turn; send-schedule.ts). */
+  lingerMs?: number;
   /**
    * Told the outbox's depth (messages) and bytes after every append and after every answer
    * from the queue that settled messages (once per batch, not per message): lets a caller
@@ -92,7 +95,7 @@ export function createQueueProducer(opts: QueueProducerOptions): QueueProducer {
   let closed = false;
   /** The last topic offer() checked; undefined until one passed, so no topic skips the check. */
   let lastTopic: string | undefined;
-  let flushScheduled: NodeJS.Immediate | undefined;
+  const schedule = new SendSchedule(opts.lingerMs ?? 0, () => flush());
   const inflight = new Map<number, Entry[]>();
   let nextRef = 1;
   /** Legacy link: sends whose callback has not fired, the socket generation, the local seq. */
@@ -142,7 +145,8 @@ export function createQueueProducer(opts: QueueProducerOptions): QueueProducer {
         const now = performance.now();
         for (let i = 0; i < batch.length; i++) outbox.settle(batch[i]!, reply.seqs[i]!, now);
         advanceHead();
-        flush();
+        // Room in the window: send what waits, unless it is lingering for more.
+        if (!schedule.lingering) flush();
         return;
       }
       case 'error': {
@@ -170,13 +174,6 @@ export function createQueueProducer(opts: QueueProducerOptions): QueueProducer {
         return never;
       }
     }
-  }
-
-  function scheduleFlush(): void {
-    flushScheduled ??= setImmediate(() => {
-      flushScheduled = undefined;
-      flush();
-    });
   }
 
   function flush(): void {
@@ -245,7 +242,7 @@ export function createQueueProducer(opts: QueueProducerOptions): QueueProducer {
       done: done as AppendDone<unknown>,
       ctx,
     });
-    scheduleFlush();
+    schedule.offered(entries.length - cursor >= maxBatchMessages);
     outbox.changed();
     return undefined;
   }
@@ -267,8 +264,7 @@ export function createQueueProducer(opts: QueueProducerOptions): QueueProducer {
     async close() {
       if (closed) return link.close();
       closed = true;
-      if (flushScheduled) clearImmediate(flushScheduled);
-      flushScheduled = undefined;
+      schedule.cancel();
       const err = new ProtocolError('UNAVAILABLE', 'the queue producer closed before the msgqueue took the message');
       for (let i = head; i < entries.length; i++) outbox.settle(entries[i]!, err);
       entries = [];
