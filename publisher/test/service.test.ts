@@ -191,3 +191,16 @@ t.test('reload() picks up new users', async (t) => {
   p.pub.reload();
   t.equal((await upgradeStatus(p.wsUrl, dave)).status, 101);
 });
+
+t.test('--queue-linger-ms reaches the queue producer the publisher opens', async (t) => {
+  const queue = createMemoryQueue();
+  const lingers: (number | undefined)[] = [];
+  const producer = queue.producer.bind(queue);
+  queue.producer = (hooks) => {
+    lingers.push(hooks.lingerMs);
+    return producer(hooks);
+  };
+  await startPublisher(t, queue, { queueLingerMs: 7 });
+  t.same(lingers, [7]);
+  t.equal(publisherConfig({ demo: true }).queueLingerMs, 0, 'no linger by default');
+});
