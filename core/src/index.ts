@@ -152,7 +152,7 @@ export type {
   QueueHome,
 } from './queue/queue.js';
 export { Outbox, settlePromise } from './queue/outbox.js';
-export { SendSchedule } from './queue/send-schedule.js';
+export { FULL_BATCH_MESSAGES, SendSchedule } from './queue/send-schedule.js';
 export { linkQueueHome } from './queue/link/home.js';
 export type { LinkHomeConfig } from './queue/link/home.js';
 export { createLinkClient, describeLinkError, LINK_MAX_PAYLOAD_BYTES } from './queue/link/link-client.js';

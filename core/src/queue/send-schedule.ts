@@ -10,6 +10,9 @@
  * one socket write per client) per N ms instead of one per message, at the cost of up to N ms
  * of latency. A full batch never waits.
  */
+/** Messages waiting to be sent that make a whole batch, for a producer without a batch size of its own: they never linger. */
+export const FULL_BATCH_MESSAGES = 512;
+
 export class SendSchedule {
   private immediate: NodeJS.Immediate | undefined;
   private timer: NodeJS.Timeout | undefined;

@@ -17,6 +17,7 @@ import {
   settlePromise,
   turnNow,
   SendSchedule,
+  FULL_BATCH_MESSAGES,
   type AppendDone,
   type AppendRequest,
   type LinkState,
@@ -41,9 +42,6 @@ export interface EmbeddedProducerOptions {
   retryMinMs: number;
   retryMaxMs: number;
 }
-
-/** Messages waiting that make a whole batch: they never linger. */
-const FULL_BATCH = 512;
 
 const RETRYABLE = new Set(['UNAVAILABLE', 'INTERNAL']);
 const OUTBOX_FULL = new ProtocolError('UNAVAILABLE', 'the queue outbox is full');
@@ -146,7 +144,7 @@ export function createEmbeddedProducer(
       done: done as AppendDone<unknown>,
       ctx,
     });
-    schedule.offered(waiting.length >= FULL_BATCH);
+    schedule.offered(waiting.length >= FULL_BATCH_MESSAGES);
     outbox.changed();
     return undefined;
   }

@@ -22,7 +22,7 @@ import { isValidTopic } from '../../protocol/topics.js';
 import type { Logger } from '../../observe/log.js';
 import { turnNow } from '../../observe/turn-clock.js';
 import { Outbox, settlePromise, type OutboxEntry } from '../outbox.js';
-import { SendSchedule } from '../send-schedule.js';
+import { FULL_BATCH_MESSAGES, SendSchedule } from '../send-schedule.js';
 import type { AppendDone, AppendRequest, LinkState, ProducerHooks, QueueProducer } from '../queue.js';
 import { createBackoff } from '../backoff.js';
 import type { Session } from './session.js';
@@ -52,9 +52,6 @@ interface Entry extends OutboxEntry {
   /** Its `Nats-Msg-Id` and `Wsq-Ts` headers, encoded once (a re-send reuses them). */
   headers: MsgHdrs;
 }
-
-/** Messages waiting to be sent that make a whole batch: they never linger. */
-const FULL_BATCH = 512;
 
 const OUTBOX_FULL = new ProtocolError('UNAVAILABLE', 'the queue outbox is full');
 const CLOSED = new ProtocolError('UNAVAILABLE', 'the queue producer is closed');
@@ -341,7 +338,7 @@ export function createJetStreamProducer(session: Session, opts: JetStreamProduce
       done: done as AppendDone<unknown>,
       ctx,
     });
-    schedule.offered(entries.length - cursor >= FULL_BATCH);
+    schedule.offered(entries.length - cursor >= FULL_BATCH_MESSAGES);
     outbox.changed();
     return undefined;
   }
