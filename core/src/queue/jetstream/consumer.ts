@@ -46,6 +46,8 @@ export interface JetStreamConsumerOptions extends ConsumerHooks {
 
 const NS_PER_MS = 1_000_000;
 const EPHEMERAL_TTL_NS = 30_000 * NS_PER_MS;
+/** How long close() waits for the server to confirm the last ack (NATS up; else it is not sent). */
+const FINAL_ACK_TIMEOUT_MS = 2000;
 /** A one-shot read waits at most this long for the messages num_pending promised. */
 const FETCH_EXPIRES_MS = 5000;
 
@@ -280,14 +282,21 @@ export function createJetStreamConsumer(session: Session, opts: JetStreamConsume
     }
   }
 
-  function flushAck(): void {
+  /** The newest delivered message at or below the wanted ack, taken off the unacked list. */
+  function takeAck(): JsMsg | undefined {
     if (ackTimer) clearTimeout(ackTimer);
     ackTimer = undefined;
     let i = -1;
     while (i + 1 < unacked.length && unacked[i + 1]!.seq <= ackWanted) i++;
-    if (i < 0) return;
+    if (i < 0) return undefined;
     const m = unacked[i]!;
     unacked = unacked.slice(i + 1);
+    return m;
+  }
+
+  function flushAck(): void {
+    const m = takeAck();
+    if (!m) return;
     try {
       m.ack(); // AckPolicy.All: acknowledges every earlier message too
     } catch (err) {
@@ -402,8 +411,15 @@ export function createJetStreamConsumer(session: Session, opts: JetStreamConsume
     },
     async close() {
       if (closed) return;
-      flushAck();
+      // The last ack waits for the server's confirmation: a fire-and-forget one could still be
+      // on its way when the same durable is opened again, which would then resend what it covered.
+      const last = takeAck();
       closed = true;
+      if (last && session.state === 'up') {
+        await last.ackAck({ timeout: FINAL_ACK_TIMEOUT_MS }).catch((err: unknown) => {
+          log.warn({ err: (err as Error).message }, 'the last ack was not confirmed; the durable may resend it');
+        });
+      }
       unwatch();
       wake?.();
       if (retryTimer) clearTimeout(retryTimer);
