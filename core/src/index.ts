@@ -151,7 +151,7 @@ export type {
   ConsumerHooks,
   QueueHome,
 } from './queue/queue.js';
-export { Outbox, settlePromise } from './queue/outbox.js';
+export { Outbox, appendByOffer } from './queue/outbox.js';
 export { FULL_BATCH_MESSAGES, SendSchedule } from './queue/send-schedule.js';
 export { linkQueueHome } from './queue/link/home.js';
 export type { LinkHomeConfig } from './queue/link/home.js';

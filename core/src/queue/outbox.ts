@@ -8,7 +8,7 @@
  */
 import type { ProtocolError } from '../protocol/errors.js';
 import type { Logger } from '../observe/log.js';
-import type { AppendDone, ProducerHooks } from './queue.js';
+import type { AppendDone, AppendRequest, ProducerHooks, QueueProducer } from './queue.js';
 
 /** What the outbox needs of a waiting message. */
 export interface OutboxEntry {
@@ -85,11 +85,19 @@ export class Outbox {
 }
 
 /** `append`'s adapter from the settle callback to a Promise. */
-export function settlePromise(
+function settlePromise(
   p: { resolve(seq: number): void; reject(err: ProtocolError): void },
   err: ProtocolError | undefined,
   seq: number,
 ): void {
   if (err) p.reject(err);
   else p.resolve(seq);
+}
+
+/** A producer's `append` in terms of its `offer`: the seq, or the refusal (at once or later). */
+export function appendByOffer(offer: QueueProducer['offer'], msg: AppendRequest): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    const refused = offer(msg, settlePromise, { resolve, reject });
+    if (refused) reject(refused);
+  });
 }

@@ -14,7 +14,7 @@ import {
   isValidTopic,
   Outbox,
   ProtocolError,
-  settlePromise,
+  appendByOffer,
   turnNow,
   SendSchedule,
   FULL_BATCH_MESSAGES,
@@ -158,12 +158,7 @@ export function createEmbeddedProducer(
       return outbox.depth;
     },
     offer,
-    append(msg) {
-      return new Promise<number>((resolve, reject) => {
-        const refusal = offer(msg, settlePromise, { resolve, reject });
-        if (refusal) reject(refusal);
-      });
-    },
+    append: (msg) => appendByOffer(offer, msg),
     close() {
       if (closed) return Promise.resolve();
       closed = true;

@@ -21,7 +21,7 @@ import { generatedPid } from '../../protocol/generated-pid.js';
 import { isValidTopic } from '../../protocol/topics.js';
 import type { Logger } from '../../observe/log.js';
 import { turnNow } from '../../observe/turn-clock.js';
-import { Outbox, settlePromise, type OutboxEntry } from '../outbox.js';
+import { Outbox, appendByOffer, type OutboxEntry } from '../outbox.js';
 import { FULL_BATCH_MESSAGES, SendSchedule } from '../send-schedule.js';
 import type { AppendDone, AppendRequest, LinkState, ProducerHooks, QueueProducer } from '../queue.js';
 import { createBackoff } from '../backoff.js';
@@ -351,12 +351,7 @@ export function createJetStreamProducer(session: Session, opts: JetStreamProduce
       return outbox.depth;
     },
     offer,
-    append(msg) {
-      return new Promise<number>((resolve, reject) => {
-        const refused = offer(msg, settlePromise, { resolve, reject });
-        if (refused) reject(refused);
-      });
-    },
+    append: (msg) => appendByOffer(offer, msg),
     async close() {
       if (closed) return;
       closed = true;

@@ -20,7 +20,7 @@ import { isValidTopic } from '../../protocol/topics.js';
 import { createLinkClient, readLinkReply, type LinkClientOptions } from './link-client.js';
 import { encodeLink, type LinkAppendItem, type LinkFrame } from '../../protocol/link.js';
 import { turnNow } from '../../observe/turn-clock.js';
-import { Outbox, settlePromise, type OutboxEntry } from '../outbox.js';
+import { Outbox, appendByOffer, type OutboxEntry } from '../outbox.js';
 import { SendSchedule } from '../send-schedule.js';
 import type { AppendDone, AppendRequest, QueueProducer } from '../queue.js';
 
@@ -255,12 +255,7 @@ export function createQueueProducer(opts: QueueProducerOptions): QueueProducer {
       return outbox.depth;
     },
     offer,
-    append(msg: AppendRequest): Promise<number> {
-      return new Promise<number>((resolve, reject) => {
-        const refused = offer(msg, settlePromise, { resolve, reject });
-        if (refused) reject(refused);
-      });
-    },
+    append: (msg) => appendByOffer(offer, msg),
     async close() {
       if (closed) return link.close();
       closed = true;
