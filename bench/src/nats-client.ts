@@ -11,7 +11,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { WebSocket } from 'ws';
-import { publishTemplate, type FrameKind } from './frames.js';
+import type { FrameKind } from './frames.js';
 import { NatsParser, natsConnect, natsPub, natsSub, natsUnsub, type NatsEvent } from './nats-parser.js';
 import { nowMs } from './payload.js';
 import {
@@ -205,16 +205,7 @@ export async function openNatsPublisher(
   const kind: FrameKind = jetstream
     ? { kind: 'jetstream', replyTo, idPrefix: `${randomBytes(6).toString('base64url')}.` }
     : { kind: 'nats' };
-  const sendBatch = setup
-    ? batchSender(
-        ws,
-        setup.topicNames.map((t) => publishTemplate(kind, t, setup.payloadBytes)),
-        nowMs,
-        clock,
-      )
-    : () => {
-        throw new Error('sendBatch needs a PublishSetup');
-      };
+  const sendBatch = batchSender(ws, kind, setup, nowMs, clock);
   return {
     publish(topic, payload, cb) {
       ws.send(natsPub(topic, payload, jetstream ? replyTo : undefined), BINARY, cb);

@@ -8,7 +8,7 @@ import type { Duplex } from 'node:stream';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { WebSocket, type ClientOptions } from 'ws';
 import type { DeploymentId } from './deployments.js';
-import { fillFrame, type FrameTemplate } from './frames.js';
+import { fillFrame, publishTemplate, type FrameKind } from './frames.js';
 
 export const SYSTEMS = ['wsq-legacy', 'wsq-v1', 'nats', 'jetstream'] as const;
 export type SystemKind = (typeof SYSTEMS)[number];
@@ -119,16 +119,24 @@ export function socketOf(ws: WebSocket): Duplex {
 }
 
 /**
- * sendBatch over `ws`'s socket with one template per topic: one buffer and one write per
- * batch. ws writes its own frames (pongs, close) whole to the same socket, so frames never
- * interleave.
+ * sendBatch over `ws`'s socket with one pre-built frame of `kind` per topic of `setup`: one
+ * buffer and one write per batch. ws writes its own frames (pongs, close) whole to the same
+ * socket, so frames never interleave. Without a setup (a connection that only subscribes),
+ * sendBatch throws.
  */
 export function batchSender(
   ws: WebSocket,
-  templates: readonly FrameTemplate[],
+  kind: FrameKind,
+  setup: PublishSetup | undefined,
   now: () => number,
   clock?: AnswerClock,
 ): (first: number, step: number, count: number, cb?: (err?: Error) => void) => number {
+  if (!setup) {
+    return () => {
+      throw new Error('sendBatch needs a PublishSetup');
+    };
+  }
+  const templates = setup.topicNames.map((t) => publishTemplate(kind, t, setup.payloadBytes));
   const topics = templates.length;
   return (first, step, count, cb) => {
     let bytes = 0;

@@ -17,7 +17,7 @@ import {
   AnswerClock,
   batchSender,
 } from './transport.js';
-import { publishTemplate, type FrameKind } from './frames.js';
+import type { FrameKind } from './frames.js';
 import { nowMs } from './payload.js';
 
 /**
@@ -165,16 +165,7 @@ export async function openWsqPublisher(
   const idPrefix = ep.acks === true && system === 'wsq-v1' ? `${randomBytes(6).toString('base64url')}.` : undefined;
   let nextId = 0;
   const kind: FrameKind = system === 'wsq-v1' ? { kind: 'wsq-v1', idPrefix } : { kind: 'wsq-legacy' };
-  const sendBatch = setup
-    ? batchSender(
-        ws,
-        setup.topicNames.map((t) => publishTemplate(kind, t, setup.payloadBytes)),
-        nowMs,
-        clock,
-      )
-    : () => {
-        throw new Error('sendBatch needs a PublishSetup');
-      };
+  const sendBatch = batchSender(ws, kind, setup, nowMs, clock);
   return {
     publish(topic, payload, cb) {
       const id = idPrefix === undefined ? undefined : `${idPrefix}p${(nextId++).toString(36)}`;
