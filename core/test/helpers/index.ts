@@ -13,6 +13,7 @@ import { Writable } from 'node:stream';
 import { WebSocket, type ClientOptions } from 'ws';
 import { generateCerts } from '../../src/front/tls.js';
 import { createLogger, type Logger } from '../../src/observe/log.js';
+import { until } from './until.js';
 
 /** The part of a tap Test that helpers need: register cleanup right after creating something. */
 export interface Teardown {
@@ -228,19 +229,7 @@ export function logSink(
   };
 }
 
-/** Resolves once `predicate()` is true, re-checking whenever `emitter` emits `event`. */
-export function until(check: () => boolean, subscribe: (recheck: () => void) => () => void): Promise<void> {
-  return new Promise((resolve) => {
-    if (check()) return resolve();
-    const unsubscribe = subscribe(() => {
-      if (check()) {
-        unsubscribe();
-        resolve();
-      }
-    });
-  });
-}
-
+export * from './until.js';
 export * from './memory-queue.js';
 export * from './legacy-msgqueue.js';
 export * from './nats-server.js';

@@ -12,6 +12,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
 import { contentToData, dataToContent, decodeLegacy, encodeLegacy } from '../../src/protocol/legacy.js';
 import { testTls, type Teardown } from './index.js';
+import { untilChange } from './until.js';
 
 export interface LegacyMsgqueue {
   /** wss base URL (append /pushmsg or /popmsg). */
@@ -111,16 +112,6 @@ export async function startLegacyMsgqueue(
       for (const ws of poppers) if (ws.readyState === WebSocket.OPEN) ws.send(frame);
       return poppers.size;
     },
-    waitFor(predicate) {
-      return new Promise((resolve) => {
-        const check = (): void => {
-          if (!predicate()) return;
-          events.off('change', check);
-          resolve();
-        };
-        events.on('change', check);
-        check();
-      });
-    },
+    waitFor: (predicate) => untilChange(events, predicate),
   };
 }

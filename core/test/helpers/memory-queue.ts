@@ -26,6 +26,7 @@ import type {
   QueueProducer,
   ReplayResult,
 } from '../../src/queue/queue.js';
+import { untilChange } from './until.js';
 
 export interface MemoryReplay {
   from: number;
@@ -491,16 +492,6 @@ export function createMemoryQueue(o: { holdAppends?: boolean } = {}): MemoryQueu
       for (const s of sides) s.setState('up');
       wakeAll();
     },
-    waitFor(predicate) {
-      return new Promise((resolve) => {
-        const check = (): void => {
-          if (!predicate()) return;
-          events.off('change', check);
-          resolve();
-        };
-        events.on('change', check);
-        check();
-      });
-    },
+    waitFor: (predicate) => untilChange(events, predicate),
   };
 }

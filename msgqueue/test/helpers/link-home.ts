@@ -24,7 +24,7 @@ import {
   type LinkRequest,
   type LinkState,
 } from '@wsq/core';
-import { logSink, testTls, type Teardown } from '@wsq/core/testing';
+import { logSink, testTls, untilChange, type Teardown } from '@wsq/core/testing';
 import { metricValue, startQueue, tempDir, type RunningQueue } from './queue.js';
 
 /** A msgqueue that can stop (as a crash would: links drop) and start again on its port and data dir. */
@@ -286,17 +286,7 @@ export async function startRelay(
         p.queue.terminate();
       }
     },
-    waitFor(predicate) {
-      return new Promise((resolve) => {
-        const check = (): void => {
-          if (!predicate()) return;
-          events.off('change', check);
-          resolve();
-        };
-        events.on('change', check);
-        check();
-      });
-    },
+    waitFor: (predicate) => untilChange(events, predicate),
   };
   t.teardown(() => {
     relay.cut();
