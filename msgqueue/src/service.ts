@@ -7,7 +7,7 @@
 import type { AddressInfo } from 'node:net';
 import {
   CLOSE,
-  createAuthenticator,
+  serviceAuthenticator,
   createMetrics,
   createServiceServer,
   LINK_PROTOCOL,
@@ -16,7 +16,6 @@ import {
   type Authenticator,
   type BaseMetrics,
   type Logger,
-  warnAboutUsers,
 } from '@wsq/core';
 import { consumerAdminRoutes } from './consumers/admin-api.js';
 import type { ConsumerLifecycle } from './consumers/lifecycle.js';
@@ -59,15 +58,7 @@ export async function createMsgqueue(config: MsgqueueConfig, deps: MsgqueueDeps)
   const { log } = deps;
   const tls = frontTls({ ...config.tlsPaths, tls: config.tls });
   const metrics = deps.metrics ?? deps.store?.metrics ?? createMetrics('msgqueue');
-  const ownAuth = deps.auth === undefined;
-  if (ownAuth) warnAboutUsers(log, config);
-  const auth =
-    deps.auth ??
-    (await createAuthenticator({
-      usersFile: config.users,
-      demo: config.demo,
-      onReloadError: (err) => log.error({ err: err.message }, 'users file reload failed; keeping the previous users'),
-    }));
+  const { auth, own: ownAuth } = await serviceAuthenticator(log, config, deps.auth);
   let store: QueueStore;
   try {
     store = deps.store ?? (await openQueueStore(config, { log, metrics, now: deps.now }));

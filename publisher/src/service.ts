@@ -9,7 +9,7 @@ import {
   CLOSE,
   ProtocolError,
   V1_PROTOCOL,
-  createAuthenticator,
+  serviceAuthenticator,
   createMetrics,
   createServiceServer,
   createTicketStore,
@@ -23,7 +23,6 @@ import {
   type Logger,
   type QueueHome,
   type QueueProducer,
-  warnAboutUsers,
 } from '@wsq/core';
 import { createBackpressure, waterMarks } from './backpressure.js';
 import { PUBLISH_PATH, handlePublishConnection, type PublishEnv } from './connection.js';
@@ -60,17 +59,7 @@ export async function createPublisher(config: PublisherConfig, deps: PublisherDe
   const { log } = deps;
   // Throws ConfigError('cert' | 'key' | 'ca'): the process exits 2 before anything starts.
   const tls = frontTls(config);
-  const ownAuth = deps.auth === undefined;
-  if (ownAuth) warnAboutUsers(log, config);
-
-  const auth =
-    deps.auth ??
-    (await createAuthenticator({
-      usersFile: config.users,
-      demo: config.demo,
-      onReloadError: (err) => log.error({ err: err.message }, 'users file reload failed; keeping the previous users'),
-      onReload: () => log.info('users file changed on disk; reloaded'),
-    }));
+  const { auth, own: ownAuth } = await serviceAuthenticator(log, config, deps.auth);
   const metrics = publisherMetrics(deps.metrics ?? createMetrics('publisher'), inflightNow);
   let producer: QueueProducer | undefined;
   let closing = false;

@@ -7,7 +7,7 @@
  * on every port: ready once the journal is open and all three ports listen.
  */
 import type { AddressInfo } from 'node:net';
-import { createAuthenticator, createMetrics, warnAboutUsers, type BaseMetrics, type Logger } from '@wsq/core';
+import { createMetrics, serviceAuthenticator, type BaseMetrics, type Logger } from '@wsq/core';
 import { createMsgqueue, embeddedQueueHome, openQueueStore, type EmbeddedHomeOptions } from '@wsq/msgqueue';
 import { createPublisher } from '@wsq/publisher';
 import { createSubscriber } from '@wsq/subscriber';
@@ -44,13 +44,7 @@ export async function createServer(config: ServerConfig, deps: ServerDeps): Prom
   const metrics = deps.metrics ?? createMetrics('server');
   const log = deps.log;
   const settings = config.msgqueue;
-  warnAboutUsers(log, settings);
-  const auth = await createAuthenticator({
-    usersFile: settings.users,
-    demo: settings.demo,
-    onReloadError: (err) => log.error({ err: err.message }, 'users file reload failed; keeping the previous users'),
-    onReload: () => log.info('users file changed on disk; reloaded'),
-  });
+  const { auth } = await serviceAuthenticator(log, settings);
   let addresses: ServerAddresses | undefined;
   const isReady = (): boolean => addresses !== undefined;
   const parts: { close(): Promise<void> }[] = [];

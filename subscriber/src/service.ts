@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import {
   V1_PROTOCOL,
-  createAuthenticator,
+  serviceAuthenticator,
   createMetrics,
   createServiceServer,
   createTicketStore,
@@ -22,7 +22,6 @@ import {
   type QueueConsumer,
   type QueueHome,
   type ServiceHandle,
-  warnAboutUsers,
 } from '@wsq/core';
 import type { WebSocket } from 'ws';
 import { Client } from './client.js';
@@ -67,16 +66,7 @@ export async function createSubscriber(config: SubscriberConfig, deps: Subscribe
   const base = deps.metrics ?? createMetrics('subscriber');
   const metrics = subscriberMetrics(base);
   const tls = frontTls(config);
-  warnAboutUsers(log, config);
-  const ownAuth = deps.auth === undefined;
-  const auth =
-    deps.auth ??
-    (await createAuthenticator({
-      usersFile: config.users,
-      demo: config.demo,
-      onReloadError: (err) => log.error({ err: err.message }, 'users file reload failed; the previous users stay'),
-      onReload: () => log.info('users file changed on disk; reloaded'),
-    }));
+  const { auth, own: ownAuth } = await serviceAuthenticator(log, config, deps.auth);
 
   let everUp = false;
   const queue = deps.queue.consumer({

@@ -12,6 +12,7 @@ import type { IncomingMessage } from 'node:http';
 import { basename, dirname } from 'node:path';
 import parseBasic from 'basic-auth';
 import { DEMO_PASSWORD, DEMO_USER } from '../config/options.js';
+import type { Logger } from '../observe/log.js';
 import { patternCovers, matchesPattern } from '../protocol/topics.js';
 import { hashPassword, readUsersFile, verifyPassword, type UserRecord } from './users.js';
 import { createVerifyGate, sourceOf, VERIFY_DEFAULTS, type VerifyLimits } from './verify-gate.js';
@@ -70,7 +71,7 @@ function digest(name: string, password: string): string {
  * Says at start who may log in, where it is surprising: with --demo anyone knowing the demo
  * password, without --users and --demo nobody (every upgrade gets 401).
  */
-export function warnAboutUsers(
+function warnAboutUsers(
   log: { warn(msg: string): void },
   opts: { demo: boolean; users?: string | undefined },
 ): void {
@@ -79,6 +80,27 @@ export function warnAboutUsers(
   } else if (opts.users === undefined) {
     log.warn('no --users: this service knows no user and refuses every client with 401');
   }
+}
+
+/**
+ * A service's authenticator: the one its caller shares (wsq-server hands one to its parts),
+ * or its own from `--users`/`--demo`, with the start-up warning and the reload log lines
+ * every service gives. `own`: the service closes it and reloads it on SIGHUP.
+ */
+export async function serviceAuthenticator(
+  log: Pick<Logger, 'warn' | 'error' | 'info'>,
+  opts: { demo: boolean; users?: string | undefined },
+  shared?: Authenticator,
+): Promise<{ auth: Authenticator; own: boolean }> {
+  if (shared) return { auth: shared, own: false };
+  warnAboutUsers(log, opts);
+  const auth = await createAuthenticator({
+    usersFile: opts.users,
+    demo: opts.demo,
+    onReloadError: (err) => log.error({ err: err.message }, 'users file reload failed; keeping the previous users'),
+    onReload: () => log.info('users file changed on disk; reloaded'),
+  });
+  return { auth, own: true };
 }
 
 export async function createAuthenticator(opts: AuthOptions): Promise<Authenticator> {
