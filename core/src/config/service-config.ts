@@ -6,7 +6,7 @@
 import type { ConfigValues } from './config.js';
 import { ConfigError } from '../protocol/errors.js';
 import { DEMO_PASSWORD, DEMO_USER } from './options.js';
-import { NATS_NAME } from '../queue/jetstream/stream-config.js';
+import { NATS_NAME, type StreamSettings } from '../queue/jetstream/stream-config.js';
 
 export interface CommonConfig {
   readonly host: string;
@@ -70,13 +70,7 @@ export function toCommonConfig(values: ConfigValues): CommonConfig {
 }
 
 /** The JetStream home's settings (JETSTREAM_OPTIONS); used when --queue is nats:// or tls://. */
-export interface JetStreamConfig {
-  readonly stream: string;
-  readonly streamReplicas: number;
-  readonly retainMessages: number;
-  readonly retainBytes: number;
-  readonly retainMs: number;
-  readonly dedupeWindowMs: number;
+export interface JetStreamConfig extends StreamSettings {
   /** Subscriber only. */
   readonly consumerTtlMs?: number;
 }
