@@ -58,6 +58,7 @@ export {
   decodeHistoryQuery,
   ParameterError,
   HISTORY_DEFAULT_LIMIT,
+  MESSAGES_PATH,
   HISTORY_MAX_LIMIT,
 } from './protocol/http-messages.js';
 export type { PostedMessage, PostedBody, HistoryQuery } from './protocol/http-messages.js';

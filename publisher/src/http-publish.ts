@@ -19,6 +19,7 @@ import {
   canPublish,
   decodePostBody,
   isJsonContentType,
+  MESSAGES_PATH,
   readBody,
   sendApiError,
   sendJson,
@@ -31,7 +32,6 @@ import {
 import type { PublishEnv } from './connection.js';
 import { createTokenBucket, type TokenBucket } from './rate-limit.js';
 
-export const MESSAGES_PATH = '/v1/messages';
 /** Messages in one batch, at most (each also counts against the rate limit). */
 export const MAX_BATCH_MESSAGES = 1000;
 

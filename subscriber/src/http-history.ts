@@ -15,6 +15,7 @@ import {
   ProtocolError,
   canSubscribe,
   decodeHistoryQuery,
+  MESSAGES_PATH,
   sendApiError,
   sendJson,
   type ApiContext,
@@ -26,7 +27,6 @@ import {
 import type { Limiter } from './resume.js';
 import type { SseStreams } from './sse.js';
 
-export const MESSAGES_PATH = '/v1/messages';
 /**
  * Replay requests one page may make (a sparse pattern may need several per page); a count
  * pages through its whole range.

@@ -13,12 +13,11 @@
  * proxies from timing the stream out.
  */
 import type { ServerResponse } from 'node:http';
-import type { ApiContext } from '@wsq/core';
+import { MESSAGES_PATH, type ApiContext } from '@wsq/core';
 import { Client, type ClientLimits, type ClientSocket } from './client.js';
 import { subscribe, type FrameDeps } from './frames.js';
 
 /** The `endpoint` label of event streams in the connection metrics. */
-export const SSE_ENDPOINT = '/v1/messages';
 const OPEN = 1;
 const CLOSED = 3;
 
@@ -120,8 +119,8 @@ export function createSseStreams(deps: SseDeps): SseStreams {
       });
       res.write(': wsq\n\n');
       open++;
-      metrics.base.connectionsOpen.inc({ path: SSE_ENDPOINT });
-      metrics.base.connectionsTotal.inc({ path: SSE_ENDPOINT });
+      metrics.base.connectionsOpen.inc({ path: MESSAGES_PATH });
+      metrics.base.connectionsTotal.inc({ path: MESSAGES_PATH });
       const heartbeat = setInterval(() => {
         if (socket.bufferedAmount > deps.limits.maxBufferedBytes) client.kick('slow_consumer', 0);
         else socket.ping();
@@ -133,7 +132,7 @@ export function createSseStreams(deps: SseDeps): SseStreams {
         router.detach(client);
         client.closed();
         open--;
-        metrics.base.connectionsOpen.dec({ path: SSE_ENDPOINT });
+        metrics.base.connectionsOpen.dec({ path: MESSAGES_PATH });
         log.debug('event stream closed');
       });
       router.attach(client);

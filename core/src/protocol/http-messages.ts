@@ -22,6 +22,8 @@ export interface PostedBody {
 }
 
 /** History limits: `limit` defaults to 100 and may not pass 1 000. */
+/** The messages API's one path: POST publishes (publisher), GET reads the history or streams it (subscriber). */
+export const MESSAGES_PATH = '/v1/messages';
 export const HISTORY_DEFAULT_LIMIT = 100;
 export const HISTORY_MAX_LIMIT = 1000;
 
