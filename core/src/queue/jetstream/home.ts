@@ -101,6 +101,20 @@ export function jetstreamQueueHome(
     await s.close();
   }
 
+  /** The side as it is, but for a close() that also gives up its hold on the session, once. */
+  function releasingOnClose<T extends { close(): Promise<void> }>(side: T): T {
+    let released = false;
+    return Object.assign(Object.create(side) as T, {
+      async close() {
+        await side.close();
+        if (!released) {
+          released = true;
+          await release();
+        }
+      },
+    });
+  }
+
   return {
     where: servers.join(','),
     producer(hooks) {
@@ -111,16 +125,7 @@ export function jetstreamQueueHome(
         reconnectMaxMs: config.reconnectMaxMs,
         publishTimeoutMs: options.publishTimeoutMs,
       });
-      let released = false;
-      return Object.assign(Object.create(p) as typeof p, {
-        async close() {
-          await p.close();
-          if (!released) {
-            released = true;
-            await release();
-          }
-        },
-      });
+      return releasingOnClose(p);
     },
     consumer(hooks) {
       const c = createJetStreamConsumer(open(), {
@@ -131,16 +136,7 @@ export function jetstreamQueueHome(
         reconnectMaxMs: config.reconnectMaxMs,
         onLag: (n) => lag?.set({ consumer: hooks.name }, n),
       });
-      let released = false;
-      return Object.assign(Object.create(c) as typeof c, {
-        async close() {
-          await c.close();
-          if (!released) {
-            released = true;
-            await release();
-          }
-        },
-      });
+      return releasingOnClose(c);
     },
   };
 }
