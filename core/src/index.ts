@@ -92,7 +92,7 @@ export {
   USER_NAME_PATTERN,
 } from './front/users.js';
 export type { UsersFile, UserRecord } from './front/users.js';
-export { createAuthenticator, canPublish, canSubscribe, serviceAuthenticator } from './front/auth.js';
+export { createAuthenticator, canPublish, canSubscribe, serviceAuthenticator, warnAboutUsers } from './front/auth.js';
 export type { Authenticator, AuthOptions, Principal } from './front/auth.js';
 export { AuthBusyError, VERIFY_DEFAULTS, createVerifyGate, sourceOf } from './front/verify-gate.js';
 export type { VerifyGate, VerifyLimits } from './front/verify-gate.js';

@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import {
   V1_PROTOCOL,
   serviceAuthenticator,
+  warnAboutUsers,
   createMetrics,
   createServiceServer,
   createTicketStore,
@@ -67,6 +68,9 @@ export async function createSubscriber(config: SubscriberConfig, deps: Subscribe
   const metrics = subscriberMetrics(base);
   const tls = frontTls(config);
   const { auth, own: ownAuth } = await serviceAuthenticator(log, config, deps.auth);
+  // The subscriber says what its own --users/--demo mean even when handed an authenticator
+  // (wsq-server, tests): its demo user is the one the browser demo signs in with.
+  if (!ownAuth) warnAboutUsers(log, config);
 
   let everUp = false;
   const queue = deps.queue.consumer({

@@ -71,7 +71,10 @@ function digest(name: string, password: string): string {
  * Says at start who may log in, where it is surprising: with --demo anyone knowing the demo
  * password, without --users and --demo nobody (every upgrade gets 401).
  */
-function warnAboutUsers(log: { warn(msg: string): void }, opts: { demo: boolean; users?: string | undefined }): void {
+export function warnAboutUsers(
+  log: { warn(msg: string): void },
+  opts: { demo: boolean; users?: string | undefined },
+): void {
   if (opts.demo) {
     log.warn('DEMO MODE: the demo user hello/test is accepted. Never use --demo in production.');
   } else if (opts.users === undefined) {
